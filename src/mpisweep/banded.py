@@ -10,7 +10,7 @@ cache the compiled kernels on disk.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 
 # Floating-point contraction and reassociation let LLVM vectorise the band loops;
 # no-NaN assumptions stay off so non-finite values still propagate.
@@ -22,8 +22,12 @@ def band_width(kl: int, ku: int) -> int:
 
 
 @njit(cache=True, fastmath=FAST)
-def band_lu(ab, kl, ku, piv):
-    """Factorise in place; returns 0, or j+1 if the pivot of column j is zero."""
+def band_lu(ab, kl, ku, piv, lcol):
+    """Factorise in place; returns 0, or j+1 if the pivot of column j is zero.
+
+    lcol (length ≥ kl) is scratch for the multipliers: reading them from a
+    separate array, with unsigned offsets, lets LLVM vectorise the update.
+    """
     n = ab.shape[0]
     kv = kl + ku
     ju = 0
@@ -48,14 +52,17 @@ def band_lu(ab, kl, ku, piv):
                 ab[c, r1] = ab[c, r2]
                 ab[c, r2] = tmp
         inv = 1.0 / ab[j, kv]
-        for r in range(1, km + 1):
-            ab[j, kv + r] *= inv
+        for r in range(km):
+            x = ab[j, kv + 1 + r] * inv
+            ab[j, kv + 1 + r] = x
+            lcol[r] = x
         for c in range(j + 1, ju + 1):
-            off = kv + j - c
-            u = ab[c, off]
+            row = ab[c]
+            off = uint64(kv + j - c + 1)
+            u = row[off - 1]
             if u != 0.0:
-                for r in range(1, km + 1):
-                    ab[c, off + r] -= ab[j, kv + r] * u
+                for r in range(uint64(km)):
+                    row[off + r] -= lcol[r] * u
     return 0
 
 
@@ -72,16 +79,23 @@ def band_solve(ab, kl, ku, piv, b):
             b[p] = tmp
         x = b[j]
         if x != 0.0:
-            km = min(kl, n - 1 - j)
-            for r in range(1, km + 1):
-                b[j + r] -= ab[j, kv + r] * x
+            col = ab[j]
+            km = uint64(min(kl, n - 1 - j))
+            base = uint64(kv + 1)
+            first = uint64(j + 1)
+            for r in range(km):
+                b[first + r] -= col[base + r] * x
     for j in range(n - 1, -1, -1):
-        b[j] /= ab[j, kv]
+        col = ab[j]
+        b[j] /= col[kv]
         x = b[j]
         if x != 0.0:
             lo = max(0, j - kv)
-            for i in range(lo, j):
-                b[i] -= ab[j, kv + i - j] * x
+            count = uint64(j - lo)
+            base = uint64(kv + lo - j)
+            first = uint64(lo)
+            for i in range(count):
+                b[first + i] -= col[base + i] * x
 
 
 def to_band(dense: np.ndarray, kl: int, ku: int) -> np.ndarray:

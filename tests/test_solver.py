@@ -1,0 +1,87 @@
+"""The Fokker-Planck solve against MNPDynamics and analytic limits; convergence in L and tolerance."""
+
+import numpy as np
+import pytest
+
+from mpisweep.equilibrium import langevin_moment
+from mpisweep.excitation import Excitation
+from mpisweep.operator import easy_axis_vector
+from mpisweep.params import Particle
+from mpisweep.solver import SolverError, default_rtol, solve
+from mpisweep.spectra import mixing_bins, spectrum
+
+CASE_B_PARTICLE = Particle(22e-9, 1100.0)
+CASE_B_FIELD = Excitation((12.59e-3, 13.55e-3), (102, 96), 2.5e6, offset=(5e-3, -3e-3))
+CASE_B_AXIS = easy_axis_vector(30.0)
+
+
+def case_b_error(reference, **kwargs):
+    result = solve(CASE_B_PARTICLE, CASE_B_FIELD, CASE_B_AXIS, check=False, **kwargs)
+    return np.abs(result.moment - reference[:, 1:]).max(), result
+
+
+def test_case_b_converges_in_degree(case_b):
+    errors = [case_b_error(case_b, degree=L, rtol=1e-6)[0] for L in (7, 9, 11, 13, 15)]
+    assert all(b < a for a, b in zip(errors, errors[1:])), errors
+    assert errors[0] > 1e-3 and errors[-1] < 2e-5
+
+
+def test_case_b_converges_in_tolerance(case_b):
+    errors = [case_b_error(case_b, degree=15, rtol=r)[0] for r in (1e-3, 1e-4, 1e-5)]
+    assert all(b < a / 3 for a, b in zip(errors, errors[1:])), errors
+    assert errors[-1] < 3e-5
+
+
+def test_solution_is_periodic_and_normalised(case_b):
+    err, result = case_b_error(case_b)
+    assert result.periodicity < 1e-5
+    assert np.linalg.norm(result.moment, axis=1).max() <= 1.0
+    assert result.times.shape == (1632,) and result.moment.shape == (1632, 3)
+
+
+def test_rate_converges_to_the_time_derivative_of_the_moment(case_b):
+    _, result = case_b_error(case_b)
+    tight = solve(CASE_B_PARTICLE, CASE_B_FIELD, CASE_B_AXIS, degree=result.degree, rtol=1e-7, check=False)
+    scale = np.abs(tight.rate).max()
+    assert np.abs(result.rate - tight.rate).max() <= 2e-3 * scale
+    # The rate integrates to the moment (trapezoid rule on a 50 ns output grid).
+    fine_field = Excitation((12.59e-3, 13.55e-3), (102, 96), 2.5e6, offset=(5e-3, -3e-3), samples=8 * 1632)
+    fine = solve(CASE_B_PARTICLE, fine_field, CASE_B_AXIS, degree=result.degree, rtol=1e-7, check=False)
+    steps = 0.5 * (fine.rate[1:] + fine.rate[:-1]) * fine.times[1]
+    drift = np.abs(np.cumsum(steps, axis=0) - (fine.moment[1:] - fine.moment[0])).max()
+    assert drift <= 2e-4
+
+
+def test_zero_anisotropy_and_slow_field_give_langevin():
+    # 100 Hz drive: the relaxation time (~10 ns) is negligible, so <m> follows L(ξ).
+    field = Excitation((12e-3,), (25_000,), 2.5e6, samples=100)
+    p = Particle(20e-9, 0.0)
+    result = solve(p, field, [1.0, 0.0, 0.0], rtol=1e-6)
+    expected, rate = langevin_moment(p, field.field(result.times), field.field_rate(result.times))
+    assert np.abs(result.moment - expected).max() <= 3e-5
+    assert np.abs(result.rate - rate).max() <= 1e-3 * np.abs(rate).max()
+
+
+def test_too_small_degree_is_caught_not_returned():
+    p = Particle(28e-9, 9000.0)  # σ ≈ 26
+    with pytest.raises(SolverError, match="unstable truncation.*L=6"):
+        solve(p, Excitation.bruker(), easy_axis_vector(30.0), degree=6)
+    with pytest.raises(SolverError, match=r"\|<m>\| exceeded"):
+        solve(p, Excitation.bruker(), easy_axis_vector(30.0), degree=12)
+
+
+def test_default_tolerance_tightens_with_the_barrier():
+    assert default_rtol(0.0) == default_rtol(1.5) == 1e-4
+    assert default_rtol(4.8) < 1e-5 and default_rtol(11.4) < 1.2e-6
+    assert default_rtol(40.0) >= 1e-6 * 0.99
+
+
+def test_spectrum_has_817_bins_and_mixing_orders():
+    rate = np.random.default_rng(0).standard_normal((1632, 3))
+    spec = spectrum(rate)
+    assert spec.shape == (2, 817)
+    np.testing.assert_allclose(spec[0], np.fft.rfft(rate[:, 0]) / 1632)
+    bins = mixing_bins((102, 96), 9, 9)
+    assert len(bins) == 100 - 3
+    assert {(1, 0), (0, 1), (0, 0)}.isdisjoint({(mx, my) for mx, my, _ in bins})
+    assert all(k == 16 * mx + 17 * my for mx, my, k in bins)
