@@ -138,10 +138,31 @@ def _write_csv(path, times, moment, rate):
             out.close()
 
 
+def _add_mdf_info(sub):
+    p = sub.add_parser(
+        "mdf-info",
+        help="summarise an MDF v2 system-matrix file",
+        description="Print version, grid, channels, frequencies, drive field and processing flags of an MDF file.",
+    )
+    p.add_argument("file", metavar="FILE", help="MDF (HDF5) file")
+    p.set_defaults(run=run_mdf_info)
+
+
+def run_mdf_info(args) -> int:
+    from .mdf import MDFError, describe
+
+    try:
+        print(describe(args.file))
+    except MDFError as err:
+        raise UsageError(str(err)) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mpisweep", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_moment(sub)
+    _add_mdf_info(sub)
     return parser
 
 
