@@ -1,0 +1,16 @@
+"""MDF v2 (Magnetic Particle Imaging Data Format) system matrices: read, write, describe, check.
+
+Spec: github.com/MagneticParticleImaging/MDF. Dimensions follow the spec's row-major order (the
+order h5py shows). The reader returns an xarray Dataset with a complex `system_matrix`
+("channel", "frequency", "offset"); `to_grid` unfolds "offset" into the calibration grid.
+"""
+
+from ._hdf import MDFError
+from .info import check_compatible, describe
+from .reader import LAYOUT_ATTRS, read_system_matrix, to_grid
+from .writer import METADATA_KEYS, MDF_VERSION, write_system_matrix
+
+__all__ = [
+    "LAYOUT_ATTRS", "MDFError", "MDF_VERSION", "METADATA_KEYS", "check_compatible", "describe",
+    "read_system_matrix", "to_grid", "write_system_matrix",
+]
