@@ -85,3 +85,20 @@ def test_spectrum_has_817_bins_and_mixing_orders():
     assert len(bins) == 100 - 3
     assert {(1, 0), (0, 1), (0, 0)}.isdisjoint({(mx, my) for mx, my, _ in bins})
     assert all(k == 16 * mx + 17 * my for mx, my, k in bins)
+
+
+def test_block_rows_equal_single_solves_and_grid_order():
+    from mpisweep.block import offset_grid, simulate_block
+
+    offsets = offset_grid((-10e-3, 10e-3), (-4e-3, 4e-3), 3, 2)
+    assert offsets.shape == (2, 3, 3)
+    assert offsets[0, 2, 0] == 10e-3 and offsets[1, 0, 1] == 4e-3  # x fastest, y rows
+    field = Excitation((12e-3,), (100,), 2.5e6, samples=100)
+    particle = Particle(18e-9, 2000.0)
+    bins = np.array([1, 3, 5])
+    block = simulate_block(particle, field, [0.0, 60.0], offsets, bins, rtol=1e-5)
+    assert block.rows.shape == (2, 2, 3, 2, 3)
+    single = solve(particle, field.with_offset(offsets[1, 2]), easy_axis_vector(60.0),
+                   degree=block.degree, rtol=1e-5, check=False)
+    np.testing.assert_allclose(block.rows[1, :, :, 1, 2], spectrum(single.rate)[:, bins], rtol=1e-12)
+    assert block.max_periodicity < 1e-5
