@@ -1,9 +1,9 @@
 """Dictionary rows for one (D, K): every easy-axis angle × every offset of the grid.
 
-One simulate job of the sweep is one block: the operator is built once (its
-truncation degree chosen for the strongest field of the whole block, so that
-every row of the block shares one L), checked once for stability, and reused
-for all angles and offsets; only the field is rotated.
+One simulate job of the sweep is one block: the particle's operator is built
+once per truncation degree (chosen per offset from that trajectory's strongest
+field), its spectrum is checked once per degree, and it is reused for all angles
+and offsets; only the field is rotated.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .spectra import spectrum
 @dataclass
 class BlockResult:
     rows: np.ndarray  # complex (angle, channel, frequency, offset_y, offset_x)
-    degree: int
+    degrees: np.ndarray  # truncation degree L per offset (offset_y, offset_x)
     rtol: float
     max_periodicity: float
     steps: int
@@ -39,12 +39,6 @@ def offset_grid(x_range, y_range, nx: int, ny: int) -> np.ndarray:
     grid[..., 0] = xs[None, :]
     grid[..., 1] = ys[:, None]
     return grid
-
-
-def block_degree(particle: Particle, excitation: Excitation, offsets: np.ndarray) -> int:
-    """One truncation degree for the block: the automatic L at the block's strongest field."""
-    strongest = max(excitation.with_offset(o).max_field() for o in offsets.reshape(-1, 3))
-    return auto_degree(particle, strongest)
 
 
 def simulate_block(
@@ -63,24 +57,24 @@ def simulate_block(
     offsets = np.asarray(offsets, dtype=float)
     ny, nx = offsets.shape[:2]
     bins = np.asarray(bins, dtype=int)
-    if degree is None:
-        degree = block_degree(particle, excitation, offsets)
     if rtol is None:
         rtol = default_rtol(particle.sigma)
-    op = build_operator(particle, int(degree))
-    # Stability once per block, at the strongest field any row sees (and at zero field).
-    strongest = max(
-        (excitation.with_offset(o).field(excitation.times) for o in offsets.reshape(-1, 3)),
-        key=lambda b: np.max(np.linalg.norm(b, axis=1)),
-    )
-    peak = strongest[np.argmax(np.linalg.norm(strongest, axis=1))]
-    fields = [rotation_to_easy_axis(easy_axis_vector(a)) @ peak for a in angles[:2]] + [np.zeros(3)]
-    worst = check_stability(op, fields)
-    if worst > 1e-6:
-        raise SolverError(
-            f"unstable truncation for {particle.describe()} at degree L={degree}: "
-            f"eigenvalue real part {worst:.3g}/τ > 0; raise the degree"
-        )
+    # Truncation degree per offset (automatic from that trajectory's strongest field, unless
+    # given); the spectrum is checked once per degree, at the strongest field using it.
+    trajectories = [excitation.with_offset(o) for o in offsets.reshape(-1, 3)]
+    degrees = np.array([degree or auto_degree(particle, ex.max_field()) for ex in trajectories])
+    for L in np.unique(degrees):
+        users = [ex for ex, d in zip(trajectories, degrees) if d == L]
+        fields = max((ex.field(ex.times) for ex in users), key=lambda b: np.linalg.norm(b, axis=1).max())
+        peak = fields[np.argmax(np.linalg.norm(fields, axis=1))]
+        checks = [rotation_to_easy_axis(easy_axis_vector(a)) @ peak for a in angles[:2]] + [np.zeros(3)]
+        worst = check_stability(build_operator(particle, int(L)), checks)
+        if worst > 1e-6:
+            raise SolverError(
+                f"unstable truncation for {particle.describe()} at degree L={L}: "
+                f"eigenvalue real part {worst:.3g}/τ > 0; raise the degree"
+            )
+    degrees = degrees.reshape(offsets.shape[:2])
 
     rows = np.zeros((angles.size, 2, bins.size, ny, nx), dtype=complex)
     periodicity = 0.0
@@ -92,7 +86,7 @@ def simulate_block(
         for iy in range(ny):
             for ix in range(nx):
                 res = solve(particle, excitation.with_offset(offsets[iy, ix]), axis,
-                            degree=degree, rtol=rtol, check=False)
+                            degree=int(degrees[iy, ix]), rtol=rtol, check=False)
                 rows[a, :, :, iy, ix] = spectrum(res.rate)[:, bins]
                 periodicity = max(periodicity, res.periodicity)
                 steps += res.stats["steps"]
@@ -105,4 +99,4 @@ def simulate_block(
                         file=sys.stderr,
                         flush=True,
                     )
-    return BlockResult(rows, int(degree), float(rtol), periodicity, steps, time.perf_counter() - start)
+    return BlockResult(rows, degrees, float(rtol), periodicity, steps, time.perf_counter() - start)
