@@ -300,38 +300,27 @@ def integrate(
                 if converged:
                     break
 
-            if not converged:
-                factor = 0.5
-                h *= factor
-                _change_d(D, order, factor)
-                n_equal_steps = 0
-                lu_valid = False
-                stats[1] += 1
-                continue
-
-            slow_last = n_iter >= 3
-            safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + n_iter)
-            for i in range(n):
-                scale[i] = atol[i] + rtol * abs(y_new[i])
-            error_norm = 0.0
-            for i in range(n):
-                r = errc[order] * d[i] / scale[i]
-                error_norm += r * r
-            error_norm = np.sqrt(error_norm / n)
-            if error_norm > 1.0:
+            if converged:
+                slow_last = n_iter >= 3
+                safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + n_iter)
+                for i in range(n):
+                    scale[i] = atol[i] + rtol * abs(y_new[i])
+                error_norm = _rms(d, scale) * errc[order]
+                if error_norm <= 1.0:
+                    break
                 factor = max(MIN_FACTOR, safety * error_norm ** (-1.0 / (order + 1)))
-                h *= factor
-                _change_d(D, order, factor)
-                n_equal_steps = 0
-                lu_valid = False
-                stats[1] += 1
-                continue
-            break
+            else:
+                factor = 0.5
+            # Rejected: retry with a smaller step.
+            h *= factor
+            _change_d(D, order, factor)
+            n_equal_steps = 0
+            lu_valid = False
+            stats[1] += 1
 
         # ---- accepted
         stats[0] += 1
         steps_since_lu += 1
-        t_old = t
         t = t_new
         y[:] = y_new
         for i in range(n):
@@ -361,22 +350,8 @@ def integrate(
         n_equal_steps += 1
         if n_equal_steps < order + 1:
             continue
-        if order > 1:
-            error_m_norm = 0.0
-            for i in range(n):
-                r = errc[order - 1] * D[order, i] / scale[i]
-                error_m_norm += r * r
-            error_m_norm = np.sqrt(error_m_norm / n)
-        else:
-            error_m_norm = np.inf
-        if order < max_order:
-            error_p_norm = 0.0
-            for i in range(n):
-                r = errc[order + 1] * D[order + 2, i] / scale[i]
-                error_p_norm += r * r
-            error_p_norm = np.sqrt(error_p_norm / n)
-        else:
-            error_p_norm = np.inf
+        error_m_norm = _rms(D[order], scale) * errc[order - 1] if order > 1 else np.inf
+        error_p_norm = _rms(D[order + 2], scale) * errc[order + 1] if order < max_order else np.inf
         f_m = error_m_norm ** (-1.0 / order) if error_m_norm > 0 else np.inf
         f_0 = error_norm ** (-1.0 / (order + 1)) if error_norm > 0 else np.inf
         f_p = error_p_norm ** (-1.0 / (order + 2)) if error_p_norm > 0 else np.inf
