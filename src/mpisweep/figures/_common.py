@@ -1,0 +1,177 @@
+"""Shared helpers of :mod:`mpisweep.figures`: style, saving, coordinate and selection helpers."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+MODELS = ("m0", "m1", "m2")
+LABEL = {"m0": "M0", "m1": "M1", "m2": "M2"}
+COLOR = {"m0": "#d95f02", "m1": "#1b9e77", "m2": "#7570b3"}
+DPI = 130
+STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "figure.titlesize": 12,
+    "image.interpolation": "nearest",
+}
+KANIS = "$K_\\mathrm{anis}$"
+
+
+def styled(func):
+    """Run a plotting function inside the module's rc style (no global rcParams change)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(STYLE):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def new_figure(figsize, layout="constrained") -> Figure:
+    """A figure outside pyplot's registry: nothing global to close, freed when dropped."""
+    return Figure(figsize=figsize, layout=layout)
+
+
+def save(fig: Figure, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, format="png")
+    return path
+
+
+@styled
+def placeholder(path, title: str, reason: str) -> Path:
+    """A small figure saying why a figure could not be drawn (keeps output names stable)."""
+    fig = new_figure((6, 2.5))
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.text(0.5, 0.6, title, ha="center", va="center", fontsize=12, weight="bold", transform=ax.transAxes)
+    ax.text(0.5, 0.35, reason, ha="center", va="center", fontsize=10, wrap=True, transform=ax.transAxes)
+    return save(fig, path)
+
+
+def nan_rms(a, axis=None):
+    a = np.asarray(a, dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.sqrt(np.nanmean(a * a, axis=axis))
+
+
+def finite_range(*arrays, positive=False):
+    vals = [np.asarray(a, dtype=float).ravel() for a in arrays]
+    v = np.concatenate(vals) if vals else np.empty(0)
+    v = v[np.isfinite(v)]
+    if positive:
+        v = v[v > 0]
+    if v.size == 0:
+        return None
+    return float(v.min()), float(v.max())
+
+
+def edges(c) -> np.ndarray:
+    """Cell edges around sorted cell centres (works for non-uniform and single-value grids)."""
+    c = np.asarray(c, dtype=float).ravel()
+    if c.size == 1:
+        w = 0.1 * abs(c[0]) or 0.5
+        return np.array([c[0] - w, c[0] + w])
+    mid = 0.5 * (c[1:] + c[:-1])
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+def one_d(x) -> np.ndarray:
+    return np.atleast_1d(np.asarray(x))
+
+
+def mixing_orders(models) -> tuple[np.ndarray, np.ndarray]:
+    """(mx, my) per entry of the ``frequency`` dimension: from coords, else decoded from k = 16 mx + 17 my."""
+    if "mx" in models.coords and "my" in models.coords:
+        return one_d(models["mx"].values).astype(int), one_d(models["my"].values).astype(int)
+    k = one_d(models["frequency"].values).astype(int)
+    mx, my = np.full(k.shape, -1), np.full(k.shape, -1)
+    for i, kk in enumerate(k):
+        for b in range(0, 17):
+            if kk - 17 * b >= 0 and (kk - 17 * b) % 16 == 0:
+                mx[i], my[i] = (kk - 17 * b) // 16, b
+                break
+    return mx, my
+
+
+def rank_values(models) -> np.ndarray | None:
+    if "rank" not in models.coords:
+        return None
+    return one_d(models["rank"].values).astype(float)
+
+
+def rank_label(r) -> str:
+    return f"{100 * float(r):.3g} %"
+
+
+def rank_index(models, rank=None) -> int | None:
+    """Position of the M2 rank to show; ``None`` → lowest ε_global_m2 (ties → larger rank)."""
+    r = rank_values(models)
+    if r is None:
+        return None
+    if rank is None:
+        if "eps_global_m2" in models:
+            e = one_d(models["eps_global_m2"].values).astype(float)
+            if e.shape == r.shape and np.isfinite(e).any():
+                best = np.nanmin(e)
+                cand = np.flatnonzero(e <= best + 1e-12 * abs(best))
+                return int(cand[np.argmax(r[cand])])
+        return int(np.argmax(r))
+    i = int(np.argmin(np.abs(r - float(rank))))
+    if not np.isclose(r[i], float(rank), rtol=1e-6, atol=1e-9):
+        raise ValueError(f"rank {rank} not in the data (ranks: {r.tolist()})")
+    return i
+
+
+def select_rank(da, idx):
+    if idx is not None and "rank" in da.dims:
+        return da.isel(rank=idx)
+    if "rank" in da.dims:
+        return da.isel(rank=0)
+    return da
+
+
+def present(models, prefix: str) -> list[str]:
+    """Model keys (m0, m1, m2) for which ``{prefix}{key}`` is a variable of ``models``."""
+    return [k for k in MODELS if f"{prefix}{k}" in models.data_vars]
+
+
+def eps_rows(models, key: str, ridx) -> np.ndarray:
+    """ε of one model as (angle, channel, frequency) float array (M2 at rank position ``ridx``)."""
+    da = select_rank(models[f"eps_{key}"], ridx)
+    dims = [d for d in ("angle", "channel", "frequency") if d in da.dims]
+    a = np.asarray(da.transpose(*dims).values, dtype=float)
+    for d in ("angle", "channel", "frequency"):  # restore missing (squeezed) dims
+        if d not in dims:
+            a = np.expand_dims(a, ("angle", "channel", "frequency").index(d))
+    return a
+
+
+def m1_optimum(models):
+    """(D, K) of the M1 optimum: attrs ``best_m1_*`` if present, else nanargmin of eps_global_m1."""
+    a = models.attrs
+    if "best_m1_diameter" in a and "best_m1_anisotropy" in a:
+        try:
+            return float(a["best_m1_diameter"]), float(a["best_m1_anisotropy"])
+        except (TypeError, ValueError):
+            pass
+    if "eps_global_m1" in models:
+        da = models["eps_global_m1"].transpose("diameter", "anisotropy")
+        e = np.asarray(da.values, dtype=float)
+        if np.isfinite(e).any():
+            i, j = np.unravel_index(np.nanargmin(e), e.shape)
+            return float(one_d(da["diameter"].values)[i]), float(one_d(da["anisotropy"].values)[j])
+    return None

@@ -1,0 +1,188 @@
+"""Parameter maps: ε_global of M1 over (D, K) and of M0 over D (paper Fig. 3), M2 weights (Fig. 4)."""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+import numpy as np
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.ticker import FormatStrFormatter
+
+from ._common import (COLOR, KANIS, edges, finite_range, m1_optimum, new_figure, one_d, rank_label,
+                      rank_values, save, styled)
+
+__all__ = ["plot_eps_global_map", "plot_eps_global_m0", "plot_m2_weights"]
+
+
+def _dk(da):
+    """Sorted (D, K, values[D, K]) of a (diameter, anisotropy) DataArray."""
+    da = da.transpose("diameter", "anisotropy").sortby("diameter").sortby("anisotropy")
+    return (one_d(da["diameter"].values).astype(float), one_d(da["anisotropy"].values).astype(float),
+            np.asarray(da.values, dtype=float).reshape(da.sizes["diameter"], da.sizes["anisotropy"]))
+
+
+def _d_ticks(ax, d):
+    if d.size <= 20:
+        ax.set_yticks(d)
+        ax.set_yticklabels([f"{v:g}" for v in d])
+
+
+def _annotate_min(ax, x, y, text, xlim, ylim):
+    """Text box next to the marked point, on the side with more room."""
+    fx = (x - xlim[0]) / (xlim[1] - xlim[0]) if xlim[1] != xlim[0] else 0.5
+    fy = (y - ylim[0]) / (ylim[1] - ylim[0]) if ylim[1] != ylim[0] else 0.5
+    dx, ha = (18, "left") if fx < 0.6 else (-18, "right")
+    dy, va = (14, "bottom") if fy < 0.6 else (-14, "top")
+    ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=9,
+                bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="0.3", alpha=0.9),
+                arrowprops=dict(arrowstyle="-", color="white", lw=1.2))
+
+
+@styled
+def plot_eps_global_map(models, path, *, log: bool | None = None, cmap: str = "viridis") -> dict:
+    """Heat map of ε_global of M1 over (K, D) with the minimum marked and annotated (paper Fig. 3 bottom).
+
+    K_anis runs along x, D along y. White contours show ε_global = (1 + p)·min for
+    p = 2, 5, 10, 25, 50 %. ``log=None`` picks a log colour scale when max/min > 5.
+
+    Returns ``{"path", "diameter", "anisotropy", "eps"}``: the plotted minimum (NaN-aware;
+    values are NaN when the map has no finite entry).
+    """
+    d, k, e = _dk(models["eps_global_m1"])
+    rng = finite_range(e, positive=True)
+    if log is None:
+        log = rng is not None and rng[1] / rng[0] > 5
+    norm = (LogNorm(*rng) if log else Normalize(*rng)) if rng else Normalize(0, 1)
+    cm = matplotlib.colormaps[cmap].with_extremes(bad="0.85")
+
+    fig = new_figure((9.5, 4.2))
+    ax = fig.add_subplot()
+    mesh = ax.pcolormesh(edges(k), edges(d), np.ma.masked_invalid(e), cmap=cm, norm=norm, shading="flat")
+    cb = fig.colorbar(mesh, ax=ax, pad=0.015)
+    cb.set_label("global NRMSE $\\varepsilon_\\mathrm{global}$ (M1)")
+    if log:
+        cb.ax.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
+        cb.ax.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
+    ax.set_xlabel(f"anisotropy constant {KANIS} (J/m³)")
+    ax.set_ylabel("core diameter $D$ (nm)")
+    _d_ticks(ax, d)
+    info = {"diameter": np.nan, "anisotropy": np.nan, "eps": np.nan}
+    if np.isfinite(e).any():
+        i, j = np.unravel_index(np.nanargmin(e), e.shape)
+        info = {"diameter": float(d[i]), "anisotropy": float(k[j]), "eps": float(e[i, j])}
+        if min(e.shape) >= 2:
+            levels = info["eps"] * (1 + np.array([0.02, 0.05, 0.10, 0.25, 0.50]))
+            levels = levels[levels < np.nanmax(e)]
+            if levels.size:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    cs = ax.contour(k, d, np.ma.masked_invalid(e), levels=levels, colors="white",
+                                    linewidths=0.7, alpha=0.75)
+                    ax.clabel(cs, fmt={lv: f"+{(lv / info['eps'] - 1) * 100:.0f} %" for lv in levels},
+                              fontsize=7, inline=True)
+        ax.plot(k[j], d[i], "o", ms=13, mfc="none", mec="black", mew=3.2, zorder=5)
+        ax.plot(k[j], d[i], "o", ms=13, mfc="none", mec="white", mew=1.8, zorder=6)
+        _annotate_min(ax, k[j], d[i],
+                      f"min $\\varepsilon_\\mathrm{{global}}$ = {info['eps']:.4f}\n"
+                      f"$D$ = {d[i]:g} nm, {KANIS} = {k[j]:g} J/m³",
+                      ax.get_xlim(), ax.get_ylim())
+        title = "M1 parameter optimization: global NRMSE over ($D$, " + KANIS + ")"
+    else:
+        title = "M1 parameter optimization: no finite $\\varepsilon_\\mathrm{global}$"
+    ax.set_title(title)
+    info["path"] = save(fig, path)
+    return info
+
+
+@styled
+def plot_eps_global_m0(models, path) -> dict:
+    """ε_global of M0 over D (line), with min over K of the M1 map per D for comparison.
+
+    Returns ``{"path", "diameter", "eps"}`` of the M0 minimum (NaN if none is finite).
+    """
+    da = models["eps_global_m0"].sortby("diameter")
+    d = one_d(da["diameter"].values).astype(float)
+    e = one_d(da.values).astype(float)
+    fig = new_figure((6.4, 4.0))
+    ax = fig.add_subplot()
+    ax.plot(d, e, "o-", color=COLOR["m0"], label="M0 (equilibrium)")
+    if "eps_global_m1" in models:
+        d1, _, e1 = _dk(models["eps_global_m1"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            prof = np.nanmin(e1, axis=1)
+        ax.plot(d1, prof, "s--", color=COLOR["m1"], ms=5, label=f"M1 (best {KANIS} per D)")
+    info = {"diameter": np.nan, "eps": np.nan}
+    if np.isfinite(e).any():
+        i = int(np.nanargmin(e))
+        info = {"diameter": float(d[i]), "eps": float(e[i])}
+        ax.plot(d[i], e[i], "*", ms=16, color=COLOR["m0"], mec="black", zorder=5,
+                label=f"M0 minimum: {e[i]:.4f} at D = {d[i]:g} nm")
+    ax.set_xlabel("core diameter $D$ (nm)")
+    ax.set_ylabel("global NRMSE $\\varepsilon_\\mathrm{global}$")
+    if d.size <= 20:
+        ax.set_xticks(d)
+        ax.set_xticklabels([f"{v:g}" for v in d])
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best")
+    ax.set_title("M0 (equilibrium) diameter fit")
+    info["path"] = save(fig, path)
+    return info
+
+
+@styled
+def plot_m2_weights(models, path, rank=None, *, cmap: str = "Blues") -> dict:
+    """M2 weights over (K, D), one panel per rank (paper Fig. 4), M1 optimum circled in red.
+
+    ``rank``: None (all ranks), one rank fraction or a sequence of them. Each panel has its
+    own linear colour scale from 0 (white) to its largest weight; NaN cells are grey.
+    Returns ``{"path", "ranks"}``.
+    """
+    w = models["weights_m2"]
+    rv = rank_values(models)
+    if "rank" not in w.dims:
+        w = w.expand_dims(rank=[rv[0] if rv is not None and rv.size == 1 else np.nan])
+    ranks_all = one_d(w["rank"].values).astype(float)
+    if rank is None:
+        sel = list(range(ranks_all.size))
+    else:
+        sel = []
+        for r in np.atleast_1d(np.asarray(rank, dtype=float)):
+            i = int(np.argmin(np.abs(ranks_all - r)))
+            if not np.isclose(ranks_all[i], r, rtol=1e-6, atol=1e-9):
+                raise ValueError(f"rank {r} not in the data (ranks: {ranks_all.tolist()})")
+            sel.append(i)
+    eg = None
+    if "eps_global_m2" in models and models["eps_global_m2"].size == ranks_all.size:
+        eg = one_d(models["eps_global_m2"].values).astype(float)
+    opt = m1_optimum(models)
+    cm = matplotlib.colormaps[cmap].with_extremes(bad="0.6")
+
+    n = len(sel)
+    fig = new_figure((9.5, 0.9 + (2.9 if n <= 3 else 2.3) * n))
+    axes = fig.subplots(n, 1, squeeze=False, sharex=True)[:, 0]
+    for ax, i in zip(axes, sel):
+        d, k, wv = _dk(w.isel(rank=i))
+        rng = finite_range(wv)
+        top = rng[1] if rng and rng[1] > 0 else 1.0
+        mesh = ax.pcolormesh(edges(k), edges(d), np.ma.masked_invalid(wv), cmap=cm, vmin=0, vmax=top,
+                             shading="flat")
+        cb = fig.colorbar(mesh, ax=ax, pad=0.015)
+        cb.set_label("weight $w_{D,K}$ (a.u.)")
+        nz = int(np.sum(np.isfinite(wv) & (wv > 1e-12 * top)))
+        title = f"M2 weights, rank {rank_label(ranks_all[i])} of full" if np.isfinite(ranks_all[i]) else "M2 weights"
+        if eg is not None and np.isfinite(eg[i]):
+            title += f"  (ε_global = {eg[i]:.4f})"
+        title += f"  —  {nz} of {wv.size} weights non-zero"
+        ax.set_title(title)
+        ax.set_ylabel("core diameter $D$ (nm)")
+        _d_ticks(ax, d)
+        if opt is not None:
+            ax.plot(opt[1], opt[0], "o", ms=13, mfc="none", mec="red", mew=1.8, zorder=5)
+    axes[-1].set_xlabel(f"anisotropy constant {KANIS} (J/m³)")
+    head = "Model M2: non-negative weights over ($D$, " + KANIS + ")"
+    if opt is not None:
+        head += f";  red circle: M1 optimum ($D$ = {opt[0]:g} nm, {KANIS} = {opt[1]:g} J/m³)"
+    fig.suptitle(head)
+    return {"path": save(fig, path), "ranks": [float(ranks_all[i]) for i in sel]}
