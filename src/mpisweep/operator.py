@@ -227,6 +227,17 @@ def build_operator(particle: Particle, degree: int) -> Operator:
     return Operator(particle, g, a0, a)
 
 
+@functools.lru_cache(maxsize=16)
+def degree_ordering(degree: int) -> np.ndarray:
+    """Band ordering for every operator of degree L (all field components, all anisotropy terms)."""
+    g = geometry(degree)
+    pattern = sp.identity(g.size) + abs(g.anis3) + abs(g.anis4)
+    for k in range(3):
+        pattern = pattern + abs(g.precession[k]) + abs(g.damping[k])
+    perm, _ = band_ordering(pattern, g.l, g.m)
+    return perm
+
+
 def band_ordering(pattern: sp.spmatrix, l: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, int]:
     """A permutation giving a small half-bandwidth for the sparsity pattern, and that bandwidth.
 

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from . import integrator
 from .excitation import Excitation
-from .operator import Operator, band_ordering, build_operator, rotation_to_easy_axis
+from .operator import Operator, build_operator, degree_ordering, rotation_to_easy_axis
 from .params import Particle
 
 DEFAULT_WARMUP = 40e-6  # s; DESIGN §3: 20-40 µs reach periodic steady state
@@ -89,9 +89,11 @@ def _assemble(op: Operator, terms_local: list[np.ndarray]) -> _System:
                 mat = mat + fld[k] * op.a[k]
         mats.append(sp.csr_matrix(mat))
     pattern = sum(abs(m) for m in mats) + sp.identity(op.size)
-    perm, bw = band_ordering(pattern, op.geometry.l, op.geometry.m)
+    perm = degree_ordering(op.degree)
     pattern = sp.csr_matrix(pattern[perm][:, perm])
     pattern.sort_indices()
+    coo = pattern.tocoo()
+    bw = int(np.max(np.abs(coo.row - coo.col)))
     # Values of every term on the shared pattern, located by sorted (row, col) keys.
     n = op.size
     rows = np.repeat(np.arange(n), np.diff(pattern.indptr))
