@@ -158,11 +158,256 @@ def run_mdf_info(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------- sweep workflow steps
+# The Snakefile's rules call these; each reads the resolved config (results/config.json, or a
+# YAML config that is validated and resolved on the fly).
+
+
+def _sweep_config(path):
+    """Resolved config from a resolved JSON (workflow) or a YAML config file (validated here)."""
+    import json
+    from pathlib import Path
+
+    from . import config as cfgmod
+
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"--config: {p} not found")
+    if p.suffix == ".json":
+        try:
+            data = json.loads(p.read_text())
+        except json.JSONDecodeError as err:
+            raise UsageError(f"--config: {p} is not valid JSON ({err})") from None
+        if isinstance(data, dict) and "diameters_nm" in data.get("grids", {}):
+            return data
+    try:
+        return cfgmod.resolve_file(p)
+    except cfgmod.ConfigError as err:
+        raise UsageError(f"--config {p}: {err}") from None
+
+
+def _sweep_errors():
+    from .config import ConfigError
+    from .mdf import MDFError
+    from .measurement import MeasurementError
+    from .store import StoreError
+
+    return (ConfigError, MDFError, MeasurementError, StoreError, FileNotFoundError)
+
+
+def _add_sweep_config_arg(p):
+    p.add_argument("--config", required=True, metavar="CONFIG",
+                   help="resolved config JSON (results/config.json) or a YAML sweep config")
+
+
+def _add_sweep(sub):
+    p = sub.add_parser("check-config", help="validate a sweep config and print the resolved (SI) config",
+                       description="Validate a YAML sweep config against workflow/schemas/config.schema.yaml, fill "
+                       "in the defaults, convert to SI and print the result (or write it with -o).")
+    p.add_argument("file", metavar="CONFIG", help="YAML sweep config")
+    p.add_argument("--output", "-o", help="write the resolved config JSON here")
+    p.set_defaults(run=run_check_config)
+
+    p = sub.add_parser("simulate-block", help="one dictionary block (D, K): all angles and offsets → Zarr shard + marker",
+                       description="Simulate the Fokker-Planck rows of one (D, K) for every configured angle and "
+                       "offset; write the shard atomically, then its JSON marker.")
+    _add_sweep_config_arg(p)
+    p.add_argument("--diameter", type=float, required=True, help="core diameter in nm")
+    p.add_argument("--anisotropy", type=float, required=True, help="anisotropy constant K in J/m³")
+    p.add_argument("--shard", help="shard path (default <output>/dictionary/shards/D…_K….zarr)")
+    p.add_argument("--marker", help="marker path (default <output>/dictionary/markers/D…_K….json)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(run=run_simulate_block)
+
+    p = sub.add_parser("assemble", help="combine all shards into the dictionary tensor fp.zarr",
+                       description="Check every shard against its marker and write the assembled Zarr v3 store.")
+    _add_sweep_config_arg(p)
+    p.add_argument("--output", "-o", help="store path (default <output>/dictionary/fp.zarr)")
+    p.set_defaults(run=run_assemble)
+
+    p = sub.add_parser("m0-dictionary", help="Langevin (M0) dictionary m0.zarr",
+                       description="Equilibrium (Langevin) rows for every configured diameter and offset.")
+    _add_sweep_config_arg(p)
+    p.add_argument("--output", "-o", help="store path (default <output>/dictionary/m0.zarr)")
+    p.set_defaults(run=run_m0_dictionary)
+
+    p = sub.add_parser("virtual-component", help="virtual scanner: rows of one mixture component (finer solver)",
+                       description="Simulate one component of the virtual scanner's mixture at all rfft bins.")
+    _add_sweep_config_arg(p)
+    p.add_argument("--diameter", type=float, required=True, help="core diameter in nm (a configured component)")
+    p.add_argument("--anisotropy", type=float, required=True, help="anisotropy constant in J/m³ (a configured component)")
+    p.add_argument("--output", "-o", help="npz path (default <output>/measurement/components/D…_K….npz)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(run=run_virtual_component)
+
+    p = sub.add_parser("virtual-scanner", help="virtual scanner: MDF files + calibrations.csv + truth.json",
+                       description="Mix the simulated components, apply the transfer function and noise, and "
+                       "write one MDF file per angle.")
+    _add_sweep_config_arg(p)
+    p.set_defaults(run=run_virtual_scanner)
+
+    p = sub.add_parser("check-measurement", help="check measured MDF files against the configured scanner",
+                       description="Index the measured files (CSV), check cycle, dividers, samples, grid size, "
+                       "offset fields and channels against the config; write a JSON report.")
+    _add_sweep_config_arg(p)
+    p.add_argument("--output", "-o", required=True, help="JSON report")
+    p.set_defaults(run=run_check_measurement)
+
+    p = sub.add_parser("fit", help="fit M0, M1, M2; write tables, summary.json and models.zarr",
+                       description="Fit the models to the measured data and write results under <output>/fits.")
+    _add_sweep_config_arg(p)
+    p.add_argument("--check", help="report of check-measurement (default: index the files again)")
+    p.add_argument("--fp", help="assembled dictionary (default <output>/dictionary/fp.zarr)")
+    p.add_argument("--m0", help="M0 dictionary (default <output>/dictionary/m0.zarr)")
+    p.add_argument("--outdir", help="output folder (default <output>/fits)")
+    p.set_defaults(run=run_fit)
+
+    p = sub.add_parser("figures", help="render the figures of a models.zarr",
+                       description="Open MODELS_ZARR (the fit step's models dataset) and write the PNG figures "
+                       "of mpisweep.figures.render_all into OUTDIR.")
+    p.add_argument("models", metavar="MODELS_ZARR")
+    p.add_argument("outdir", metavar="OUTDIR")
+    p.set_defaults(run=run_figures)
+
+
+def _guard(func, *args, **kwargs):
+    try:
+        return func(*args, **kwargs)
+    except _sweep_errors() as err:
+        raise UsageError(str(err)) from None
+
+
+def run_check_config(args) -> int:
+    import json
+
+    from . import config as cfgmod
+
+    resolved = _sweep_config(args.file)
+    if args.output:
+        cfgmod.write_resolved(resolved, args.output)
+    else:
+        print(json.dumps(resolved, indent=1, sort_keys=True))
+    n = len(cfgmod.blocks(resolved))
+    print(f"mpisweep check-config: {args.file} is valid: {n} blocks × {len(resolved['grids']['angles_deg'])} angles × "
+          f"{resolved['offsets']['nx'] * resolved['offsets']['ny']} offsets, config hash {cfgmod.config_hash(resolved)[:12]}",
+          file=sys.stderr)
+    return 0
+
+
+def _dk(args):
+    _positive("diameter", args.diameter)
+    _positive("anisotropy", args.anisotropy, allow_zero=True)
+
+
+def run_simulate_block(args) -> int:
+    from . import config as cfgmod
+    from . import store
+
+    _dk(args)
+    resolved = _sweep_config(args.config)
+    name = cfgmod.block_name(args.diameter, args.anisotropy)
+    shard = args.shard or store.shard_path(resolved, name)
+    marker = args.marker or store.marker_path(resolved, name)
+    info = _guard(store.simulate_shard, resolved, args.diameter, args.anisotropy, shard, marker, progress=not args.quiet)
+    print(f"mpisweep simulate-block {name}: L={info['degree_min']}…{info['degree']}, rtol={info['rtol']:.3g}, "
+          f"max periodicity residual {info['max_periodicity']:.2e}, {info['steps']} steps, "
+          f"wall time {info['wall_time_s']:.1f} s", file=sys.stderr)
+    if not info["finite"]:
+        print(f"mpisweep simulate-block {name}: warning: non-finite rows (the fits skip this entry)", file=sys.stderr)
+    return 0
+
+
+def run_assemble(args) -> int:
+    from . import store
+
+    resolved = _sweep_config(args.config)
+    t0 = time.perf_counter()
+    out = _guard(store.assemble, resolved, args.output)
+    print(f"mpisweep assemble: {out} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return 0
+
+
+def run_m0_dictionary(args) -> int:
+    from . import store
+
+    resolved = _sweep_config(args.config)
+    out = _guard(store.build_m0, resolved, args.output)
+    print(f"mpisweep m0-dictionary: {out}", file=sys.stderr)
+    return 0
+
+
+def run_virtual_component(args) -> int:
+    from . import config as cfgmod
+    from . import scanner
+
+    _dk(args)
+    resolved = _sweep_config(args.config)
+    name = cfgmod.block_name(args.diameter, args.anisotropy)
+    comps = dict(cfgmod.components(resolved))
+    if name not in comps:
+        raise UsageError(f"--diameter/--anisotropy: ({args.diameter:g} nm, {args.anisotropy:g} J/m³) is not a component "
+                         f"of measurement.virtual.components ({', '.join(comps)})")
+    out = args.output or scanner.component_path(resolved, name)
+    info = _guard(scanner.simulate_component, resolved, comps[name], out, progress=not args.quiet)
+    print(f"mpisweep virtual-component {name}: L≤{info['degree']}, rtol={info['rtol']:.3g}, "
+          f"wall time {info['wall_time']:.1f} s", file=sys.stderr)
+    return 0
+
+
+def run_virtual_scanner(args) -> int:
+    from . import scanner
+
+    resolved = _sweep_config(args.config)
+    truth = _guard(scanner.virtual_scanner, resolved)
+    print(f"mpisweep virtual-scanner: {len(truth['files'])} MDF files, SNR {truth['snr_db']} dB, "
+          f"noise sigma {truth['noise_sigma']:.3g}", file=sys.stderr)
+    return 0
+
+
+def run_check_measurement(args) -> int:
+    from . import measurement
+    from .store import write_json
+
+    resolved = _sweep_config(args.config)
+    report = _guard(measurement.check, resolved)
+    write_json(args.output, report)
+    print(f"mpisweep check-measurement: {len(report['files'])} file(s) match the configured scanner", file=sys.stderr)
+    return 0
+
+
+def run_fit(args) -> int:
+    from . import pipeline
+
+    resolved = _sweep_config(args.config)
+    _guard(pipeline.run_fit, resolved, args.check, args.fp, args.m0, args.outdir,
+           log=lambda msg: print(f"mpisweep fit: {msg}", file=sys.stderr, flush=True))
+    return 0
+
+
+def run_figures(args) -> int:
+    from pathlib import Path
+
+    import xarray as xr
+
+    src = Path(args.models)
+    if not src.exists():
+        raise UsageError(f"MODELS_ZARR: {src} not found")
+    try:
+        from .figures import render_all
+    except ImportError as err:
+        raise UsageError(f"figures: mpisweep.figures is not available ({err})") from None
+    ds = xr.open_zarr(src, consolidated=None)
+    for path in render_all(ds, args.outdir):
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mpisweep", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_moment(sub)
     _add_mdf_info(sub)
+    _add_sweep(sub)
     return parser
 
 

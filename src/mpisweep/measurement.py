@@ -1,0 +1,243 @@
+"""Measured system matrices for the fits: one MDF file per easy-axis angle, listed in a CSV.
+
+One code path for real and synthetic data: the virtual scanner writes ``<output>/measurement/
+calibrations.csv`` + ``<angle>.mdf``; measured data come as the Zenodo layout
+``DIRECTORY/calibrations.csv`` + ``DIRECTORY/calibrations/<n>.mdf``. Both are indexed by
+:func:`index`, checked by :func:`check` and loaded by :func:`load` through
+:func:`mpisweep.mdf.read_system_matrix`.
+
+CSV columns (``measurement.mdf.columns``; ``null`` = detect). Column names are compared in lower
+case with everything in brackets and all non-alphanumerics removed ("Angle [deg]" → "angle").
+
+* file: the first of file, filename, path, mdf, calibration, calibrationfile, name, number, num,
+  nr, no, id, experiment, experimentnumber, measurement; otherwise the only column whose name
+  contains "file" or "path". A value is a path relative to DIRECTORY or DIRECTORY/calibrations;
+  ".mdf" is appended when it has no suffix (so a column of experiment numbers 1, 2, … works).
+* angle: the first of angle, angledeg, angles, theta, rotation, orientation, connector, phi;
+  otherwise the only column whose name contains "angle". Values in degrees; a trailing unit
+  ("15°", "15 deg") is ignored.
+
+The CSV angle is mapped to the model's easy-axis angle (degrees from x) as
+``angle_offset + angle_sign · angle`` and compared modulo 180° (n and −n are the same uniaxial
+particle). The paper's ϑ is measured from the y axis (0° connector: easy axis ∥ y), hence
+``angle_offset: 90`` in config/paper.yaml; the sense of rotation of the connectors is not stated
+in the paper, so ``angle_sign`` may have to be −1 (compare the M1 ε_global of both).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from . import config as cfgmod
+from .mdf import MDFError, check_compatible, read_system_matrix
+from .spectra import CHANNELS
+from .store import paths
+
+FILE_COLUMNS = ("file", "filename", "path", "mdf", "calibration", "calibrationfile", "name", "number", "num",
+                "nr", "no", "id", "experiment", "experimentnumber", "measurement")
+ANGLE_COLUMNS = ("angle", "angledeg", "angles", "theta", "rotation", "orientation", "connector", "phi")
+VIRTUAL_TOLERANCE = 1e-6
+
+
+class MeasurementError(ValueError):
+    """Measured data missing or not matching the configuration; the message names file and field."""
+
+
+def _norm(name: str) -> str:
+    name = re.sub(r"[\(\[\{].*?[\)\]\}]", "", str(name).lower())
+    return re.sub(r"[^0-9a-z]", "", name)
+
+
+def _pick(header, given, candidates, contains, what, csv_path):
+    if given:
+        if given not in header:
+            raise MeasurementError(f"{csv_path}: column {given!r} (measurement.mdf.columns.{what}) not found; "
+                                   f"columns are {header}")
+        return given
+    normed = {_norm(h): h for h in header}
+    for c in candidates:
+        if c in normed:
+            return normed[c]
+    hits = [h for h in header if any(s in _norm(h) for s in contains)]
+    if len(hits) == 1:
+        return hits[0]
+    raise MeasurementError(f"{csv_path}: cannot tell which column holds the {what} (columns {header}); "
+                           f"set measurement.mdf.columns.{what}")
+
+
+def _angle_value(text, csv_path, row):
+    m = re.match(r"^\s*([-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)", str(text))
+    if not m:
+        raise MeasurementError(f"{csv_path}: row {row}: angle {text!r} is not a number")
+    return float(m.group(1))
+
+
+def _resolve_file(directory: Path, value: str, csv_path, row) -> Path:
+    value = str(value).strip()
+    names = [value]
+    if not Path(value).suffix or re.fullmatch(r"\d+", value):
+        names.append(value + ".mdf")
+    tried = []
+    for base in (directory, directory / "calibrations"):
+        for name in names:
+            p = Path(name) if Path(name).is_absolute() else base / name
+            tried.append(str(p))
+            if p.is_file():
+                return p
+    raise MeasurementError(f"{csv_path}: row {row}: file {value!r} not found (tried {', '.join(tried)})")
+
+
+def _same_angle(a: float, b: float) -> bool:
+    d = (a - b) % 180.0
+    return min(d, 180.0 - d) < 1e-6
+
+
+def read_index(directory, csv_name="calibrations.csv", columns=None, angle_offset=0.0, angle_sign=1) -> list[dict]:
+    """All rows of the CSV: [{"file": Path, "csv_angle": float, "angle": model angle (deg, [0, 180))}]."""
+    directory = Path(directory)
+    csv_path = directory / csv_name
+    if not directory.is_dir():
+        raise MeasurementError(f"measurement.mdf.directory: {directory} is not a directory")
+    if not csv_path.is_file():
+        raise MeasurementError(f"measurement.mdf.csv: {csv_path} not found")
+    columns = columns or {}
+    with open(csv_path, newline="") as f:
+        sample = f.read(4096)
+        f.seek(0)
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        reader = csv.DictReader(f, dialect=dialect)
+        header = [h for h in (reader.fieldnames or []) if h is not None]
+        if not header:
+            raise MeasurementError(f"{csv_path}: empty CSV (no header)")
+        fcol = _pick(header, columns.get("file"), FILE_COLUMNS, ("file", "path"), "file", csv_path)
+        acol = _pick(header, columns.get("angle"), ANGLE_COLUMNS, ("angle",), "angle", csv_path)
+        rows = []
+        for i, rec in enumerate(reader, start=2):
+            if not any((v or "").strip() for v in rec.values() if isinstance(v, str)):
+                continue
+            csv_angle = _angle_value(rec.get(acol), csv_path, i)
+            rows.append({
+                "file": _resolve_file(directory, rec.get(fcol), csv_path, i),
+                "csv_angle": csv_angle,
+                "angle": (float(angle_offset) + float(angle_sign) * csv_angle) % 180.0,
+                "row": i,
+            })
+    if not rows:
+        raise MeasurementError(f"{csv_path}: no data rows")
+    return rows
+
+
+def index(resolved: dict) -> list[dict]:
+    """One entry per configured angle (grid order): {"file", "angle" (the grid's value), "csv_angle"}."""
+    meas = resolved["measurement"]
+    if meas["source"] == "virtual":
+        rows = read_index(paths(resolved)["measurement"], "calibrations.csv", {"file": "file", "angle": "angle"})
+        csv_path = paths(resolved)["measurement"] / "calibrations.csv"
+    else:
+        m = meas["mdf"]
+        rows = read_index(m["directory"], m.get("csv", "calibrations.csv"), m.get("columns"),
+                          m.get("angle_offset", 0.0), m.get("angle_sign", 1))
+        csv_path = Path(m["directory"]) / m.get("csv", "calibrations.csv")
+    out = []
+    for angle in resolved["grids"]["angles_deg"]:
+        hits = [r for r in rows if _same_angle(r["angle"], angle)]
+        if not hits:
+            have = sorted({round(r["angle"], 6) for r in rows})
+            raise MeasurementError(f"{csv_path}: no file for the configured angle {cfgmod.label(angle)}° "
+                                   f"(grids.angles); the CSV gives model angles {have} (after angle_offset/angle_sign)")
+        if len(hits) > 1:
+            raise MeasurementError(f"{csv_path}: rows {[h['row'] for h in hits]} all map to angle {cfgmod.label(angle)}°")
+        out.append({"file": hits[0]["file"], "angle": float(angle), "csv_angle": hits[0]["csv_angle"]})
+    return out
+
+
+def expected_fields(resolved: dict) -> dict:
+    """What every measured file must match (keys of mpisweep.mdf.check_compatible)."""
+    sc, o = resolved["scanner"], resolved["offsets"]
+    fields = cfgmod.offset_fields(resolved).reshape(-1, 3)[:, :2]
+    return {
+        "cycle": math.lcm(*sc["dividers"]) / sc["base_frequency"],
+        "base_frequency": sc["base_frequency"],
+        "dividers": sc["dividers"],
+        "num_sampling_points": sc["samples"],
+        "grid_size": [o["nx"], o["ny"]],
+        "offset_fields": fields,
+    }
+
+
+def _channels(resolved: dict) -> list[int]:
+    meas = resolved["measurement"]
+    return [0, 1] if meas["source"] == "virtual" else list(meas["mdf"].get("channels", [0, 1]))
+
+
+def _tolerance(resolved: dict) -> float:
+    meas = resolved["measurement"]
+    return VIRTUAL_TOLERANCE if meas["source"] == "virtual" else float(meas["mdf"].get("tolerance", 0.01))
+
+
+def _read(resolved: dict, path: Path, bins=None) -> xr.Dataset:
+    ds = read_system_matrix(path, frequencies=bins)
+    if "period" in ds.dims:
+        raise MDFError(f"{path}: /acquisition/numPeriodsPerFrame is {ds.sizes['period']}; one period per frame is supported")
+    need = max(_channels(resolved)) + 1
+    if ds.sizes["channel"] < need:
+        raise MDFError(f"{path}: /acquisition/receiver/numChannels is {ds.sizes['channel']}, config uses channel "
+                       f"{need - 1} (measurement.mdf.channels)")
+    return ds
+
+
+def check(resolved: dict) -> dict:
+    """Check every measured file against the configured scanner; MeasurementError/MDFError naming file and field."""
+    entries = index(resolved)
+    expected = expected_fields(resolved)
+    tol = _tolerance(resolved)
+    bins = cfgmod.evaluation_bins(resolved)[:, 2]
+    report = []
+    for e in entries:
+        ds = _read(resolved, e["file"])
+        check_compatible(ds, expected, path=e["file"], rtol=tol)
+        stored = set(int(k) for k in ds["frequency_bin"].values)
+        missing = [int(k) for k in bins if int(k) not in stored]
+        if missing:
+            raise MDFError(f"{e['file']}: /measurement/frequencySelection lacks evaluation bin(s) {missing[:8]}")
+        report.append({"file": str(e["file"]), "angle": e["angle"], "csv_angle": e["csv_angle"],
+                       "channels": int(ds.sizes["channel"]), "offsets": int(ds.sizes["offset"])})
+    return {
+        "source": resolved["measurement"]["source"],
+        "tolerance": tol,
+        "checked_fields": ["/acquisition/drivefield/cycle", "/acquisition/drivefield/baseFrequency",
+                           "/acquisition/drivefield/divider", "/acquisition/receiver/numSamplingPoints",
+                           "/calibration/size", "/calibration/offsetFields", "/acquisition/receiver/numChannels",
+                           "stored evaluation bins"],
+        "expected": {k: (np.asarray(v).tolist() if not isinstance(v, (int, float)) else v) for k, v in expected.items()},
+        "files": report,
+    }
+
+
+def load(resolved: dict, check_report: dict | None = None) -> xr.DataArray:
+    """Measured rows (angle, channel, frequency, offset) complex at the evaluation bins, x/y channels."""
+    entries = index(resolved) if check_report is None else [
+        {"file": Path(f["file"]), "angle": f["angle"]} for f in check_report["files"]]
+    bins = cfgmod.evaluation_bins(resolved)[:, 2]
+    chans = _channels(resolved)
+    data = []
+    for e in entries:
+        ds = _read(resolved, e["file"], bins=bins)
+        sm = ds["system_matrix"].transpose("channel", "frequency", "offset").values[chans]
+        data.append(sm)
+    arr = np.stack(data).astype(np.complex128)
+    return xr.DataArray(
+        arr, dims=("angle", "channel", "frequency", "offset"),
+        coords={"angle": [e["angle"] for e in entries], "channel": list(CHANNELS), "frequency": bins.astype(np.int64)},
+        name="measured", attrs={"files": json.dumps([str(e["file"]) for e in entries])},
+    )

@@ -1,0 +1,151 @@
+"""Sweep configuration: schema validation with errors naming the key, SI conversion, grid expansion."""
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mpisweep import config as C
+
+REPO = Path(__file__).resolve().parents[1]
+MINIMAL = {"grids": {"diameters": [20, 22], "anisotropies": [500, 1100], "angles": [0, 90]}}
+
+
+def resolved(cfg):
+    return C.resolve(C.load(cfg))
+
+
+def test_default_config_resolves_to_si():
+    r = C.resolve_file(REPO / "config" / "config.yaml")
+    assert r["scanner"]["amplitudes_T"] == pytest.approx([12.59e-3, 13.55e-3])
+    assert r["scanner"]["base_frequency"] == 2.5e6 and r["scanner"]["samples"] == 1632
+    assert r["offsets"]["x_T"] == pytest.approx([-14.35e-3, 14.35e-3])
+    assert r["particle"] == {"ms": 474000.0, "alpha": 0.1, "temperature": 293.0, "gamma": 1.75e11}
+    bins = C.evaluation_bins(r)
+    assert bins.shape == (97, 3)
+    assert (bins[:, 2] == 16 * bins[:, 0] + 17 * bins[:, 1]).all()
+    assert not {(0, 0), (0, 1), (1, 0)} & {tuple(b[:2]) for b in bins}
+    assert C.particle(r, 22, 1100).diameter == pytest.approx(22e-9)
+
+
+def test_paper_config_has_the_paper_grids():
+    r = C.resolve_file(REPO / "config" / "paper.yaml")
+    g = r["grids"]
+    assert g["diameters_nm"] == [14, 16, 18, 20, 22, 24, 26, 28]
+    assert len(g["anisotropies_Jm3"]) == 90 and g["anisotropies_Jm3"][0] == 100 and g["anisotropies_Jm3"][-1] == 9000
+    assert g["angles_deg"] == [15.0 * i for i in range(12)]
+    assert (r["offsets"]["nx"], r["offsets"]["ny"]) == (11, 11)
+    assert r["offsets"]["y_T"] == pytest.approx([-14.71e-3, 14.71e-3])
+    assert r["fit"]["rank_fractions"] == pytest.approx([1, 0.05, 0.04, 0.03, 0.02, 0.01, 0.005])
+    names = [b[0] for b in C.blocks(r)]
+    assert len(names) == 720 == len(set(names)) and "D22_K1100" in names
+    assert r["measurement"]["mdf"]["angle_offset"] == 90
+
+
+def test_defaults_are_filled_from_the_schema():
+    r = resolved(MINIMAL)
+    assert r["scanner"]["dividers"] == [102, 96] and r["offsets"]["nx"] == 11
+    assert r["solver"] == {"degree": None, "rtol": None}
+    assert r["measurement"]["source"] == "virtual"
+    assert r["measurement"]["virtual"]["solver"] == {"degree_offset": 4, "rtol_factor": 0.1}
+    assert r["output"] == "results"
+
+
+def test_grid_ranges_labels_and_ranks():
+    cfg = {"grids": {"diameters": {"start": 14, "stop": 28, "step": 2}, "anisotropies": {"start": 0.5, "stop": 1.5, "step": 0.25},
+                     "angles": {"start": 0, "stop": 165, "step": 15}}, "fit": {"ranks": ["100%", "0.5%", 3]}}
+    r = resolved(cfg)
+    assert r["grids"]["anisotropies_Jm3"] == [0.5, 0.75, 1.0, 1.25, 1.5]
+    assert len(r["grids"]["angles_deg"]) == 12
+    assert r["fit"]["rank_fractions"] == pytest.approx([1.0, 0.005, 3 / 40])
+    assert C.block_name(22, 1100) == "D22_K1100" and C.block_name(22.5, 0.75) == "D22.5_K0.75"
+    assert C.label(1e-3) == "0.001"
+
+
+def test_config_hash_is_canonical():
+    a = resolved(MINIMAL)
+    b = resolved({"grids": {"angles": [90, 0], "anisotropies": [1100, 500], "diameters": [22, 20]}})
+    assert C.config_hash(a) == C.config_hash(b)  # grids are sorted, keys canonical
+    c = resolved({**MINIMAL, "particle": {"alpha": 0.2}})
+    assert C.config_hash(c) != C.config_hash(a)
+    assert C.digest(C.dictionary_spec(c)) != C.digest(C.dictionary_spec(a))
+    d = resolved({**MINIMAL, "fit": {"ranks": ["50%"]}})
+    assert C.digest(C.dictionary_spec(d)) == C.digest(C.dictionary_spec(a))  # fits do not touch the dictionary
+
+
+@pytest.mark.parametrize("patch,key", [
+    ({"particle": {"foo": 1}}, "particle.foo"),
+    ({"partcle": {"ms": 1}}, "partcle"),
+    ({"grids": {"diameters": [-14, 16], "anisotropies": [1], "angles": [0]}}, "grids.diameters[0]"),
+    ({"grids": {"diameters": [14], "anisotropies": [-1], "angles": [0]}}, "grids.anisotropies[0]"),
+    ({"grids": {"diameters": "abc", "anisotropies": [1], "angles": [0]}}, "grids.diameters"),
+    ({"grids": {"diameters": {"start": 14, "stop": 20}, "anisotropies": [1], "angles": [0]}}, "grids.diameters.step"),
+    ({"grids": {"diameters": {"start": 14, "stop": 21, "step": 2}, "anisotropies": [1], "angles": [0]}}, "grids.diameters.step"),
+    ({"grids": {"diameters": [14, 14], "anisotropies": [1], "angles": [0]}}, "grids.diameters"),
+    ({"grids": {"diameters": [14], "anisotropies": [1], "angles": [0, 180]}}, "grids.angles"),
+    ({"scanner": {"dividers": [102, "x"]}}, "scanner.dividers[1]"),
+    ({"scanner": {"base_frequency": "2.5e6"}}, "scanner.base_frequency"),
+    ({"scanner": {"samples": 100}}, "frequencies"),
+    ({"solver": {"degree": "high"}}, "solver.degree"),
+    ({"solver": {"rtol": 2}}, "solver.rtol"),
+    ({"fit": {"ranks": ["5 pct"]}}, "fit.ranks[0]"),
+    ({"fit": {"ranks": ["50%", "50 %"]}}, "fit.ranks"),
+    ({"measurement": {"source": "mdf"}}, "measurement.mdf"),
+    ({"measurement": {"source": "scanner"}}, "measurement.source"),
+    ({"measurement": {"virtual": {"transfer_function": {"kind": "h5"}}}}, "measurement.virtual.transfer_function.path"),
+    ({"measurement": {"virtual": {"components": [{"diameter": 22, "anisotropy": 1100}]}}},
+     "measurement.virtual.components[0].weight"),
+])
+def test_errors_name_the_key(patch, key):
+    cfg = {**MINIMAL, **patch}
+    with pytest.raises(C.ConfigError) as err:
+        resolved(cfg)
+    assert f"'{key}'" in str(err.value), str(err.value)
+
+
+def test_missing_grids_and_yaml_float_hint(tmp_path):
+    with pytest.raises(C.ConfigError, match="'grids'"):
+        resolved({})
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(MINIMAL) + "scanner: {base_frequency: 2.5e6}\n")
+    with pytest.raises(C.ConfigError, match=r"scanner.base_frequency.*2\.5e\+6"):
+        C.resolve_file(path)
+
+
+def _snakemake(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+                           "--directory", str(cwd), *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("patch,key", [
+    ({"grids": {"diameters": [20, 22], "anisotropies": [500], "angles": [0]}, "particle": {"temprature": 300}},
+     "particle.temprature"),
+    ({"grids": {"diameters": [20, 22], "anisotropies": [500], "angles": [0]}, "offsets": {"x": {"min": -1, "max": 1, "count": 2.5}}},
+     "offsets.x.count"),
+    ({"grids": {"diameters": [-20, 22], "anisotropies": [500], "angles": [0]}}, "grids.diameters[0]"),
+])
+def test_snakemake_rejects_bad_config_naming_the_key(tmp_path, patch, key):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump(patch))
+    start = time.perf_counter()
+    out = _snakemake("-n", "--configfile", str(cfg), cwd=tmp_path)
+    elapsed = time.perf_counter() - start
+    assert out.returncode != 0
+    assert f"config key '{key}'" in out.stdout + out.stderr
+    assert elapsed < 30
+
+
+def test_paper_grid_plans_720_simulate_jobs(tmp_path):
+    start = time.perf_counter()
+    out = _snakemake("-n", "--configfile", str(REPO / "config" / "paper.yaml"), cwd=tmp_path)
+    elapsed = time.perf_counter() - start
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout + out.stderr
+    counts = {name: int(n) for name, n in re.findall(r"^(\w+)\s+(\d+)$", text, flags=re.M)}
+    assert counts["simulate"] == 720
+    assert counts["virtual_component"] == 3 and counts["fit"] == 1
+    assert elapsed < 60

@@ -1,0 +1,235 @@
+"""The whole Snakemake DAG on a tiny sweep: virtual scanner → MDF → check → shards → fp.zarr → fits.
+
+Grid: 2 diameters × 2 anisotropies × 2 angles × 3 × 3 offsets, evaluation set up to mx = my = 4.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+import yaml
+
+from mpisweep import config as C
+from mpisweep import scanner, store
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "output": "results",
+    "offsets": {"x": {"min": -14.35, "max": 14.35, "count": 3}, "y": {"min": -14.71, "max": 14.71, "count": 3}},
+    "grids": {"diameters": [20, 22], "anisotropies": [500, 1100], "angles": [0, 90]},
+    "frequencies": {"mx": 4, "my": 4},
+    "fit": {"ranks": ["100%", "50%", 1]},
+    "measurement": {
+        "source": "virtual",
+        "virtual": {
+            # one on-grid component, no noise, the dictionary's own discretization: exact
+            "components": [{"diameter": 22, "anisotropy": 1100, "weight": 1.0}],
+            "snr_db": None,
+            "seed": 7,
+            "transfer_function": {"kind": "analytic", "gain": [1.3, 0.7], "phase": [10.0, -40.0],
+                                  "highpass": 30000, "lowpass": 800000, "delay": 2e-7},
+            "solver": {"degree_offset": 0, "rtol_factor": 1},
+        },
+    },
+}
+MIXTURE = {
+    "components": [{"diameter": 22, "anisotropy": 1100, "weight": 0.6}, {"diameter": 20, "anisotropy": 500, "weight": 0.4}],
+    "snr_db": 40,
+    "solver": {"degree_offset": 4, "rtol_factor": 0.1},
+}
+
+
+def snakemake(workdir, config, *args, timeout=600):
+    cfg = Path(workdir) / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config, sort_keys=False))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(cfg), *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return out.returncode, out.stdout + out.stderr
+
+
+def job_counts(log: str) -> dict:
+    """The first 'Job stats' table of a Snakemake log as {rule: count}."""
+    m = re.search(r"Job stats:\n.*?\n-+\s+-+\n(.*?)\ntotal", log, flags=re.S)
+    return {} if m is None else {name: int(n) for name, n in re.findall(r"^(\w+)\s+(\d+)$", m.group(1), flags=re.M)}
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    work = tmp_path_factory.mktemp("sweep")
+    start = time.perf_counter()
+    rc, log = snakemake(work, TINY, "--cores", "2")
+    assert rc == 0, log[-4000:]
+    return {"dir": work, "results": work / "results", "log": log, "seconds": time.perf_counter() - start}
+
+
+def test_whole_dag_writes_all_outputs(sweep):
+    res = sweep["results"]
+    counts = job_counts(sweep["log"])
+    assert counts["simulate"] == 4 and counts["virtual_component"] == 1 and counts["fit"] == 1
+    for name in ("m0_eps_global.csv", "m1_eps_global.csv", "m2_eps_global.csv", "m2_weights.csv", "eps_freq.csv",
+                 "eps_rows.csv", "summary.json", "config.json"):
+        assert (res / "fits" / name).stat().st_size > 0, name
+    for name in ("0.mdf", "90.mdf", "calibrations.csv", "truth.json", "check.json"):
+        assert (res / "measurement" / name).exists(), name
+    assert sorted(p.name for p in (res / "dictionary" / "markers").iterdir()) == [
+        "D20_K1100.json", "D20_K500.json", "D22_K1100.json", "D22_K500.json"]
+    m1 = pd.read_csv(res / "fits" / "m1_eps_global.csv")
+    assert list(m1.columns[:3]) == ["diameter", "anisotropy", "eps_global"] and len(m1) == 4
+    rows = pd.read_csv(res / "fits" / "eps_rows.csv")
+    assert set(rows["model"]) == {"M0", "M1", "M2"} and {"angle", "channel", "bin", "eps"} <= set(rows.columns)
+    freq = pd.read_csv(res / "fits" / "eps_freq.csv")
+    assert {"model", "mx", "my", "bin", "eps_freq"} <= set(freq.columns)
+    assert len(freq[freq.model == "M1"]) == 22  # (4+1)² - 3 evaluation bins
+    if (REPO / "src" / "mpisweep" / "figures").exists():
+        assert len(list((res / "figures").glob("*.png"))) >= 6
+
+
+def test_m1_recovers_exact_single_component_and_transfer_function(sweep):
+    res = sweep["results"]
+    summary = json.loads((res / "fits" / "summary.json").read_text())
+    assert (summary["M1"]["best_diameter"], summary["M1"]["best_anisotropy"]) == (22.0, 1100.0)
+    assert summary["M1"]["eps_global"] < 1e-10
+    assert summary["recovered"]["m1_equals_dominant"]
+    assert summary["M0"]["eps_global"] > 0.05  # Langevin cannot explain Néel relaxation with anisotropy
+    assert summary["M2"][0]["eps_global"] < 1e-10
+    # transfer function of M1 per (angle, channel, bin) equals the virtual scanner's
+    resolved = json.loads((res / "fits" / "config.json").read_text())
+    truth = json.loads((res / "measurement" / "truth.json").read_text())
+    rows = pd.read_csv(res / "fits" / "eps_rows.csv")
+    m1 = rows[rows.model == "M1"]
+    cycle = 102 * 16 / 2.5e6
+    H = scanner.transfer_function(truth["transfer_function"], m1["bin"].to_numpy() / cycle)
+    ch = (m1["channel"] == "y").to_numpy().astype(int)
+    want = H[ch, np.arange(len(m1))]
+    got = m1["transfer_re"].to_numpy() + 1j * m1["transfer_im"].to_numpy()
+    assert np.max(np.abs(got - want) / np.abs(want)) < 1e-10
+    assert resolved["measurement"]["virtual"]["snr_db"] is None
+
+
+def test_models_zarr_layout(sweep):
+    ds = xr.open_zarr(sweep["results"] / "fits" / "models.zarr")
+    rows = ("angle", "channel", "frequency", "offset_y", "offset_x")
+    for name in ("measured", "model_m0", "model_m1"):
+        assert ds[name].dims == rows and ds[name].dtype == np.complex128
+    assert ds["model_m2"].dims == ("rank",) + rows
+    assert ds["eps_m0"].dims == ds["eps_m1"].dims == ("angle", "channel", "frequency")
+    assert ds["eps_m2"].dims == ("rank", "angle", "channel", "frequency")
+    assert ds["eps_global_m0"].dims == ("diameter",)
+    assert ds["eps_global_m1"].dims == ("diameter", "anisotropy")
+    assert ds["weights_m2"].dims == ("rank", "diameter", "anisotropy")
+    assert ds["eps_global_m2"].dims == ("rank",)
+    assert ds["rank"].values.tolist() == [1.0, 0.5, 0.25]
+    assert ds["frequency"].dtype.kind == "i" and ds["mx"].dtype.kind == "i" and ds["my"].dtype.kind == "i"
+    assert (ds["frequency"].values == 16 * ds["mx"].values + 17 * ds["my"].values).all()
+    assert list(ds["channel"].values) == ["x", "y"] and ds["angle"].values.tolist() == [0.0, 90.0]
+    assert ds["offset_x"].attrs["units"] == "mT" and ds["diameter"].attrs["units"] == "nm"
+    assert ds["offset_y"].values == pytest.approx([-14.71, 0, 14.71])
+    assert (ds.attrs["best_m0_diameter"] in (20.0, 22.0) and ds.attrs["best_m1_diameter"] == 22.0
+            and ds.attrs["best_m1_anisotropy"] == 1100.0)
+    np.testing.assert_allclose(ds["model_m1"].values, ds["measured"].values, rtol=0, atol=1e-12 * np.abs(ds["measured"].values).max())
+
+
+def test_assembled_dictionary_matches_shards_and_measurement_round_trip(sweep):
+    res = sweep["results"]
+    fp = store.open_zarr(res / "dictionary" / "fp.zarr")
+    resolved = json.loads((res / "fits" / "config.json").read_text())
+    assert fp.attrs["config_hash"] == C.config_hash(resolved)
+    for key in ("package_version", "git_revision", "solver", "spectrum_convention"):
+        assert fp.attrs[key]
+    for i, d in enumerate(fp["diameter"].values):
+        for j, k in enumerate(fp["anisotropy"].values):
+            name = C.block_name(d, k)
+            shard = store.read_shard(res / "dictionary" / "shards" / f"{name}.zarr")
+            assert np.array_equal(fp["rows"].isel(diameter=i, anisotropy=j).values, shard["rows"].values)
+            marker = json.loads((res / "dictionary" / "markers" / f"{name}.json").read_text())
+            assert marker["sha256"] == store.checksum(shard["rows"].values)
+    # the MDF files hold the noise-free measurement = transfer function × dictionary block (22, 1100)
+    ds = xr.open_zarr(res / "fits" / "models.zarr")
+    block = fp["rows"].sel(diameter=22.0, anisotropy=1100.0).values
+    ratio = ds["measured"].values / block
+    assert np.allclose(ratio, ratio[..., :1, :1], rtol=1e-9)
+
+
+def test_rerun_does_nothing_and_a_deleted_marker_recomputes_only_its_block(sweep):
+    rc, log = snakemake(sweep["dir"], TINY, "-n")
+    assert rc == 0 and "Nothing to be done" in log, log[-2000:]
+    (sweep["results"] / "dictionary" / "markers" / "D20_K500.json").unlink()
+    rc, log = snakemake(sweep["dir"], TINY, "-n")
+    assert rc == 0, log[-2000:]
+    counts = job_counts(log)
+    assert counts.get("simulate") == 1 and log.count("rule simulate:") == 1
+    assert "output: results/dictionary/markers/D20_K500.json" in log
+    assert "virtual_component" not in counts and "check_measurement" not in counts
+    # a new grid value adds only its own blocks (shard names come from the parameter values)
+    more = json.loads(json.dumps(TINY))
+    more["grids"]["anisotropies"] = [500, 800, 1100]
+    rc, log = snakemake(sweep["dir"], more, "-n")
+    assert rc == 0, log[-2000:]
+    assert job_counts(log)["simulate"] == 3  # D20_K800, D22_K800 and the deleted D20_K500
+    for name in ("D20_K800", "D22_K800", "D20_K500"):
+        assert f"output: results/dictionary/markers/{name}.json" in log
+
+
+def test_mixture_orders_the_models_and_keeps_the_dictionary(sweep):
+    markers = sweep["results"] / "dictionary" / "markers"
+    missing = {name for name in ("D20_K500", "D20_K1100", "D22_K500", "D22_K1100") if not (markers / f"{name}.json").exists()}
+    before = {p.name: p.stat().st_mtime_ns for p in markers.iterdir()}
+    config = json.loads(json.dumps(TINY))
+    config["measurement"]["virtual"].update(MIXTURE)
+    rc, log = snakemake(sweep["dir"], config, "--cores", "2")
+    assert rc == 0, log[-4000:]
+    counts = job_counts(log)
+    assert counts.get("simulate", 0) == len(missing)  # a new measurement does not recompute the dictionary
+    assert counts["virtual_component"] == 2 and counts["fit"] == 1
+    assert {p.name: p.stat().st_mtime_ns for p in markers.iterdir() if p.name in before} == before
+    s = json.loads((sweep["results"] / "fits" / "summary.json").read_text())
+    m0, m1, m2 = s["M0"]["eps_global"], s["M1"]["eps_global"], s["M2"][0]["eps_global"]
+    assert m0 > m1 >= m2 > 0, (m0, m1, m2)
+    assert s["truth"]["snr_db"] == 40 and s["truth"]["noise_sigma"] > 0
+    assert (s["M1"]["best_diameter"], s["M1"]["best_anisotropy"]) == (22.0, 1100.0)
+
+
+def _mdf_config(directory):
+    config = json.loads(json.dumps(TINY))
+    config["measurement"] = {"source": "mdf", "mdf": {"directory": str(directory)}}
+    return config
+
+
+def test_zenodo_layout_is_read_and_a_mismatching_file_fails_before_simulation(sweep, tmp_path):
+    # Zenodo layout: calibrations.csv with numbered files under calibrations/
+    data = tmp_path / "zenodo"
+    (data / "calibrations").mkdir(parents=True)
+    shutil.copy(sweep["results"] / "measurement" / "0.mdf", data / "calibrations" / "1.mdf")
+    shutil.copy(sweep["results"] / "measurement" / "90.mdf", data / "calibrations" / "2.mdf")
+    (data / "calibrations.csv").write_text("Number,Angle [deg],Note\n1,0,first\n2,90,second\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    rc, log = snakemake(work, _mdf_config(data), "--cores", "1", "--until", "check_measurement")
+    assert rc == 0, log[-3000:]
+    report = json.loads((work / "results" / "measurement" / "check.json").read_text())
+    assert [Path(f["file"]).name for f in report["files"]] == ["1.mdf", "2.mdf"]
+
+    with h5py.File(data / "calibrations" / "2.mdf", "r+") as f:
+        divider = f["/acquisition/drivefield/divider"][...]
+        divider[0, 0] = 100
+        f["/acquisition/drivefield/divider"][...] = divider
+    work2 = tmp_path / "work2"
+    work2.mkdir()
+    start = time.perf_counter()
+    rc, log = snakemake(work2, _mdf_config(data), "--cores", "2")
+    assert rc != 0
+    assert "2.mdf: /acquisition/drivefield/divider is [100, 96], config expects [102, 96]" in log, log[-3000:]
+    assert not (work2 / "results" / "dictionary" / "shards").exists()
+    assert not (work2 / "results" / "dictionary" / "markers").exists()
+    assert time.perf_counter() - start < 120
