@@ -140,6 +140,22 @@ def test_models_zarr_layout(sweep):
     np.testing.assert_allclose(ds["model_m1"].values, ds["measured"].values, rtol=0, atol=1e-12 * np.abs(ds["measured"].values).max())
 
 
+def test_fitted_models_are_written_as_mdf_that_reads_back(sweep):
+    from mpisweep.mdf import read_system_matrix, to_grid
+
+    fits = sweep["results"] / "fits"
+    ds = xr.open_zarr(fits / "models.zarr")
+    best = int(np.nanargmin(ds["eps_global_m2"].values))
+    for name, model in (("M1", ds["model_m1"]), ("M2", ds["model_m2"].isel(rank=best))):
+        for angle in ds["angle"].values:
+            path = fits / "mdf" / name / f"{C.label(float(angle))}.mdf"
+            back = to_grid(read_system_matrix(path))
+            assert back.attrs["calibration_method"] == "hybrid"
+            assert back["frequency_bin"].values.tolist() == ds["frequency"].values.tolist()
+            want = model.sel(angle=angle).transpose("channel", "frequency", "offset_y", "offset_x").values
+            assert np.array_equal(back["system_matrix"].values, want)
+
+
 def test_assembled_dictionary_matches_shards_and_measurement_round_trip(sweep):
     res = sweep["results"]
     fp = store.open_zarr(res / "dictionary" / "fp.zarr")

@@ -160,6 +160,38 @@ def models_dataset(resolved: dict, measured: xr.DataArray, r0, r1, r2) -> xr.Dat
     return ds
 
 
+def write_model_mdfs(resolved: dict, models: xr.Dataset, outdir: Path) -> list[Path]:
+    """The fitted M1 and M2 (rank with the lowest ε_global) system matrices as MDF v2.1, one file per angle.
+
+    They include the fitted transfer functions, so they can stand in for the measured system
+    matrices in MPI reconstruction software (e.g. MPIReco.jl). Only the evaluation bins are
+    stored (/measurement/frequencySelection).
+    """
+    from .mdf import write_system_matrix
+    from .scanner import _system_matrix_dataset
+
+    nbins = int(resolved["scanner"]["samples"]) // 2 + 1
+    bins = models["frequency"].values.astype(int)
+    best_rank = int(np.nanargmin(models["eps_global_m2"].values))
+    chosen = {"M1": models["model_m1"], "M2": models["model_m2"].isel(rank=best_rank)}
+    written = []
+    for name, model in chosen.items():
+        folder = outdir / "mdf" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for angle in models["angle"].values:
+            rows = model.sel(angle=angle).transpose("channel", "frequency", "offset_y", "offset_x").values
+            full = np.zeros((rows.shape[0], nbins) + rows.shape[2:], dtype=complex)
+            full[:, bins] = rows
+            path = folder / f"{cfgmod.label(float(angle))}.mdf"
+            ds = _system_matrix_dataset(resolved, full, None)
+            write_system_matrix(path, ds, frequency_bins=bins,
+                                experiment={"name": f"mpisweep model {name}, easy axis {cfgmod.label(float(angle))} deg",
+                                            "isSimulation": 1},
+                                scanner={"name": "mpisweep model"}, tracer={"name": [f"model {name}"]})
+            written.append(path)
+    return written
+
+
 def run_fit(resolved: dict, check_report=None, fp=None, m0=None, outdir=None, log=print) -> dict:
     """Fit M0, M1 and M2 and write all outputs; return the summary dict."""
     t0 = time.perf_counter()
@@ -223,6 +255,8 @@ def run_fit(resolved: dict, check_report=None, fp=None, m0=None, outdir=None, lo
     ds = models_dataset(resolved, measured, r0, r1, r2)
     with store.atomic_directory(outdir / "models.zarr") as tmp:
         store.to_zarr(ds, tmp)
+    model_files = write_model_mdfs(resolved, ds, outdir)
+    log(f"model system matrices (MDF): {len(model_files)} files under {outdir / 'mdf'}")
 
     truth = None
     if resolved["measurement"]["source"] == "virtual":
