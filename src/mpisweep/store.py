@@ -74,11 +74,24 @@ def git_revision(path=None) -> str:
     return rev if out.returncode == 0 and rev else "unknown"
 
 
+def _remove_stale_temporaries(target: Path) -> None:
+    """Delete temporaries of `target` left by writers that died (SIGKILL skips their cleanup)."""
+    for leftover in target.parent.glob(f".{target.name}.tmp-*"):
+        try:
+            pid = int(leftover.name.rsplit("-", 1)[1])
+            os.kill(pid, 0)  # still running: leave it alone
+        except ProcessLookupError:
+            shutil.rmtree(leftover, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue
+
+
 @contextlib.contextmanager
 def atomic_directory(target):
     """Yield a temporary sibling path; on success it replaces `target` (a directory) in one rename."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(target)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)
