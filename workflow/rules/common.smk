@@ -21,7 +21,16 @@ from mpisweep import scanner as msscanner
 from mpisweep import measurement as msmeasurement
 
 OUT = RESOLVED["output"]
-MPISWEEP = f'"{sys.executable}" -m mpisweep'
+# With --sdm conda every rule runs in envs/mpisweep.yaml (pins = pyproject.toml) and calls that
+# environment's python; otherwise the interpreter that runs Snakemake (the project's .venv).
+CONDA_ENV = str(REPO / "envs" / "mpisweep.yaml")
+try:
+    from snakemake.settings.types import DeploymentMethod
+
+    USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+except (ImportError, AttributeError):
+    USE_CONDA = False
+MPISWEEP = "python -m mpisweep" if USE_CONDA else f'"{sys.executable}" -m mpisweep'
 SERIAL = "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1;"
 CONFIG_HASH = msconfig.config_hash(RESOLVED)
 RESOLVED_JSON = f"{OUT}/.resolved/{CONFIG_HASH}.json"

@@ -11,6 +11,8 @@ rule simulate:
     params:
         diameter=lambda w: BLOCKS[w.block][0],
         anisotropy=lambda w: BLOCKS[w.block][1],
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/simulate/{{block}}.log",
     threads: 1
@@ -26,6 +28,8 @@ rule assemble:
         shards=SHARDS,
     output:
         directory(f"{OUT}/dictionary/fp.zarr"),
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/assemble.log",
     shell:
@@ -37,6 +41,8 @@ rule m0_dictionary:
         spec=spec("config"),
     output:
         directory(f"{OUT}/dictionary/m0.zarr"),
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/m0_dictionary.log",
     shell:

@@ -11,6 +11,8 @@ rule fit:
     output:
         **FIT_TABLES,
         models=directory(MODELS),
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/fit.log",
     threads: 8  # capped at --cores by Snakemake
@@ -30,6 +32,8 @@ if FIGURE_FILES:
                 key: report(f"{FIGURE_DIR}/{name}", caption=caption(key), category="Figures")
                 for key, name in FIGURE_FILES.items()
             },
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/figures.log",
         shell:

@@ -11,6 +11,8 @@ rule virtual_component:
     params:
         diameter=lambda w: COMPONENTS[w.comp]["diameter"],
         anisotropy=lambda w: COMPONENTS[w.comp]["anisotropy"],
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/virtual_component/{{comp}}.log",
     threads: 1
@@ -27,6 +29,8 @@ rule virtual_scanner:
         files=[str(p) for p, _ in msscanner.measurement_files(RESOLVED)],
         csv=f"{MEASUREMENT_DIR}/calibrations.csv",
         truth=f"{MEASUREMENT_DIR}/truth.json",
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/virtual_scanner.log",
     shell:
@@ -40,6 +44,8 @@ rule check_measurement:
         index=MEASURED_INDEX,
     output:
         f"{MEASUREMENT_DIR}/check.json",
+    conda:
+        CONDA_ENV
     log:
         f"{OUT}/logs/check_measurement.log",
     shell:

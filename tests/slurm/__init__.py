@@ -1,0 +1,1 @@
+"""A throwaway single-node Slurm cluster for the tests (cluster.sh, fixture.py)."""
