@@ -202,6 +202,14 @@ class _Common:
     def _freq_rows(self, eps_freq: np.ndarray, extra: dict) -> list[dict]:
         return [{**extra, **self._freq_cols(i), "eps_freq": float(e)} for i, e in enumerate(eps_freq)]
 
+    def freq_table(self) -> list[dict]:
+        """Tidy rows: ε_freq per evaluation bin of the fitted model (M0, M1)."""
+        return self._freq_rows(self.eps_freq, {"model": self.MODEL})
+
+    def row_table(self) -> list[dict]:
+        """Tidy rows: ε and â per (angle, channel, bin) of the fitted model (M0, M1)."""
+        return self._row_rows(self.eps, {"model": self.MODEL}, self.transfer)
+
     def _row_rows(self, eps: np.ndarray, extra: dict, transfer: np.ndarray | None) -> list[dict]:
         rows = []
         for a, ang in enumerate(self.angles):
@@ -224,6 +232,7 @@ class FitM0Result(_Common):
     eps : (A, C, F) row errors, eps_freq : (F,), eps_global_best : ε_global of ``model``.
     """
 
+    MODEL = "M0"
     diameters: np.ndarray = field(default=None)
     eps_global: np.ndarray = field(default=None)
     best_index: int = 0
@@ -240,14 +249,6 @@ class FitM0Result(_Common):
             {"model": "M0", "diameter": _py(d), "eps_global": float(e), "best": i == self.best_index}
             for i, (d, e) in enumerate(zip(self.diameters, self.eps_global))
         ]
-
-    def freq_table(self) -> list[dict]:
-        """Tidy rows: ε_freq per evaluation bin at the best diameter."""
-        return self._freq_rows(self.eps_freq, {"model": "M0"})
-
-    def row_table(self) -> list[dict]:
-        """Tidy rows: ε and â per (angle, channel, bin) at the best diameter."""
-        return self._row_rows(self.eps, {"model": "M0"}, self.transfer)
 
     def to_dict(self) -> dict:
         """JSON-ready summary."""
@@ -272,6 +273,7 @@ class FitM1Result(_Common):
     (F,), eps_global_best : recomputed from the explicit residual at the best entry.
     """
 
+    MODEL = "M1"
     diameters: np.ndarray = field(default=None)
     anisotropies: np.ndarray = field(default=None)
     eps_global: np.ndarray = field(default=None, repr=False)
@@ -295,12 +297,6 @@ class FitM1Result(_Common):
                     "eps_global": float(e), "best": (i, j) == tuple(self.best_index),
                 })
         return rows
-
-    def freq_table(self) -> list[dict]:
-        return self._freq_rows(self.eps_freq, {"model": "M1"})
-
-    def row_table(self) -> list[dict]:
-        return self._row_rows(self.eps, {"model": "M1"}, self.transfer)
 
     def to_dict(self) -> dict:
         return {
