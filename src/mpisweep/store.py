@@ -242,11 +242,8 @@ def simulate_shard(resolved: dict, diameter_nm: float, anisotropy: float, shard,
 
 
 def block_degrees(result) -> np.ndarray:
-    """Truncation degrees (offset_y, offset_x) of a BlockResult (per-offset `degrees` or one `degree`)."""
-    degrees = getattr(result, "degrees", None)
-    if degrees is None:
-        degrees = np.full(result.rows.shape[-2:], int(result.degree))
-    return np.asarray(degrees, dtype=np.int64).reshape(result.rows.shape[-2:])
+    """Truncation degrees (offset_y, offset_x) of a BlockResult."""
+    return np.asarray(result.degrees, dtype=np.int64).reshape(result.rows.shape[-2:])
 
 
 def read_shard(path) -> xr.Dataset:
