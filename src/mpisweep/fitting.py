@@ -202,14 +202,6 @@ class _Common:
     def _freq_rows(self, eps_freq: np.ndarray, extra: dict) -> list[dict]:
         return [{**extra, **self._freq_cols(i), "eps_freq": float(e)} for i, e in enumerate(eps_freq)]
 
-    def freq_table(self) -> list[dict]:
-        """Tidy rows: ε_freq per evaluation bin of the fitted model (M0, M1)."""
-        return self._freq_rows(self.eps_freq, {"model": self.MODEL})
-
-    def row_table(self) -> list[dict]:
-        """Tidy rows: ε and â per (angle, channel, bin) of the fitted model (M0, M1)."""
-        return self._row_rows(self.eps, {"model": self.MODEL}, self.transfer)
-
     def _row_rows(self, eps: np.ndarray, extra: dict, transfer: np.ndarray | None) -> list[dict]:
         rows = []
         for a, ang in enumerate(self.angles):
@@ -224,7 +216,26 @@ class _Common:
 
 
 @dataclass
-class FitM0Result(_Common):
+class _BestFit(_Common):
+    """What M0 and M1 report at their best entry: transfer functions, model, row errors."""
+
+    transfer: np.ndarray = field(default=None, repr=False)
+    model: np.ndarray = field(default=None, repr=False)
+    eps: np.ndarray = field(default=None, repr=False)
+    eps_freq: np.ndarray = field(default=None, repr=False)
+    eps_global_best: float = float("nan")
+
+    def freq_table(self) -> list[dict]:
+        """Tidy rows: ε_freq per evaluation bin of the fitted model (M0, M1)."""
+        return self._freq_rows(self.eps_freq, {"model": self.MODEL})
+
+    def row_table(self) -> list[dict]:
+        """Tidy rows: ε and â per (angle, channel, bin) of the fitted model (M0, M1)."""
+        return self._row_rows(self.eps, {"model": self.MODEL}, self.transfer)
+
+
+@dataclass
+class FitM0Result(_BestFit):
     """Equilibrium (Langevin) model M0: one diameter, a transfer function per (angle, channel, k).
 
     eps_global : (nD,) ε_global per diameter.  best_index / best_diameter : the minimiser.
@@ -237,11 +248,6 @@ class FitM0Result(_Common):
     eps_global: np.ndarray = field(default=None)
     best_index: int = 0
     best_diameter: Any = None
-    transfer: np.ndarray = field(default=None, repr=False)
-    model: np.ndarray = field(default=None, repr=False)
-    eps: np.ndarray = field(default=None, repr=False)
-    eps_freq: np.ndarray = field(default=None, repr=False)
-    eps_global_best: float = float("nan")
 
     def to_table(self) -> list[dict]:
         """Tidy rows: one per diameter with its ε_global."""
@@ -264,7 +270,7 @@ class FitM0Result(_Common):
 
 
 @dataclass
-class FitM1Result(_Common):
+class FitM1Result(_BestFit):
     """Monodisperse Néel model M1: one (D, K), a transfer function per (angle, channel, k).
 
     eps_global : (nD, nK) ε_global map (closed-form residual; values below ~1e-7 are at the
@@ -280,11 +286,6 @@ class FitM1Result(_Common):
     best_index: tuple = (0, 0)
     best_diameter: Any = None
     best_anisotropy: Any = None
-    transfer: np.ndarray = field(default=None, repr=False)
-    model: np.ndarray = field(default=None, repr=False)
-    eps: np.ndarray = field(default=None, repr=False)
-    eps_freq: np.ndarray = field(default=None, repr=False)
-    eps_global_best: float = float("nan")
 
     def to_table(self) -> list[dict]:
         """Tidy rows: one per (diameter, anisotropy) with its ε_global."""
