@@ -17,7 +17,7 @@ import numpy as np
 from .excitation import Excitation
 from .operator import build_operator, easy_axis_vector, rotation_to_easy_axis
 from .params import Particle
-from .solver import SolverError, auto_degree, check_stability, default_rtol, solve
+from .solver import auto_degree, default_rtol, require_stable, solve
 from .spectra import spectrum
 
 
@@ -68,12 +68,8 @@ def simulate_block(
         fields = max((ex.field(ex.times) for ex in users), key=lambda b: np.linalg.norm(b, axis=1).max())
         peak = fields[np.argmax(np.linalg.norm(fields, axis=1))]
         checks = [rotation_to_easy_axis(easy_axis_vector(a)) @ peak for a in angles[:2]] + [np.zeros(3)]
-        worst = check_stability(build_operator(particle, int(L)), checks)
-        if worst > 1e-6:
-            raise SolverError(
-                f"unstable truncation for {particle.describe()} at degree L={L}: "
-                f"eigenvalue real part {worst:.3g}/τ > 0; raise the degree"
-            )
+        require_stable(build_operator(particle, int(L)), checks,
+                       f"{particle.describe()}, degree L={L}", "raise the degree")
     degrees = degrees.reshape(offsets.shape[:2])
 
     rows = np.zeros((angles.size, 2, bins.size, ny, nx), dtype=complex)
