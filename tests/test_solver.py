@@ -102,3 +102,10 @@ def test_block_rows_equal_single_solves_and_grid_order():
                    degree=int(block.degrees[1, 2]), rtol=1e-5, check=False)
     np.testing.assert_allclose(block.rows[1, :, :, 1, 2], spectrum(single.rate)[:, bins], rtol=1e-12)
     assert block.max_periodicity < 1e-5
+    # Per-offset degrees may also be given as an (offset_y, offset_x) array.
+    given = block.degrees + 2
+    finer = simulate_block(particle, field, [60.0], offsets, bins, degree=given, rtol=1e-5)
+    np.testing.assert_array_equal(finer.degrees, given)
+    one = solve(particle, field.with_offset(offsets[0, 1]), easy_axis_vector(60.0),
+                degree=int(given[0, 1]), rtol=1e-5, check=False)
+    np.testing.assert_allclose(finer.rows[0, :, :, 0, 1], spectrum(one.rate)[:, bins], rtol=1e-12)

@@ -47,7 +47,7 @@ def simulate_block(
     angles_deg,
     offsets: np.ndarray,
     bins: np.ndarray,
-    degree: int | None = None,
+    degree: int | np.ndarray | None = None,
     rtol: float | None = None,
     progress: bool = False,
 ) -> BlockResult:
@@ -59,10 +59,14 @@ def simulate_block(
     bins = np.asarray(bins, dtype=int)
     if rtol is None:
         rtol = default_rtol(particle.sigma)
-    # Truncation degree per offset (automatic from that trajectory's strongest field, unless
-    # given); the spectrum is checked once per degree, at the strongest field using it.
+    # Truncation degree per offset: automatic from that trajectory's strongest field, or given
+    # (one int, or an (offset_y, offset_x) array). The spectrum is checked once per degree,
+    # at the strongest field using it.
     trajectories = [excitation.with_offset(o) for o in offsets.reshape(-1, 3)]
-    degrees = np.array([degree or auto_degree(particle, ex.max_field()) for ex in trajectories])
+    if degree is None:
+        degrees = np.array([auto_degree(particle, ex.max_field()) for ex in trajectories])
+    else:
+        degrees = np.broadcast_to(np.asarray(degree, dtype=int), (ny, nx)).ravel()
     for L in np.unique(degrees):
         users = [ex for ex, d in zip(trajectories, degrees) if d == L]
         fields = max((ex.field(ex.times) for ex in users), key=lambda b: np.linalg.norm(b, axis=1).max())

@@ -119,20 +119,9 @@ def simulate_component(resolved: dict, component: dict, output, progress: bool =
     offsets = cfgmod.offset_fields(resolved)
     angles = resolved["grids"]["angles_deg"]
     bins = np.arange(excitation.samples // 2 + 1)
-    ny, nx = offsets.shape[:2]
-    if degrees is None:  # exactly the dictionary's code path
-        res = simulate_block(particle, excitation, angles, offsets, bins, rtol=rtol, progress=progress)
-        rows, degrees = res.rows, store_degrees(res)
-        periodicity, steps, wall = res.max_periodicity, res.steps, res.wall_time
-    else:  # one block call per truncation degree (simulate_block takes one degree for all its offsets)
-        rows = np.zeros((len(angles), 2, bins.size, ny, nx), dtype=complex)
-        periodicity, steps, wall = 0.0, 0, 0.0
-        for L in np.unique(degrees):
-            iy, ix = np.nonzero(degrees == L)
-            res = simulate_block(particle, excitation, angles, offsets[iy, ix][None], bins, degree=int(L), rtol=rtol,
-                                 progress=progress)
-            rows[..., iy, ix] = res.rows[..., 0, :]
-            periodicity, steps, wall = max(periodicity, res.max_periodicity), steps + res.steps, wall + res.wall_time
+    res = simulate_block(particle, excitation, angles, offsets, bins, degree=degrees, rtol=rtol, progress=progress)
+    rows, degrees = res.rows, store_degrees(res)
+    periodicity, steps, wall = res.max_periodicity, res.steps, res.wall_time
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}.npz")
