@@ -160,9 +160,9 @@ def row_coords(resolved: dict) -> dict:
     """Coordinates shared by shards, the assembled dictionary and the models dataset."""
     bins = cfgmod.evaluation_bins(resolved)
     cycle = np.lcm.reduce(resolved["scanner"]["dividers"]) / resolved["scanner"]["base_frequency"]
-    o = resolved["offsets"]
-    ox = np.linspace(o["x_T"][0], o["x_T"][1], o["nx"]) / cfgmod.MT
-    oy = np.linspace(o["y_T"][0], o["y_T"][1], o["ny"]) / cfgmod.MT
+    grid = cfgmod.offset_fields(resolved)  # (ny, nx, 3) in T, the grid the blocks are simulated on
+    ox = grid[0, :, 0] / cfgmod.MT
+    oy = grid[:, 0, 1] / cfgmod.MT
     coords = {
         "angle": ("angle", np.asarray(resolved["grids"]["angles_deg"], float), {"units": "deg", "long_name": "easy-axis angle from x"}),
         "channel": ("channel", np.array(CHANNELS, dtype=object), {"long_name": "receive channel"}),
