@@ -168,7 +168,7 @@ def write_model_mdfs(resolved: dict, models: xr.Dataset, outdir: Path) -> list[P
     stored (/measurement/frequencySelection).
     """
     from .mdf import write_system_matrix
-    from .scanner import _system_matrix_dataset
+    from .scanner import system_matrix_dataset
 
     nbins = int(resolved["scanner"]["samples"]) // 2 + 1
     bins = models["frequency"].values.astype(int)
@@ -183,7 +183,7 @@ def write_model_mdfs(resolved: dict, models: xr.Dataset, outdir: Path) -> list[P
             full = np.zeros((rows.shape[0], nbins) + rows.shape[2:], dtype=complex)
             full[:, bins] = rows
             path = folder / f"{cfgmod.label(float(angle))}.mdf"
-            ds = _system_matrix_dataset(resolved, full, None)
+            ds = system_matrix_dataset(resolved, full, None)
             write_system_matrix(path, ds, frequency_bins=bins,
                                 experiment={"name": f"mpisweep model {name}, easy axis {cfgmod.label(float(angle))} deg",
                                             "isSimulation": 1},

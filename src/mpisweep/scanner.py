@@ -132,7 +132,7 @@ def simulate_component(resolved: dict, component: dict, output, progress: bool =
 
 
 # ----------------------------------------------------------------------------- scanner
-def _system_matrix_dataset(resolved: dict, data: np.ndarray, snr: np.ndarray | None) -> xr.Dataset:
+def system_matrix_dataset(resolved: dict, data: np.ndarray, snr: np.ndarray | None) -> xr.Dataset:
     """One angle as the Dataset layout of mpisweep.mdf.read_system_matrix: (channel, frequency, offset)."""
     sc = resolved["scanner"]
     o = resolved["offsets"]
@@ -212,7 +212,7 @@ def virtual_scanner(resolved: dict, component_files=None) -> dict:
     written = []
     for a, (path, angle) in enumerate(measurement_files(resolved)):
         per_bin = np.sqrt(np.mean(np.abs(signal[a]) ** 2, axis=(-2, -1)))  # (2, K)
-        ds = _system_matrix_dataset(resolved, measured[a], per_bin / sigma if sigma > 0 else None)
+        ds = system_matrix_dataset(resolved, measured[a], per_bin / sigma if sigma > 0 else None)
         write_system_matrix(path, ds, experiment={"name": f"virtual scanner, easy axis {cfgmod.label(angle)} deg",
                                                   "isSimulation": 1},
                             tracer={"name": ["virtual mixture"]}, scanner={"name": "mpisweep virtual scanner"})
