@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .banded import band_lu, band_solve
+from .banded import band_lu, band_lu_nopivot, band_solve, band_solve_nopivot, band_width
 
 MAX_ORDER = 5
 NEWTON_MAXITER = 4
@@ -182,7 +182,7 @@ def integrate(
     alf = gam
     errc = 1.0 / np.arange(1, MAX_ORDER + 3)
     kv = kl + ku
-    ab = np.zeros((n, 2 * kl + ku + 1))
+    ab = np.zeros((n, band_width(kl, ku)))
     piv = np.zeros(n, dtype=np.int64)
     lcol = np.zeros(kl + 1)
     s = np.zeros(nq)
@@ -213,6 +213,7 @@ def integrate(
     n_equal_steps = 0
     t = t0
     lu_valid = False
+    pivoted = False
     lu_c = 0.0
     lu_t = 0.0
     steps_since_lu = 0
@@ -253,10 +254,12 @@ def integrate(
                     if attempt == 1 and lu_t == t_new and lu_c == c:
                         break  # a fresh factorisation did not help: shrink the step
                     _form_newton_matrix(ab, c, v, band_col, band_row, kv)
-                    info = band_lu(ab, kl, ku, piv, lcol)
+                    pivoted = band_lu_nopivot(ab, kl, ku, lcol) != 0
+                    if pivoted:
+                        _form_newton_matrix(ab, c, v, band_col, band_row, kv)
+                        if band_lu(ab, kl, ku, piv, lcol) != 0:
+                            return SINGULAR, y
                     stats[2] += 1
-                    if info != 0:
-                        return SINGULAR, y
                     lu_valid = True
                     lu_c = c
                     lu_t = t_new
@@ -272,7 +275,10 @@ def integrate(
                     _matvec(indptr, indices, v, y_new, f)
                     for i in range(n):
                         dy[i] = c * f[i] - psi[i] - d[i]
-                    band_solve(ab, kl, ku, piv, dy)
+                    if pivoted:
+                        band_solve(ab, kl, ku, piv, dy)
+                    else:
+                        band_solve_nopivot(ab, kl, ku, dy)
                     if relax != 1.0:
                         dy *= relax
                     stats[3] += 1
