@@ -149,7 +149,7 @@ def band_lu_nopivot(ab, kl, ku, lcol):
     return 0
 
 
-@njit(cache=True, fastmath=FAST, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def band_solve_nopivot(ab, kl, ku, b):
     """Solve M x = b in place with the factors from band_lu_nopivot.
 
@@ -157,7 +157,9 @@ def band_solve_nopivot(ab, kl, ku, b):
     b is read and written once per block instead of once per column, which
     roughly halves the time of this latency-bound sweep. The blocks read up to
     three entries past each column's band: the fill rows and the padding of
-    band_width, which are zero.
+    band_width, which are zero. No fastmath here: with contraction allowed, the
+    four-term sums were fused differently by a fresh compile and by the cached
+    object, and results must be bit-identical from run to run.
     """
     n = ab.shape[0]
     kv = kl + ku

@@ -124,7 +124,13 @@ def _compute_r(order, factor):
 @njit(cache=True)
 def _change_d(D, order, factor):
     """Rescale the difference array to a step size multiplied by factor."""
-    ru = _compute_r(order, factor) @ _compute_r(order, 1.0)
+    r = _compute_r(order, factor)
+    u = _compute_r(order, 1.0)
+    ru = np.zeros_like(r)  # r @ u by hand: at most 6 x 6, cheaper than a BLAS call
+    for i in range(order + 1):
+        for j in range(order + 1):
+            for k in range(order + 1):
+                ru[i, j] += r[i, k] * u[k, j]
     rows = D[: order + 1].copy()
     for i in range(order + 1):
         for k in range(D.shape[1]):
@@ -312,11 +318,12 @@ def integrate(
                 factor = max(MIN_FACTOR, safety * error_norm ** (-1.0 / (order + 1)))
             else:
                 factor = 0.5
-            # Rejected: retry with a smaller step.
+                lu_valid = False
+            # Rejected: retry with a smaller step (the factorisation is kept after an
+            # error-test failure; the drift test on c decides, as in CVODE).
             h *= factor
             _change_d(D, order, factor)
             n_equal_steps = 0
-            lu_valid = False
             stats[1] += 1
 
         # ---- accepted
