@@ -1,6 +1,7 @@
 """Nothing is lost: reproducible blocks, and a simulate job killed with SIGKILL leaves no corrupt shard."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -41,6 +42,25 @@ def test_same_config_gives_byte_identical_blocks(resolved, tmp_path):
     b = store.read_shard(tmp_path / "b.zarr")["rows"].values
     assert a.tobytes() == b.tobytes()
     assert json.loads((tmp_path / "a.json").read_text())["sha256"] == store.checksum(a)
+
+
+SOLVE_HASH = """
+import hashlib
+from mpisweep.excitation import Excitation
+from mpisweep.params import Particle
+from mpisweep.solver import solve
+r = solve(Particle(20e-9, 2000.0), Excitation.bruker(offset=(4e-3, -2e-3)), [0.6, 0.8, 0.0], check=False)
+print(hashlib.sha256(r.rate.tobytes()).hexdigest())
+"""
+
+
+def test_fresh_compile_and_numba_cache_give_bit_identical_solves(tmp_path):
+    """A new machine compiles the kernels, a rerun loads them from the cache: same bytes."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    runs = [subprocess.run([sys.executable, "-c", SOLVE_HASH], env=env, capture_output=True, text=True,
+                           check=True).stdout.strip() for _ in range(2)]
+    assert any((tmp_path / "numba-cache").rglob("*.nbc"))  # the first run compiled and cached
+    assert runs[0] == runs[1]
 
 
 def test_sigkill_mid_block_leaves_no_shard_and_the_rerun_completes(resolved, tmp_path):
