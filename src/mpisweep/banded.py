@@ -174,10 +174,10 @@ def band_solve_nopivot(ab, kl, ku, b):
         b[j + 1], b[j + 2], b[j + 3] = x1, x2, x3
         count = uint64(max(0, min(j + 3 + kl, n - 1) - (j + 3)))
         first = uint64(j + 4)
-        k0 = uint64(kv + 4)
+        # Unsigned offsets throughout, or numba's negative-index checks defeat vectorisation.
+        k0, k1, k2, k3 = uint64(kv + 4), uint64(kv + 3), uint64(kv + 2), uint64(kv + 1)
         for k in range(count):
-            b[first + k] -= (c0[k0 + k] * x0 + c1[k0 - 1 + k] * x1
-                             + c2[k0 - 2 + k] * x2 + c3[k0 - 3 + k] * x3)
+            b[first + k] -= c0[k0 + k] * x0 + c1[k1 + k] * x1 + c2[k2 + k] * x2 + c3[k3 + k] * x3
         j += BLOCK
     for jj in range(j, n):
         col = ab[jj]
@@ -196,9 +196,9 @@ def band_solve_nopivot(ab, kl, ku, b):
         count = uint64(j - lo)
         first = uint64(lo)
         k0 = uint64(kv + lo - j)
+        k1, k2, k3 = k0 - uint64(1), k0 - uint64(2), k0 - uint64(3)
         for k in range(count):
-            b[first + k] -= (c0[k0 + k] * x0 + c1[k0 - 1 + k] * x1
-                             + c2[k0 - 2 + k] * x2 + c3[k0 - 3 + k] * x3)
+            b[first + k] -= c0[k0 + k] * x0 + c1[k1 + k] * x1 + c2[k2 + k] * x2 + c3[k3 + k] * x3
         j -= BLOCK
     for jj in range(j + BLOCK - 1, -1, -1):
         col = ab[jj]

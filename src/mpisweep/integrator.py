@@ -72,8 +72,9 @@ def _coefficients(t, omega, phase, s):
 
 @njit(cache=True)
 def _combine(vals, s, out):
-    out[:] = 0.0
-    for q in range(vals.shape[0]):
+    for k in range(vals.shape[1]):
+        out[k] = s[0] * vals[0, k]
+    for q in range(1, vals.shape[0]):
         sq = s[q]
         if sq != 0.0:
             for k in range(vals.shape[1]):
@@ -278,13 +279,21 @@ def integrate(
                 d[:] = 0.0
                 dy_norm_old = -1.0
                 for k in range(NEWTON_MAXITER):
-                    _matvec(indptr, indices, v, y_new, f)
-                    for i in range(n):
-                        dy[i] = c * f[i] - psi[i] - d[i]
+                    if fresh:
+                        # (I - c·A) y_new = y_pred - psi, solved directly: no residual needed.
+                        for i in range(n):
+                            dy[i] = y_pred[i] - psi[i]
+                    else:
+                        _matvec(indptr, indices, v, y_new, f)
+                        for i in range(n):
+                            dy[i] = c * f[i] - psi[i] - d[i]
                     if pivoted:
                         band_solve(ab, kl, ku, piv, dy)
                     else:
                         band_solve_nopivot(ab, kl, ku, dy)
+                    if fresh:
+                        for i in range(n):
+                            dy[i] -= y_pred[i]
                     if relax != 1.0:
                         dy *= relax
                     stats[3] += 1

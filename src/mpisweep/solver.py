@@ -82,7 +82,11 @@ class SolveResult:
 
 @dataclass(frozen=True)
 class _System:
-    """A(t) in banded order: CSR pattern, values per term, band positions, observables."""
+    """A(t) in banded order: CSR pattern, values per term, band positions, observables.
+
+    Index arrays are unsigned: numba then skips its negative-index wraparound, which
+    otherwise halves the speed of the sparse matvec.
+    """
 
     perm: np.ndarray
     bandwidth: int
@@ -120,20 +124,20 @@ def _assemble(op: Operator, terms_local: list[np.ndarray]) -> _System:
         vals[q, np.searchsorted(keys, coo.row * n + coo.col)] = coo.data
     cols = pattern.indices
     kv = 2 * bw
-    band_col = cols.astype(np.int64)
-    band_row = (kv + rows - cols).astype(np.int64)
+    band_col = cols.astype(np.uint64)
+    band_row = (kv + rows - cols).astype(np.uint64)
 
     w = op.geometry.moment[:, perm]
     used = np.flatnonzero((np.abs(w) > 0).any(axis=0))
     return _System(
         perm=perm,
         bandwidth=bw,
-        indptr=pattern.indptr.astype(np.int64),
-        indices=pattern.indices.astype(np.int64),
+        indptr=pattern.indptr.astype(np.uint64),
+        indices=pattern.indices.astype(np.uint64),
         vals=vals,
         band_col=band_col,
         band_row=band_row,
-        obs_idx=used.astype(np.int64),
+        obs_idx=used.astype(np.uint64),
         w_moment=np.ascontiguousarray(w[:, used]),
     )
 
