@@ -118,7 +118,8 @@ BLOCK = 4  # columns per block in band_solve_nopivot (unrolled by hand below)
 def band_lu_nopivot(ab, kl, ku, lcol):
     """Factorise in place without row exchanges; 0, or j+1 if column j needs pivoting.
 
-    Returns 1 for bands narrower than the solve's blocks (kl or ku < 3). Same storage as band_lu, except that the diagonal holds 1/U[j, j] (the solve
+    Returns 1 for bands narrower than the solve's blocks (kl or ku < 3). Same
+    storage as band_lu, except that the diagonal holds 1/U[j, j] (the solve
     multiplies instead of dividing); the kl fill rows and the padding stay zero.
     After a failed attempt the matrix must be rebuilt and factorised with band_lu.
     """

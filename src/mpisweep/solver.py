@@ -52,9 +52,9 @@ def auto_degree(particle: Particle, max_field: float) -> int:
     wells), so L grows with √ξ and √σ: L = ⌈max(3.4·√ξ − 1, 7.5·√σ − 0.5)⌉, with
     the anisotropy branch switching to 1.2·σ + 11 above σ = 11.4 (where both agree
     and where the √σ fit has not been measured). Fitted to truncation errors
-    against L + 5 at rtol 1e-8 over 40 cases (D 14-28 nm, K 100-5000 J/m³,
-    offsets across the Bruker grid): every case ≤ 1e-5 at this L, most 1e-6 to
-    8e-6 (table in the README). DESIGN §3's rule max(10 + 0.3·ξ, 1.2·σ + 9) is
+    against L + 5 or more at rtol 1e-8 over 36 cases (D 14-28 nm, K 100-5000 J/m³,
+    offsets across the Bruker grid): at this L the largest error is 1.0e-5
+    (ξ = 24.9, L = 16), most are 1e-6 to 8e-6 (table in the README). DESIGN §3's rule max(10 + 0.3·ξ, 1.2·σ + 9) is
     1e-7 accurate in its field branch, too coarse in its anisotropy branch, and up
     to four degrees larger than needed at small σ.
     """
