@@ -34,11 +34,26 @@ def band_width(kl, ku):
 
 
 @njit(cache=True, fastmath=FAST)
+def _eliminate(ab, j, kv, km, last, lcol):
+    """Rank-1 update of columns j+1..last by pivot column j (multipliers in lcol[:km]).
+
+    lcol is a separate array and the offsets are unsigned, which lets LLVM
+    vectorise the update.
+    """
+    for c in range(j + 1, last + 1):
+        row = ab[c]
+        off = uint64(kv + j - c + 1)
+        u = row[off - 1]
+        if u != 0.0:
+            for r in range(uint64(km)):
+                row[off + r] -= lcol[r] * u
+
+
+@njit(cache=True, fastmath=FAST)
 def band_lu(ab, kl, ku, piv, lcol):
     """Factorise in place; returns 0, or j+1 if the pivot of column j is zero.
 
-    lcol (length ≥ kl) is scratch for the multipliers: reading them from a
-    separate array, with unsigned offsets, lets LLVM vectorise the update.
+    lcol (length ≥ kl) is scratch for the multipliers (see _eliminate).
     """
     n = ab.shape[0]
     kv = kl + ku
@@ -68,13 +83,7 @@ def band_lu(ab, kl, ku, piv, lcol):
             x = ab[j, kv + 1 + r] * inv
             ab[j, kv + 1 + r] = x
             lcol[r] = x
-        for c in range(j + 1, ju + 1):
-            row = ab[c]
-            off = uint64(kv + j - c + 1)
-            u = row[off - 1]
-            if u != 0.0:
-                for r in range(uint64(km)):
-                    row[off + r] -= lcol[r] * u
+        _eliminate(ab, j, kv, km, ju, lcol)
     return 0
 
 
@@ -140,13 +149,7 @@ def band_lu_nopivot(ab, kl, ku, lcol):
                 return j + 1
             ab[j, kv + 1 + r] = x
             lcol[r] = x
-        for c in range(j + 1, min(j + ku, n - 1) + 1):
-            row = ab[c]
-            off = uint64(kv + j - c + 1)
-            u = row[off - 1]
-            if u != 0.0:
-                for r in range(uint64(km)):
-                    row[off + r] -= lcol[r] * u
+        _eliminate(ab, j, kv, km, min(j + ku, n - 1), lcol)
     return 0
 
 
