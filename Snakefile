@@ -4,9 +4,9 @@
     snakemake --cores all --configfile config/paper.yaml   # the paper's grids
     snakemake --report results/report.html                 # after a run
 
-The rules are thin: each calls one `mpisweep` subcommand (src/mpisweep/cli.py) that reads the
-resolved config `<output>/config.json`. The logic lives in mpisweep.config, .store, .scanner,
-.measurement and .pipeline. See README "Sweep workflow".
+The rules are thin: each calls one `mpisweep` subcommand that reads the resolved config
+<output>/.resolved/<hash>.json. The logic lives in the package (mpisweep.sweep: one module per
+step); every output path comes from mpisweep.sweep.layout. See README "Sweep workflow".
 """
 
 import importlib.util
@@ -15,26 +15,24 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
-REPO = Path(workflow.basedir)
 if importlib.util.find_spec("mpisweep") is None:  # not installed: use the checkout
-    sys.path.insert(0, str(REPO / "src"))
+    sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from mpisweep import config as msconfig  # noqa: E402
+from mpisweep.errors import MpisweepError  # noqa: E402
+from mpisweep.sweep import Sweep  # noqa: E402
 
-configfile: str(REPO / "config" / "config.yaml")
+
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 try:
-    # mpisweep.config names the offending key; snakemake's validate then fills the defaults too
-    _VALIDATED = msconfig.validate(config, schema=str(SCHEMA))
-    validate(config, schema=str(SCHEMA), set_default=True)
-    RESOLVED = msconfig.resolve(_VALIDATED)
-except msconfig.ConfigError as _err:
+    # validated against the schema, defaults filled, resolved to SI: errors name the key
+    SWEEP = Sweep.load(config)
+except MpisweepError as _err:
     raise WorkflowError(f"invalid configuration: {_err}") from None
 
 
@@ -42,16 +40,19 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/specs.smk"
 include: "workflow/rules/dictionary.smk"
 include: "workflow/rules/measurement.smk"
 include: "workflow/rules/fit.smk"
 
 
-# The markers and shards are targets too: deleting one recomputes that block (and what uses it).
+# Every output of the sweep; markers, shards and stores too, so deleting one recomputes it.
 rule all:
+    default_target: True
     input:
         MARKERS,
         SHARDS,
+        LAYOUT.fp,
+        LAYOUT.m0,
         FIT_OUTPUTS,
         FIGURE_OUTPUTS,
-    default_target: True

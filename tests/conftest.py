@@ -1,18 +1,17 @@
-"""Shared fixtures: reference data from ../shared/reference (independent of this project)."""
+"""Shared fixtures: the reference results and MPI files in tests/data (provenance: tests/data/README.md)."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-REFERENCE = SHARED / "reference"
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def _table(name):
-    path = REFERENCE / name
+    path = DATA / name
     if not path.exists():
-        pytest.fail(f"reference file {path} is missing: the tests need ../shared next to the checkout")
+        pytest.fail(f"reference file {path} is missing from the checkout")
     return path
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mpisweep.banded import band_lu, band_lu_nopivot, band_solve, band_solve_nopivot, band_width, to_band
+from mpisweep.physics.banded import band_lu, band_lu_nopivot, band_solve, band_solve_nopivot, band_width, to_band
 
 
 @pytest.mark.parametrize("n,kl,ku", [(1, 0, 0), (7, 2, 3), (40, 5, 5), (120, 11, 7)])

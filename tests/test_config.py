@@ -1,4 +1,4 @@
-"""Sweep configuration: schema validation with errors naming the key, SI conversion, grid expansion."""
+"""Sweep configuration: schema validation with errors naming the key, SI conversion, grid expansion, the typed Sweep."""
 
 import re
 import subprocess
@@ -6,34 +6,43 @@ import sys
 import time
 from pathlib import Path
 
+import json
+
 import pytest
 import yaml
 
-from mpisweep import config as C
+from mpisweep.errors import ConfigError
+from mpisweep.sweep import Sweep, block_name, label
+from mpisweep.sweep.config import digest
+from mpisweep.sweep.specs import dictionary_spec
 
 REPO = Path(__file__).resolve().parents[1]
 MINIMAL = {"grids": {"diameters": [20, 22], "anisotropies": [500, 1100], "angles": [0, 90]}}
 
 
 def resolved(cfg):
-    return C.resolve(C.load(cfg))
+    return Sweep.load(cfg).to_dict()
 
 
 def test_default_config_resolves_to_si():
-    r = C.resolve_file(REPO / "config" / "config.yaml")
+    sweep = Sweep.load(REPO / "config" / "config.yaml")
+    r = sweep.to_dict()
     assert r["scanner"]["amplitudes_T"] == pytest.approx([12.59e-3, 13.55e-3])
     assert r["scanner"]["base_frequency"] == 2.5e6 and r["scanner"]["samples"] == 1632
     assert r["offsets"]["x_T"] == pytest.approx([-14.35e-3, 14.35e-3])
     assert r["particle"] == {"ms": 474000.0, "alpha": 0.1, "temperature": 293.0, "gamma": 1.75e11}
-    bins = C.evaluation_bins(r)
+    bins = sweep.bins
     assert bins.shape == (97, 3)
     assert (bins[:, 2] == 16 * bins[:, 0] + 17 * bins[:, 1]).all()
     assert not {(0, 0), (0, 1), (1, 0)} & {tuple(b[:2]) for b in bins}
-    assert C.particle(r, 22, 1100).diameter == pytest.approx(22e-9)
+    assert sweep.particle(22, 1100).diameter == pytest.approx(22e-9)
+    assert sweep.cycle == pytest.approx(652.8e-6) and sweep.offsets.shape == (5, 5, 3)
+    assert sweep.excitation.amplitudes == pytest.approx((12.59e-3, 13.55e-3))
 
 
 def test_paper_config_has_the_paper_grids():
-    r = C.resolve_file(REPO / "config" / "paper.yaml")
+    sweep = Sweep.load(REPO / "config" / "paper.yaml")
+    r = sweep.to_dict()
     g = r["grids"]
     assert g["diameters_nm"] == [14, 16, 18, 20, 22, 24, 26, 28]
     assert len(g["anisotropies_Jm3"]) == 90 and g["anisotropies_Jm3"][0] == 100 and g["anisotropies_Jm3"][-1] == 9000
@@ -41,7 +50,7 @@ def test_paper_config_has_the_paper_grids():
     assert (r["offsets"]["nx"], r["offsets"]["ny"]) == (11, 11)
     assert r["offsets"]["y_T"] == pytest.approx([-14.71e-3, 14.71e-3])
     assert r["fit"]["rank_fractions"] == pytest.approx([1, 0.05, 0.04, 0.03, 0.02, 0.01, 0.005])
-    names = [b[0] for b in C.blocks(r)]
+    names = [b[0] for b in sweep.blocks]
     assert len(names) == 720 == len(set(names)) and "D22_K1100" in names
     assert r["measurement"]["mdf"]["angle_offset"] == 90
 
@@ -62,19 +71,22 @@ def test_grid_ranges_labels_and_ranks():
     assert r["grids"]["anisotropies_Jm3"] == [0.5, 0.75, 1.0, 1.25, 1.5]
     assert len(r["grids"]["angles_deg"]) == 12
     assert r["fit"]["rank_fractions"] == pytest.approx([1.0, 0.005, 3 / 40])
-    assert C.block_name(22, 1100) == "D22_K1100" and C.block_name(22.5, 0.75) == "D22.5_K0.75"
-    assert C.label(1e-3) == "0.001"
+    assert block_name(22, 1100) == "D22_K1100" and block_name(22.5, 0.75) == "D22.5_K0.75"
+    assert label(1e-3) == "0.001"
 
 
 def test_config_hash_is_canonical():
     a = resolved(MINIMAL)
     b = resolved({"grids": {"angles": [90, 0], "anisotropies": [1100, 500], "diameters": [22, 20]}})
-    assert C.config_hash(a) == C.config_hash(b)  # grids are sorted, keys canonical
+    assert digest(a) == digest(b)  # grids are sorted, keys canonical
     c = resolved({**MINIMAL, "particle": {"alpha": 0.2}})
-    assert C.config_hash(c) != C.config_hash(a)
-    assert C.digest(C.dictionary_spec(c)) != C.digest(C.dictionary_spec(a))
-    d = resolved({**MINIMAL, "fit": {"ranks": ["50%"]}})
-    assert C.digest(C.dictionary_spec(d)) == C.digest(C.dictionary_spec(a))  # fits do not touch the dictionary
+    assert digest(c) != digest(a)
+
+    def spec(cfg):
+        return digest(dictionary_spec(Sweep.load(cfg)))
+
+    assert spec({**MINIMAL, "particle": {"alpha": 0.2}}) != spec(MINIMAL)
+    assert spec({**MINIMAL, "fit": {"ranks": ["50%"]}}) == spec(MINIMAL)  # fits do not touch the dictionary
 
 
 @pytest.mark.parametrize("patch,key", [
@@ -102,18 +114,40 @@ def test_config_hash_is_canonical():
 ])
 def test_errors_name_the_key(patch, key):
     cfg = {**MINIMAL, **patch}
-    with pytest.raises(C.ConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         resolved(cfg)
     assert f"'{key}'" in str(err.value), str(err.value)
 
 
 def test_missing_grids_and_yaml_float_hint(tmp_path):
-    with pytest.raises(C.ConfigError, match="'grids'"):
+    with pytest.raises(ConfigError, match="'grids'"):
         resolved({})
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(MINIMAL) + "scanner: {base_frequency: 2.5e6}\n")
-    with pytest.raises(C.ConfigError, match=r"scanner.base_frequency.*2\.5e\+6"):
-        C.resolve_file(path)
+    with pytest.raises(ConfigError, match=r"scanner.base_frequency.*2\.5e\+6"):
+        Sweep.load(path)
+
+
+def test_duplicate_yaml_keys_are_an_error(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("grids: {diameters: [20], anisotropies: [500], angles: [0]}\noutput: a\noutput: b\n")
+    with pytest.raises(ConfigError, match=r"'output' appears twice \(lines 2 and 3\)"):
+        Sweep.load(path)
+
+
+def test_sweep_round_trips_through_its_resolved_json(tmp_path):
+    sweep = Sweep.load(REPO / "config" / "config.yaml")
+    path = tmp_path / "resolved.json"
+    sweep.write(path)
+    back = Sweep.read(path)
+    assert back == sweep and back.config_hash == sweep.config_hash
+    assert json.loads(path.read_text()) == sweep.to_dict()
+    assert Sweep.read(REPO / "config" / "config.yaml") == sweep  # YAML by suffix
+    with pytest.raises(ConfigError, match="not a resolved sweep config"):
+        (tmp_path / "bad.json").write_text('{"output": "x"}')
+        Sweep.read(tmp_path / "bad.json")
+    with pytest.raises(AttributeError):
+        sweep.output = "elsewhere"  # frozen
 
 
 def _snakemake(*args, cwd):
@@ -121,6 +155,7 @@ def _snakemake(*args, cwd):
                            "--directory", str(cwd), *args], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.snakemake
 @pytest.mark.parametrize("patch,key", [
     ({"grids": {"diameters": [20, 22], "anisotropies": [500], "angles": [0]}, "particle": {"temprature": 300}},
      "particle.temprature"),
@@ -139,6 +174,7 @@ def test_snakemake_rejects_bad_config_naming_the_key(tmp_path, patch, key):
     assert elapsed < 30
 
 
+@pytest.mark.snakemake
 def test_paper_grid_plans_720_simulate_jobs(tmp_path):
     start = time.perf_counter()
     out = _snakemake("-n", "--configfile", str(REPO / "config" / "paper.yaml"), cwd=tmp_path)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from mpisweep.equilibrium import BoltzmannQuadrature, langevin, langevin_derivative, langevin_moment
-from mpisweep.params import KB, Particle
+from mpisweep.physics.equilibrium import BoltzmannQuadrature, langevin, langevin_derivative, langevin_moment
+from mpisweep.physics.params import KB, Particle
 
 
 def test_boltzmann_quadrature_matches_reference(equilibrium_reference):

@@ -1,4 +1,4 @@
-"""Tests for the M0/M1/M2 fits and the error measures (mpisweep.metrics, mpisweep.fitting)."""
+"""Tests for the M0/M1/M2 fits and the error measures (mpisweep.fitting, mpisweep.fitting.metrics)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 import xarray as xr
 from scipy.optimize import nnls
 
-from mpisweep.fitting import _parse_ranks, fit_m0, fit_m1, fit_m2, select_bins
-from mpisweep.metrics import epsilon_freq, epsilon_global, row_error, transfer_function
-from mpisweep.spectra import mixing_bins
+from mpisweep.fitting import fit_m0, fit_m1, fit_m2, rank_counts, select_bins
+from mpisweep.fitting.metrics import epsilon_freq, epsilon_global, row_error, transfer_function
+from mpisweep.physics.spectra import mixing_bins
 
 ND, NK, NA, NC, NF, N = 3, 4, 3, 2, 40, 12
 BINS = np.array([3, 5, 7, 11, 20, 33])
@@ -362,9 +362,9 @@ def test_m2_excludes_nonfinite_entries(noisy):
 
 
 def test_rank_specs_as_in_paper_table1():
-    assert _parse_ranks([1.0, 0.05, 0.04, 0.03, 0.02, 0.01, 0.005], 720) == [720, 36, 28, 21, 14, 7, 3]
-    assert _parse_ranks([1, 5, 0.001], 720) == [1, 5, 1]
-    assert _parse_ranks(0.5, 10) == [5]
+    assert rank_counts([1.0, 0.05, 0.04, 0.03, 0.02, 0.01, 0.005], 720) == [720, 36, 28, 21, 14, 7, 3]
+    assert rank_counts([1, 5, 0.001], 720) == [1, 5, 1]
+    assert rank_counts(0.5, 10) == [5]
 
 
 # ------------------------------------------------------------------------- validation

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from mpisweep.excitation import Excitation
-from mpisweep.params import KB, Particle
+from mpisweep.physics.excitation import Excitation
+from mpisweep.physics.params import KB, Particle
 
 
 def test_particle_derived_quantities():

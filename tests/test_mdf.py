@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 
 from mpisweep import cli
-from mpisweep.mdf import (
+from mpisweep.io.mdf import (
     LAYOUT_ATTRS,
     MDFError,
     check_compatible,
@@ -23,9 +23,9 @@ from mpisweep.mdf import (
     write_system_matrix,
 )
 
-from conftest import SHARED  # noqa: E402  (../shared beside the checkout)
+from conftest import DATA  # noqa: E402  (tests/data)
 
-DATA_DIR = Path(os.environ.get("MPISWEEP_DATA_DIR", SHARED / "data"))
+DATA_DIR = Path(os.environ.get("MPISWEEP_DATA_DIR", DATA))
 REAL = DATA_DIR / "systemMatrix.mdf"
 
 BASE = 2.5e6
@@ -427,16 +427,16 @@ def test_cli_mdf_info(tmp_path, capsys):
     bad.write_bytes(b"\x00" * 64)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["mdf-info", str(bad)])
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == 1  # a bad file is a domain error
     assert "broken.mdf" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["mdf-info", str(tmp_path / "absent.mdf")])
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == 2  # a missing path is a usage error
     assert "absent.mdf: no such file" in capsys.readouterr().err
     incomplete = tmp_path / "incomplete.mdf"
     with h5py.File(incomplete, "w") as f:
         f["version"] = "2.1.0"
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["mdf-info", str(incomplete)])
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == 1
     assert "incomplete.mdf: /calibration/method is missing" in capsys.readouterr().err

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from mpisweep.operator import (
+from mpisweep.physics.operator import (
     band_ordering,
     build_operator,
     easy_axis_vector,
     geometry,
     rotation_to_easy_axis,
 )
-from mpisweep.params import KB, Particle
+from mpisweep.physics.params import KB, Particle
 
 D = 20e-9
 T = 293.0
@@ -109,4 +109,4 @@ def test_band_ordering_gives_narrow_band():
     pattern = abs(op.a0) + abs(op.a[1]) + abs(op.a[2])
     perm, bw = band_ordering(pattern, g.l, g.m)
     assert sorted(perm) == list(range(g.size))
-    assert bw <= 2 * 15 + 1  # DESIGN: RCM gives 3L-1; ordering by |m| does better
+    assert bw <= 2 * 15 + 1  # reverse Cuthill–McKee gives 3L-1; ordering by |m| does better

@@ -10,8 +10,10 @@ import time
 import numpy as np
 import pytest
 
-from mpisweep import config as C
-from mpisweep import store
+from mpisweep.io.atomic import atomic_path
+from mpisweep.io.stores import checksum
+from mpisweep.sweep import Sweep
+from mpisweep.sweep.simulate import read_shard, simulate_shard
 
 SMALL = {
     "offsets": {"x": {"min": -14.35, "max": 14.35, "count": 2}, "y": {"min": -14.71, "max": 14.71, "count": 2}},
@@ -22,9 +24,9 @@ SMALL = {
 
 @pytest.fixture
 def resolved(tmp_path):
-    res = C.resolve(C.validate({**SMALL, "output": str(tmp_path / "results")}))
+    res = Sweep.load({**SMALL, "output": str(tmp_path / "results")})
     path = tmp_path / "resolved.json"
-    C.write_resolved(res, path)
+    res.write(path)
     return res, path
 
 
@@ -35,20 +37,20 @@ def simulate_block_command(config_path, shard, marker):
 
 def test_same_config_gives_byte_identical_blocks(resolved, tmp_path):
     res, _ = resolved
-    first = store.simulate_shard(res, 20, 500, tmp_path / "a.zarr", tmp_path / "a.json", progress=False)
-    second = store.simulate_shard(res, 20, 500, tmp_path / "b.zarr", tmp_path / "b.json", progress=False)
+    first = simulate_shard(res, 20, 500, tmp_path / "a.zarr", tmp_path / "a.json", progress=False)
+    second = simulate_shard(res, 20, 500, tmp_path / "b.zarr", tmp_path / "b.json", progress=False)
     assert first["sha256"] == second["sha256"]
-    a = store.read_shard(tmp_path / "a.zarr")["rows"].values
-    b = store.read_shard(tmp_path / "b.zarr")["rows"].values
+    a = read_shard(tmp_path / "a.zarr")["rows"].values
+    b = read_shard(tmp_path / "b.zarr")["rows"].values
     assert a.tobytes() == b.tobytes()
-    assert json.loads((tmp_path / "a.json").read_text())["sha256"] == store.checksum(a)
+    assert json.loads((tmp_path / "a.json").read_text())["sha256"] == checksum(a)
 
 
 SOLVE_HASH = """
 import hashlib
-from mpisweep.excitation import Excitation
-from mpisweep.params import Particle
-from mpisweep.solver import solve
+from mpisweep.physics.excitation import Excitation
+from mpisweep.physics.params import Particle
+from mpisweep.physics.solver import solve
 r = solve(Particle(20e-9, 2000.0), Excitation.bruker(offset=(4e-3, -2e-3)), [0.6, 0.8, 0.0], check=False)
 print(hashlib.sha256(r.rate.tobytes()).hexdigest())
 """
@@ -83,7 +85,7 @@ def test_sigkill_mid_block_leaves_no_shard_and_the_rerun_completes(resolved, tmp
     done = subprocess.run(simulate_block_command(config_path, shard, marker), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert not list(shard.parent.glob(".*tmp-*"))
-    reference = store.simulate_shard(res, 20, 500, tmp_path / "ref.zarr", tmp_path / "ref.json", progress=False)
+    reference = simulate_shard(res, 20, 500, tmp_path / "ref.zarr", tmp_path / "ref.json", progress=False)
     assert json.loads(marker.read_text())["sha256"] == reference["sha256"]
 
 
@@ -92,7 +94,7 @@ def test_an_interrupted_write_leaves_the_old_shard_intact(tmp_path):
     target.mkdir()
     (target / "zarr.json").write_text("{}")
     with pytest.raises(RuntimeError):
-        with store.atomic_directory(target) as tmp:
+        with atomic_path(target) as tmp:
             tmp.mkdir()
             (tmp / "partial").write_bytes(b"half a chunk")
             raise RuntimeError("killed mid-write")

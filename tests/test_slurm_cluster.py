@@ -6,7 +6,10 @@ and with MPISWEEP_SLURM=1, installing Slurm with apt-get if needed; elsewhere th
 unless Slurm is installed and the user is root).
 """
 
+import pytest
 from slurm.fixture import slurm_cluster  # noqa: F401  (session fixture)
+
+pytestmark = pytest.mark.slurm
 
 
 def test_wrap_job_completes_and_is_accounted(slurm_cluster, tmp_path):

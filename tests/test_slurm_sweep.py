@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 import yaml
 
-from mpisweep import store
+from mpisweep.io.stores import open_zarr
 from slurm.fixture import slurm_cluster  # noqa: F401  (session fixture)
+
+pytestmark = pytest.mark.slurm
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
@@ -73,8 +75,8 @@ def test_slurm_sweep_equals_local_sweep(slurm_cluster, tmp_path):  # noqa: F811
     print(f"\nlocal --cores 2: {local_wall:.0f} s; Slurm: {slurm_wall:.0f} s in {len(jobs)} Slurm jobs")
 
     for name in ("fp.zarr", "m0.zarr"):
-        a = store.open_zarr(local / "results" / "dictionary" / name)
-        b = store.open_zarr(remote / "results" / "dictionary" / name)
+        a = open_zarr(local / "results" / "dictionary" / name)
+        b = open_zarr(remote / "results" / "dictionary" / name)
         assert np.array_equal(a["rows"].values, b["rows"].values), name
         for coord in a.coords:
             assert np.array_equal(a[coord].values, b[coord].values), (name, coord)

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from mpisweep.equilibrium import langevin_moment
-from mpisweep.excitation import Excitation
-from mpisweep.operator import easy_axis_vector
-from mpisweep.params import Particle
-from mpisweep.solver import SolverError, default_rtol, solve
-from mpisweep.spectra import mixing_bins, spectrum
+from mpisweep.physics.equilibrium import langevin_moment
+from mpisweep.physics.excitation import Excitation
+from mpisweep.physics.operator import easy_axis_vector
+from mpisweep.physics.params import Particle
+from mpisweep.physics.solver import SolverError, default_rtol, solve
+from mpisweep.physics.spectra import mixing_bins, spectrum
 
 CASE_B_PARTICLE = Particle(22e-9, 1100.0)
 CASE_B_FIELD = Excitation((12.59e-3, 13.55e-3), (102, 96), 2.5e6, offset=(5e-3, -3e-3))
@@ -88,7 +88,7 @@ def test_spectrum_has_817_bins_and_mixing_orders():
 
 
 def test_block_rows_equal_single_solves_and_grid_order():
-    from mpisweep.block import offset_grid, simulate_block
+    from mpisweep.physics.block import offset_grid, simulate_block
 
     offsets = offset_grid((-10e-3, 10e-3), (-4e-3, 4e-3), 3, 2)
     assert offsets.shape == (2, 3, 3)

@@ -8,10 +8,16 @@ import xarray as xr
 import zarr
 
 from mpisweep import __version__
-from mpisweep import config as C
-from mpisweep import store
-from mpisweep.equilibrium import langevin_moment
-from mpisweep.spectra import spectrum
+from mpisweep.errors import StoreError
+from mpisweep.io.atomic import atomic_path
+from mpisweep.io.stores import checksum, open_zarr, to_zarr
+from mpisweep.physics.equilibrium import langevin_moment
+from mpisweep.physics.spectra import spectrum
+from mpisweep.sweep import Sweep, block_name
+from mpisweep.sweep.assemble import assemble
+from mpisweep.sweep.coords import M0_DIMS, ROW_DIMS
+from mpisweep.sweep.m0_dictionary import build_m0
+from mpisweep.sweep.simulate import read_shard, simulate_shard
 
 # tiny but physical: small particles (fast solves), 1 angle, 2 × 1 offsets, few bins
 TINY = {
@@ -25,10 +31,10 @@ TINY = {
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("store")
-    r = C.resolve(C.load({**TINY, "output": str(out / "results")}))
+    r = Sweep.load({**TINY, "output": str(out / "results")})
     infos = {}
-    for name, d, k in C.blocks(r):
-        infos[name] = store.simulate_shard(r, d, k, store.shard_path(r, name), store.marker_path(r, name), progress=False)
+    for name, d, k in r.blocks:
+        infos[name] = simulate_shard(r, d, k, progress=False)
     return r, infos
 
 
@@ -37,8 +43,8 @@ def test_complex128_round_trips_through_zarr_v3(tmp_path):
     a = rng.normal(size=(2, 3, 4)) + 1j * rng.normal(size=(2, 3, 4))
     a[0, 0, 0] = complex(1e-300, -1e300)
     ds = xr.Dataset({"v": (("a", "b", "c"), a)}, coords={"b": np.array(["x", "y", "z"], dtype=object)})
-    store.to_zarr(ds, tmp_path / "c.zarr")
-    back = store.open_zarr(tmp_path / "c.zarr")
+    to_zarr(ds, tmp_path / "c.zarr")
+    back = open_zarr(tmp_path / "c.zarr")
     assert back["v"].dtype == np.complex128
     assert np.array_equal(back["v"].values, a)
     assert list(back["b"].values) == ["x", "y", "z"]
@@ -48,46 +54,46 @@ def test_complex128_round_trips_through_zarr_v3(tmp_path):
 def test_shard_and_marker(tiny):
     r, infos = tiny
     for name, info in infos.items():
-        shard = store.read_shard(store.shard_path(r, name))
-        marker = json.loads(store.marker_path(r, name).read_text())
-        rows = shard["rows"].transpose(*store.ROW_DIMS).values
+        shard = read_shard(r.layout.shard(name))
+        marker = json.loads(r.layout.marker(name).read_text())
+        rows = shard["rows"].transpose(*ROW_DIMS).values
         assert rows.shape == (1, 2, 6, 1, 2) and np.isfinite(rows).all() and np.abs(rows).max() > 0
-        assert marker["sha256"] == store.checksum(rows) == info["sha256"]
+        assert marker["sha256"] == checksum(rows) == info["sha256"]
         assert marker["package_version"] == __version__
         for key in ("wall_time_s", "degree", "rtol", "max_periodicity", "steps", "spec_hash"):
             assert key in marker
         assert marker["max_periodicity"] < 1e-4
-        assert shard["frequency"].values.tolist() == C.evaluation_bins(r)[:, 2].tolist()
+        assert shard["frequency"].values.tolist() == r.bins[:, 2].tolist()
         assert shard["offset_x"].attrs["units"] == "mT"
     # no temporary directories left next to the shards
-    assert sorted(p.name for p in store.paths(r)["shards"].iterdir()) == ["D16_K200.zarr", "D16_K600.zarr"]
+    assert sorted(p.name for p in r.layout.shards.iterdir()) == ["D16_K200.zarr", "D16_K600.zarr"]
 
 
-def test_atomic_directory_keeps_old_store_on_failure(tmp_path):
+def test_atomic_path_keeps_old_store_on_failure(tmp_path):
     target = tmp_path / "s.zarr"
-    store.to_zarr(xr.Dataset({"v": ("a", [1.0])}), target)
+    to_zarr(xr.Dataset({"v": ("a", [1.0])}), target)
     with pytest.raises(RuntimeError):
-        with store.atomic_directory(target) as tmp:
-            store.to_zarr(xr.Dataset({"v": ("a", [2.0])}), tmp)
+        with atomic_path(target) as tmp:
+            to_zarr(xr.Dataset({"v": ("a", [2.0])}), tmp)
             raise RuntimeError("killed")
-    assert store.open_zarr(target)["v"].values.tolist() == [1.0]
+    assert open_zarr(target)["v"].values.tolist() == [1.0]
     assert [p.name for p in tmp_path.iterdir()] == ["s.zarr"]
 
 
 def test_assembled_tensor_equals_shards(tiny, tmp_path):
     r, infos = tiny
-    out = store.assemble(r, tmp_path / "fp.zarr")
-    ds = store.open_zarr(out)
-    assert ds["rows"].dims == ("diameter", "anisotropy") + store.ROW_DIMS
-    for i, d in enumerate(r["grids"]["diameters_nm"]):
-        for j, k in enumerate(r["grids"]["anisotropies_Jm3"]):
-            shard = store.read_shard(store.shard_path(r, C.block_name(d, k)))
+    out = assemble(r, tmp_path / "fp.zarr")
+    ds = open_zarr(out)
+    assert ds["rows"].dims == ("diameter", "anisotropy") + ROW_DIMS
+    for i, d in enumerate(r.grids.diameters_nm):
+        for j, k in enumerate(r.grids.anisotropies_Jm3):
+            shard = read_shard(r.layout.shard(block_name(d, k)))
             assert np.array_equal(ds["rows"].isel(diameter=i, anisotropy=j).values, shard["rows"].values)
     assert ds["diameter"].attrs["units"] == "nm" and ds["anisotropy"].attrs["units"] == "J/m^3"
     assert ds["angle"].attrs["units"] == "deg" and ds["frequency_hz"].attrs["units"] == "Hz"
     assert list(ds["channel"].values) == ["x", "y"]
-    assert ds["mx"].values.tolist() == C.evaluation_bins(r)[:, 0].tolist()
-    assert ds.attrs["config_hash"] == C.config_hash(r)
+    assert ds["mx"].values.tolist() == r.bins[:, 0].tolist()
+    assert ds.attrs["config_hash"] == r.config_hash
     assert ds.attrs["package_version"] == __version__
     assert len(ds.attrs["git_revision"]) in (40, 7) or ds.attrs["git_revision"] == "unknown"
     assert "rfft" in ds.attrs["spectrum_convention"] and json.loads(ds.attrs["solver"]) == {"degree": "auto", "rtol": "auto"}
@@ -97,47 +103,47 @@ def test_assembled_tensor_equals_shards(tiny, tmp_path):
 def test_assemble_rejects_corrupt_or_stale_shards(tiny, tmp_path):
     r, infos = tiny
     name = "D16_K600"
-    shard = store.shard_path(r, name)
+    shard = r.layout.shard(name)
     group = zarr.open_group(shard, mode="r+")
     original = group["rows"][...]
     try:
         bad = original.copy()
         bad[0, 0, 0, 0, 0] += 1e-12
         group["rows"][...] = bad
-        with pytest.raises(store.StoreError, match=f"{name}.zarr: rows do not match the sha256"):
-            store.assemble(r, tmp_path / "fp.zarr")
+        with pytest.raises(StoreError, match=f"{name}.zarr: rows do not match the sha256"):
+            assemble(r, tmp_path / "fp.zarr")
     finally:
         group["rows"][...] = original
-    other = C.resolve(C.load({**TINY, "output": r["output"], "particle": {"alpha": 0.2}}))
-    with pytest.raises(store.StoreError, match="another dictionary spec"):
-        store.assemble(other, tmp_path / "fp2.zarr")
+    other = Sweep.load({**TINY, "output": r.output, "particle": {"alpha": 0.2}})
+    with pytest.raises(StoreError, match="another dictionary spec"):
+        assemble(other, tmp_path / "fp2.zarr")
     assert not (tmp_path / "fp.zarr").exists() and not (tmp_path / "fp2.zarr").exists()
 
 
 def test_m0_dictionary_is_the_langevin_spectrum(tiny, tmp_path):
     r, _ = tiny
-    ds = store.open_zarr(store.build_m0(r, tmp_path / "m0.zarr"))
-    assert ds["rows"].dims == store.M0_DIMS
-    ex = C.excitation(r).with_offset(C.offset_fields(r)[0, 1])
-    _, rate = langevin_moment(C.particle(r, 16, 0), ex.field(ex.times), ex.field_rate(ex.times))
-    want = spectrum(rate)[:, C.evaluation_bins(r)[:, 2]]
+    ds = open_zarr(build_m0(r, tmp_path / "m0.zarr"))
+    assert ds["rows"].dims == M0_DIMS
+    ex = r.excitation.with_offset(r.offsets[0, 1])
+    _, rate = langevin_moment(r.particle(16, 0), ex.field(ex.times), ex.field_rate(ex.times))
+    want = spectrum(rate)[:, r.bins[:, 2]]
     np.testing.assert_allclose(ds["rows"].isel(diameter=0, offset_y=0, offset_x=1).values, want, rtol=1e-12, atol=0)
 
 
 def test_blockwise_dictionary_view_gives_the_same_fits(tiny, tmp_path):
     from mpisweep.fitting import DICTIONARY_DIMS, fit_m1, fit_m2
-    from mpisweep.pipeline import FlatOffsetView, _flat
+    from mpisweep.sweep.dictionaries import FlatOffsetView, flat
 
     r, _ = tiny
-    ds = store.open_zarr(store.assemble(r, tmp_path / "fp.zarr"))
+    ds = open_zarr(assemble(r, tmp_path / "fp.zarr"))
     rng = np.random.default_rng(3)
     rows = ds["rows"].values
     measured = np.tensordot([0.3, 0.7], rows[0], axes=(0, 0)).reshape(1, 2, -1, 2)
     measured = measured * (1 + 0.05 * rng.normal(size=measured.shape))
     measured = xr.DataArray(measured, dims=("angle", "channel", "frequency", "offset"),
                             coords={"frequency": ds["frequency"].values})
-    bins = C.evaluation_bins(r)
-    lazy, eager = FlatOffsetView(ds["rows"]), _flat(ds["rows"], DICTIONARY_DIMS)
+    bins = r.bins
+    lazy, eager = FlatOffsetView(ds["rows"]), flat(ds["rows"], DICTIONARY_DIMS)
     a, b = fit_m1(measured, lazy, bins), fit_m1(measured, eager, bins)
     np.testing.assert_array_equal(a.eps_global, b.eps_global)
     a, b = fit_m2(measured, lazy, bins, ranks=[1.0]), fit_m2(measured, eager, bins, ranks=[1.0])

@@ -18,8 +18,13 @@ import pytest
 import xarray as xr
 import yaml
 
-from mpisweep import config as C
-from mpisweep import scanner, store
+from mpisweep.io.stores import checksum, open_zarr
+from mpisweep.sweep import block_name, label
+from mpisweep.sweep.config import digest
+from mpisweep.sweep.simulate import read_shard
+from mpisweep.sweep.virtual_scanner import transfer_function
+
+pytestmark = pytest.mark.snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -109,7 +114,7 @@ def test_m1_recovers_exact_single_component_and_transfer_function(sweep):
     rows = pd.read_csv(res / "fits" / "eps_rows.csv")
     m1 = rows[rows.model == "M1"]
     cycle = 102 * 16 / 2.5e6
-    H = scanner.transfer_function(truth["transfer_function"], m1["bin"].to_numpy() / cycle)
+    H = transfer_function(truth["transfer_function"], m1["bin"].to_numpy() / cycle)
     ch = (m1["channel"] == "y").to_numpy().astype(int)
     want = H[ch, np.arange(len(m1))]
     got = m1["transfer_re"].to_numpy() + 1j * m1["transfer_im"].to_numpy()
@@ -141,14 +146,14 @@ def test_models_zarr_layout(sweep):
 
 
 def test_fitted_models_are_written_as_mdf_that_reads_back(sweep):
-    from mpisweep.mdf import read_system_matrix, to_grid
+    from mpisweep.io.mdf import read_system_matrix, to_grid
 
     fits = sweep["results"] / "fits"
     ds = xr.open_zarr(fits / "models.zarr")
     best = int(np.nanargmin(ds["eps_global_m2"].values))
     for name, model in (("M1", ds["model_m1"]), ("M2", ds["model_m2"].isel(rank=best))):
         for angle in ds["angle"].values:
-            path = fits / "mdf" / name / f"{C.label(float(angle))}.mdf"
+            path = fits / "mdf" / name / f"{label(float(angle))}.mdf"
             back = to_grid(read_system_matrix(path))
             assert back.attrs["calibration_method"] == "hybrid"
             assert back["frequency_bin"].values.tolist() == ds["frequency"].values.tolist()
@@ -158,18 +163,18 @@ def test_fitted_models_are_written_as_mdf_that_reads_back(sweep):
 
 def test_assembled_dictionary_matches_shards_and_measurement_round_trip(sweep):
     res = sweep["results"]
-    fp = store.open_zarr(res / "dictionary" / "fp.zarr")
+    fp = open_zarr(res / "dictionary" / "fp.zarr")
     resolved = json.loads((res / "fits" / "config.json").read_text())
-    assert fp.attrs["config_hash"] == C.config_hash(resolved)
+    assert fp.attrs["config_hash"] == digest(resolved)
     for key in ("package_version", "git_revision", "solver", "spectrum_convention"):
         assert fp.attrs[key]
     for i, d in enumerate(fp["diameter"].values):
         for j, k in enumerate(fp["anisotropy"].values):
-            name = C.block_name(d, k)
-            shard = store.read_shard(res / "dictionary" / "shards" / f"{name}.zarr")
+            name = block_name(d, k)
+            shard = read_shard(res / "dictionary" / "shards" / f"{name}.zarr")
             assert np.array_equal(fp["rows"].isel(diameter=i, anisotropy=j).values, shard["rows"].values)
             marker = json.loads((res / "dictionary" / "markers" / f"{name}.json").read_text())
-            assert marker["sha256"] == store.checksum(shard["rows"].values)
+            assert marker["sha256"] == checksum(shard["rows"].values)
     # the MDF files hold the noise-free measurement = transfer function × dictionary block (22, 1100)
     ds = xr.open_zarr(res / "fits" / "models.zarr")
     block = fp["rows"].sel(diameter=22.0, anisotropy=1100.0).values

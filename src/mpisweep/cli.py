@@ -1,23 +1,24 @@
-"""Command line: `mpisweep moment …` (one Fokker-Planck solve) and the other tools.
+"""Command line: `mpisweep moment …` (one solve), `mdf-info`, and the sweep workflow's steps.
 
-The command line speaks the field's units (nm, J/m³, degrees, mT) and converts
-to SI once, here.
+The command line speaks the field's units (nm, J/m³, degrees, mT) and converts to SI once, here.
+Exit status: 0 on success, 2 for a bad argument (:class:`UsageError`), 1 for every other
+:class:`MpisweepError` (bad config, bad file, failed solve, corrupt store), each as one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import sys
 import time
+from pathlib import Path
+
+from .errors import MpisweepError, UsageError
 
 MT = 1e-3  # tesla per millitesla
 NM = 1e-9  # metre per nanometre
-
-
-class UsageError(ValueError):
-    """A bad command-line value; the message names the argument."""
 
 
 def _positive(name, value, allow_zero=False):
@@ -29,7 +30,16 @@ def _positive(name, value, allow_zero=False):
     return value
 
 
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------- moment
 def _add_moment(sub):
+    from .physics.moment import MODELS
+    from .sweep.schema import schema_default
+
+    scanner = schema_default("scanner")  # the Bruker scanner: one home for its defaults
     p = sub.add_parser(
         "moment",
         help="mean moment <m>(t) and d<m>/dt over one drive cycle in periodic steady state",
@@ -41,15 +51,15 @@ def _add_moment(sub):
     axis = p.add_mutually_exclusive_group()
     axis.add_argument("--easy-axis", type=float, default=0.0, help="in-plane easy-axis angle in degrees from x")
     axis.add_argument("--easy-axis-vector", type=float, nargs=3, metavar=("X", "Y", "Z"), help="easy axis as a vector")
-    p.add_argument("--drive", type=float, nargs="+", default=[12.59, 13.55], help="drive amplitudes in mT, one per axis")
-    p.add_argument("--dividers", type=int, nargs="+", default=[102, 96], help="dividers of the base frequency")
-    p.add_argument("--base-frequency", type=float, default=2.5e6, help="base frequency in Hz")
+    p.add_argument("--drive", type=float, nargs="+", default=scanner["drive"], help="drive amplitudes in mT, one per axis")
+    p.add_argument("--dividers", type=int, nargs="+", default=scanner["dividers"], help="dividers of the base frequency")
+    p.add_argument("--base-frequency", type=float, default=scanner["base_frequency"], help="base frequency in Hz")
     p.add_argument("--phases", type=float, nargs="+", help="drive phases in degrees (default 0)")
     p.add_argument("--offset", type=float, nargs="+", default=[0.0, 0.0], help="static offset field in mT (2 or 3 components)")
     p.add_argument("--samples", type=int, help="samples per cycle (default lcm(dividers))")
     p.add_argument("--degree", type=int, help="truncation degree L (default: automatic from σ and ξ)")
     p.add_argument("--rtol", type=float, help="integrator relative tolerance")
-    p.add_argument("--model", default="fp", help="fp (Fokker-Planck), equilibrium (static Boltzmann with K) or langevin")
+    p.add_argument("--model", default="fp", help=f"{', '.join(MODELS)}: Fokker-Planck, static Boltzmann with K, Langevin")
     p.add_argument("--ms", type=float, help="saturation magnetisation in A/m")
     p.add_argument("--alpha", type=float, help="Gilbert damping")
     p.add_argument("--temperature", type=float, help="temperature in K")
@@ -57,18 +67,11 @@ def _add_moment(sub):
     p.set_defaults(run=run_moment)
 
 
-def run_moment(args) -> int:
-    import numpy as np
+def _check_moment_args(args) -> None:
+    from .physics.moment import MODELS
 
-    from .equilibrium import BoltzmannQuadrature, langevin_moment
-    from .excitation import Excitation
-    from .operator import easy_axis_vector
-    from .params import Particle
-    from . import solver
-
-    start = time.perf_counter()
-    if args.model not in ("fp", "equilibrium", "langevin"):
-        raise UsageError(f"--model: unknown model {args.model!r} (choose fp, equilibrium or langevin)")
+    if args.model not in MODELS:
+        raise UsageError(f"--model: unknown model {args.model!r} (choose {', '.join(MODELS)})")
     _positive("diameter", args.diameter)
     _positive("anisotropy", args.anisotropy, allow_zero=True)
     _positive("base-frequency", args.base_frequency)
@@ -85,6 +88,17 @@ def run_moment(args) -> int:
     if any(d <= 0 for d in args.dividers):
         raise UsageError(f"--dividers: must be positive integers, got {args.dividers}")
 
+
+def run_moment(args) -> int:
+    import numpy as np
+
+    from .physics.excitation import Excitation
+    from .physics.moment import solve
+    from .physics.operator import easy_axis_vector
+    from .physics.params import Particle
+
+    start = time.perf_counter()
+    _check_moment_args(args)
     extra = {k: getattr(args, k) for k in ("ms", "alpha", "temperature") if getattr(args, k) is not None}
     try:
         particle = Particle(args.diameter * NM, args.anisotropy, **extra)
@@ -105,28 +119,20 @@ def run_moment(args) -> int:
     else:
         easy = easy_axis_vector(args.easy_axis)
 
-    times = excitation.times
     if args.model == "fp":
-        kwargs = {} if args.rtol is None else {"rtol": args.rtol}
-        result = solver.solve(particle, excitation, easy, degree=args.degree, **kwargs)
-        moment, rate = result.moment, result.rate
-        info = (
-            f"degree L={result.degree}, periodicity residual {result.periodicity:.2e} "
-            f"after {result.cycles} cycle(s), {result.stats['steps']} steps"
-        )
+        options = {k: v for k, v in (("degree", args.degree), ("rtol", args.rtol)) if v is not None}
+        result = solve(particle, excitation, easy, model="fp", **options)
+        info = (f"degree L={result.degree}, periodicity residual {result.periodicity:.2e} "
+                f"after {result.cycles} cycle(s), {result.stats['steps']} steps")
     else:
-        field, field_rate = excitation.field(times), excitation.field_rate(times)
-        if args.model == "langevin":
-            moment, rate = langevin_moment(particle, field, field_rate)
-        else:
-            moment, rate = BoltzmannQuadrature(particle, easy).moments(field, field_rate)
+        result = solve(particle, excitation, easy, model=args.model)
         info = f"model {args.model}"
-    _write_csv(args.output, times, moment, rate)
-    print(f"mpisweep moment: {info}, wall time {time.perf_counter() - start:.3f} s", file=sys.stderr)
+    _write_moment_csv(args.output, result.times, result.moment, result.rate)
+    _stderr(f"mpisweep moment: {info}, wall time {time.perf_counter() - start:.3f} s")
     return 0
 
 
-def _write_csv(path, times, moment, rate):
+def _write_moment_csv(path, times, moment, rate):
     out = sys.stdout if path == "-" else open(path, "w", newline="")
     try:
         w = csv.writer(out)
@@ -138,82 +144,67 @@ def _write_csv(path, times, moment, rate):
             out.close()
 
 
+# -------------------------------------------------------------------------------- mdf-info
 def _add_mdf_info(sub):
-    p = sub.add_parser(
-        "mdf-info",
-        help="summarise an MDF v2 system-matrix file",
-        description="Print version, grid, channels, frequencies, drive field and processing flags of an MDF file.",
-    )
+    p = sub.add_parser("mdf-info", help="summarise an MDF v2 system-matrix file",
+                       description="Print version, grid, channels, frequencies, drive field and processing flags "
+                       "of an MDF file.")
     p.add_argument("file", metavar="FILE", help="MDF (HDF5) file")
     p.set_defaults(run=run_mdf_info)
 
 
 def run_mdf_info(args) -> int:
-    from .mdf import MDFError, describe
+    from .io.mdf import describe
 
-    try:
-        print(describe(args.file))
-    except MDFError as err:
-        raise UsageError(str(err)) from None
+    path = Path(args.file)
+    if path.is_dir():
+        raise UsageError(f"FILE: {path} is a directory, not an MDF file")
+    if not path.exists():
+        raise UsageError(f"FILE: {path}: no such file")
+    print(describe(path))
     return 0
 
 
 # ----------------------------------------------------------------- sweep workflow steps
-# The Snakefile's rules call these; each reads the resolved config (results/config.json, or a
-# YAML config that is validated and resolved on the fly).
+# The Snakefile's rules call these; each reads the resolved config JSON the workflow wrote
+# (<output>/.resolved/<hash>.json) or a YAML sweep config, validated on the fly.
+def _sweep(path):
+    from .sweep.config import Sweep
+
+    if not Path(path).exists():
+        raise UsageError(f"--config: {path} not found")
+    return Sweep.read(path)
 
 
-def _sweep_config(path):
-    """Resolved config from a resolved JSON (workflow) or a YAML config file (validated here)."""
-    import json
-    from pathlib import Path
-
-    from . import config as cfgmod
-
-    p = Path(path)
-    if not p.exists():
-        raise UsageError(f"--config: {p} not found")
-    if p.suffix == ".json":
-        try:
-            data = json.loads(p.read_text())
-        except json.JSONDecodeError as err:
-            raise UsageError(f"--config: {p} is not valid JSON ({err})") from None
-        if isinstance(data, dict) and "diameters_nm" in data.get("grids", {}):
-            return data
-    try:
-        return cfgmod.resolve_file(p)
-    except cfgmod.ConfigError as err:
-        raise UsageError(f"--config {p}: {err}") from None
-
-
-def _sweep_errors():
-    from .config import ConfigError
-    from .mdf import MDFError
-    from .measurement import MeasurementError
-    from .store import StoreError
-
-    return (ConfigError, MDFError, MeasurementError, StoreError, FileNotFoundError)
-
-
-def _add_sweep_config_arg(p):
+def _add_config_arg(p):
     p.add_argument("--config", required=True, metavar="CONFIG",
-                   help="resolved config JSON (results/config.json) or a YAML sweep config")
+                   help="resolved config JSON (<output>/.resolved/<hash>.json) or a YAML sweep config")
+
+
+def _add_dk(p, what="core diameter in nm", what_k="anisotropy constant K in J/m³"):
+    p.add_argument("--diameter", type=float, required=True, help=what)
+    p.add_argument("--anisotropy", type=float, required=True, help=what_k)
 
 
 def _add_sweep(sub):
     p = sub.add_parser("check-config", help="validate a sweep config and print the resolved (SI) config",
-                       description="Validate a YAML sweep config against workflow/schemas/config.schema.yaml, fill "
-                       "in the defaults, convert to SI and print the result (or write it with -o).")
+                       description="Validate a YAML sweep config against the schema, fill in the defaults, convert "
+                       "to SI and print the result (or write it with -o).")
     p.add_argument("file", metavar="CONFIG", help="YAML sweep config")
     p.add_argument("--output", "-o", help="write the resolved config JSON here")
     p.set_defaults(run=run_check_config)
 
+    p = sub.add_parser("warmup", help="compile the numba kernels once into the cache (before parallel jobs)",
+                       description="Run one tiny solve so that numba compiles and caches every kernel; parallel "
+                       "simulate jobs then load the cache instead of racing to write it (NUMBA_CACHE_DIR).")
+    p.add_argument("--output", "-o", help="write a stamp file here when done")
+    p.set_defaults(run=run_warmup)
+
     p = sub.add_parser("simulate-block", help="one dictionary block (D, K): all angles and offsets → Zarr shard + marker",
                        description="Simulate the Fokker-Planck rows of one (D, K) for every configured angle and "
                        "offset; write the shard atomically, then its JSON marker.")
-    _add_sweep_config_arg(p)
-    p.add_argument("--diameter", type=float, required=True, help="core diameter in nm")
-    p.add_argument("--anisotropy", type=float, required=True, help="anisotropy constant K in J/m³")
+    _add_config_arg(p)
+    _add_dk(p)
     p.add_argument("--shard", help="shard path (default <output>/dictionary/shards/D…_K….zarr)")
     p.add_argument("--marker", help="marker path (default <output>/dictionary/markers/D…_K….json)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -221,21 +212,20 @@ def _add_sweep(sub):
 
     p = sub.add_parser("assemble", help="combine all shards into the dictionary tensor fp.zarr",
                        description="Check every shard against its marker and write the assembled Zarr v3 store.")
-    _add_sweep_config_arg(p)
+    _add_config_arg(p)
     p.add_argument("--output", "-o", help="store path (default <output>/dictionary/fp.zarr)")
     p.set_defaults(run=run_assemble)
 
     p = sub.add_parser("m0-dictionary", help="Langevin (M0) dictionary m0.zarr",
                        description="Equilibrium (Langevin) rows for every configured diameter and offset.")
-    _add_sweep_config_arg(p)
+    _add_config_arg(p)
     p.add_argument("--output", "-o", help="store path (default <output>/dictionary/m0.zarr)")
     p.set_defaults(run=run_m0_dictionary)
 
     p = sub.add_parser("virtual-component", help="virtual scanner: rows of one mixture component (finer solver)",
                        description="Simulate one component of the virtual scanner's mixture at all rfft bins.")
-    _add_sweep_config_arg(p)
-    p.add_argument("--diameter", type=float, required=True, help="core diameter in nm (a configured component)")
-    p.add_argument("--anisotropy", type=float, required=True, help="anisotropy constant in J/m³ (a configured component)")
+    _add_config_arg(p)
+    _add_dk(p, "core diameter in nm (a configured component)", "anisotropy constant in J/m³ (a configured component)")
     p.add_argument("--output", "-o", help="npz path (default <output>/measurement/components/D…_K….npz)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(run=run_virtual_component)
@@ -243,19 +233,19 @@ def _add_sweep(sub):
     p = sub.add_parser("virtual-scanner", help="virtual scanner: MDF files + calibrations.csv + truth.json",
                        description="Mix the simulated components, apply the transfer function and noise, and "
                        "write one MDF file per angle.")
-    _add_sweep_config_arg(p)
+    _add_config_arg(p)
     p.set_defaults(run=run_virtual_scanner)
 
     p = sub.add_parser("check-measurement", help="check measured MDF files against the configured scanner",
                        description="Index the measured files (CSV), check cycle, dividers, samples, grid size, "
                        "offset fields and channels against the config; write a JSON report.")
-    _add_sweep_config_arg(p)
+    _add_config_arg(p)
     p.add_argument("--output", "-o", required=True, help="JSON report")
     p.set_defaults(run=run_check_measurement)
 
     p = sub.add_parser("fit", help="fit M0, M1, M2; write tables, summary.json and models.zarr",
                        description="Fit the models to the measured data and write results under <output>/fits.")
-    _add_sweep_config_arg(p)
+    _add_config_arg(p)
     p.add_argument("--check", help="report of check-measurement (default: index the files again)")
     p.add_argument("--fp", help="assembled dictionary (default <output>/dictionary/fp.zarr)")
     p.add_argument("--m0", help="M0 dictionary (default <output>/dictionary/m0.zarr)")
@@ -270,27 +260,27 @@ def _add_sweep(sub):
     p.set_defaults(run=run_figures)
 
 
-def _guard(func, *args, **kwargs):
-    try:
-        return func(*args, **kwargs)
-    except _sweep_errors() as err:
-        raise UsageError(str(err)) from None
-
-
 def run_check_config(args) -> int:
-    import json
+    from .sweep.config import Sweep
 
-    from . import config as cfgmod
-
-    resolved = _sweep_config(args.file)
+    if not Path(args.file).exists():
+        raise UsageError(f"CONFIG: {args.file} not found")
+    sweep = Sweep.load(args.file)
     if args.output:
-        cfgmod.write_resolved(resolved, args.output)
+        sweep.write(args.output)
     else:
-        print(json.dumps(resolved, indent=1, sort_keys=True))
-    n = len(cfgmod.blocks(resolved))
-    print(f"mpisweep check-config: {args.file} is valid: {n} blocks × {len(resolved['grids']['angles_deg'])} angles × "
-          f"{resolved['offsets']['nx'] * resolved['offsets']['ny']} offsets, config hash {cfgmod.config_hash(resolved)[:12]}",
-          file=sys.stderr)
+        print(json.dumps(sweep.to_dict(), indent=1, sort_keys=True))
+    o = sweep.offset_grid
+    _stderr(f"mpisweep check-config: {args.file} is valid: {len(sweep.blocks)} blocks × {len(sweep.angles)} angles × "
+            f"{o.nx * o.ny} offsets, config hash {sweep.config_hash[:12]}")
+    return 0
+
+
+def run_warmup(args) -> int:
+    from .sweep.warmup import warm_up
+
+    seconds = warm_up(args.output)
+    _stderr(f"mpisweep warmup: numba kernels compiled and cached in {seconds:.1f} s")
     return 0
 
 
@@ -300,104 +290,91 @@ def _dk(args):
 
 
 def run_simulate_block(args) -> int:
-    from . import config as cfgmod
-    from . import store
+    from .sweep.config import block_name
+    from .sweep.simulate import simulate_shard
 
     _dk(args)
-    resolved = _sweep_config(args.config)
-    name = cfgmod.block_name(args.diameter, args.anisotropy)
-    shard = args.shard or store.shard_path(resolved, name)
-    marker = args.marker or store.marker_path(resolved, name)
-    info = _guard(store.simulate_shard, resolved, args.diameter, args.anisotropy, shard, marker, progress=not args.quiet)
-    print(f"mpisweep simulate-block {name}: L={info['degree_min']}…{info['degree']}, rtol={info['rtol']:.3g}, "
-          f"max periodicity residual {info['max_periodicity']:.2e}, {info['steps']} steps, "
-          f"wall time {info['wall_time_s']:.1f} s", file=sys.stderr)
+    sweep = _sweep(args.config)
+    name = block_name(args.diameter, args.anisotropy)
+    info = simulate_shard(sweep, args.diameter, args.anisotropy, args.shard, args.marker, progress=not args.quiet)
+    _stderr(f"mpisweep simulate-block {name}: L={info['degree_min']}…{info['degree']}, rtol={info['rtol']:.3g}, "
+            f"max periodicity residual {info['max_periodicity']:.2e}, {info['steps']} steps, "
+            f"wall time {info['wall_time_s']:.1f} s")
     if not info["finite"]:
-        print(f"mpisweep simulate-block {name}: warning: non-finite rows (the fits skip this entry)", file=sys.stderr)
+        _stderr(f"mpisweep simulate-block {name}: warning: non-finite rows (the fits skip this entry)")
     return 0
 
 
 def run_assemble(args) -> int:
-    from . import store
+    from .sweep.assemble import assemble
 
-    resolved = _sweep_config(args.config)
+    sweep = _sweep(args.config)
     t0 = time.perf_counter()
-    out = _guard(store.assemble, resolved, args.output)
-    print(f"mpisweep assemble: {out} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    out = assemble(sweep, args.output)
+    _stderr(f"mpisweep assemble: {out} in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
 def run_m0_dictionary(args) -> int:
-    from . import store
+    from .sweep.m0_dictionary import build_m0
 
-    resolved = _sweep_config(args.config)
-    out = _guard(store.build_m0, resolved, args.output)
-    print(f"mpisweep m0-dictionary: {out}", file=sys.stderr)
+    out = build_m0(_sweep(args.config), args.output)
+    _stderr(f"mpisweep m0-dictionary: {out}")
     return 0
 
 
 def run_virtual_component(args) -> int:
-    from . import config as cfgmod
-    from . import scanner
+    from .sweep.config import block_name
+    from .sweep.virtual_scanner import simulate_component
 
     _dk(args)
-    resolved = _sweep_config(args.config)
-    name = cfgmod.block_name(args.diameter, args.anisotropy)
-    comps = dict(cfgmod.components(resolved))
+    sweep = _sweep(args.config)
+    name = block_name(args.diameter, args.anisotropy)
+    comps = dict(sweep.components)
     if name not in comps:
         raise UsageError(f"--diameter/--anisotropy: ({args.diameter:g} nm, {args.anisotropy:g} J/m³) is not a component "
                          f"of measurement.virtual.components ({', '.join(comps)})")
-    out = args.output or scanner.component_path(resolved, name)
-    info = _guard(scanner.simulate_component, resolved, comps[name], out, progress=not args.quiet)
-    print(f"mpisweep virtual-component {name}: L≤{info['degree']}, rtol={info['rtol']:.3g}, "
-          f"wall time {info['wall_time']:.1f} s", file=sys.stderr)
+    info = simulate_component(sweep, comps[name], args.output or sweep.layout.component(name), progress=not args.quiet)
+    _stderr(f"mpisweep virtual-component {name}: L≤{info['degree']}, rtol={info['rtol']:.3g}, "
+            f"wall time {info['wall_time']:.1f} s")
     return 0
 
 
 def run_virtual_scanner(args) -> int:
-    from . import scanner
+    from .sweep.virtual_scanner import virtual_scanner
 
-    resolved = _sweep_config(args.config)
-    truth = _guard(scanner.virtual_scanner, resolved)
-    print(f"mpisweep virtual-scanner: {len(truth['files'])} MDF files, SNR {truth['snr_db']} dB, "
-          f"noise sigma {truth['noise_sigma']:.3g}", file=sys.stderr)
+    truth = virtual_scanner(_sweep(args.config))
+    _stderr(f"mpisweep virtual-scanner: {len(truth['files'])} MDF files, SNR {truth['snr_db']} dB, "
+            f"noise sigma {truth['noise_sigma']:.3g}")
     return 0
 
 
 def run_check_measurement(args) -> int:
-    from . import measurement
-    from .store import write_json
+    from .io.atomic import write_json
+    from .sweep import measurement
 
-    resolved = _sweep_config(args.config)
-    report = _guard(measurement.check, resolved)
+    report = measurement.check(_sweep(args.config))
     write_json(args.output, report)
-    print(f"mpisweep check-measurement: {len(report['files'])} file(s) match the configured scanner", file=sys.stderr)
+    _stderr(f"mpisweep check-measurement: {len(report['files'])} file(s) match the configured scanner")
     return 0
 
 
 def run_fit(args) -> int:
-    from . import pipeline
+    from .sweep.fit import run_fit as fit
 
-    resolved = _sweep_config(args.config)
-    _guard(pipeline.run_fit, resolved, args.check, args.fp, args.m0, args.outdir,
-           log=lambda msg: print(f"mpisweep fit: {msg}", file=sys.stderr, flush=True))
+    fit(_sweep(args.config), args.check, args.fp, args.m0, args.outdir,
+        log=lambda msg: _stderr(f"mpisweep fit: {msg}"))
     return 0
 
 
 def run_figures(args) -> int:
-    from pathlib import Path
-
-    import xarray as xr
+    from .figures import render_all
+    from .io.stores import open_zarr
 
     src = Path(args.models)
     if not src.exists():
         raise UsageError(f"MODELS_ZARR: {src} not found")
-    try:
-        from .figures import render_all
-    except ImportError as err:
-        raise UsageError(f"figures: mpisweep.figures is not available ({err})") from None
-    ds = xr.open_zarr(src, consolidated=None)
-    for path in render_all(ds, args.outdir):
+    for path in render_all(open_zarr(src), args.outdir):
         print(path)
     return 0
 
@@ -416,14 +393,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except UsageError as err:
-        parser.exit(2, f"mpisweep {args.command}: error: {err}\n")
-    except Exception as err:  # noqa: BLE001 - report solver failures without a traceback
-        from .solver import SolverError
-
-        if isinstance(err, SolverError):
-            parser.exit(1, f"mpisweep {args.command}: error: {err}\n")
-        raise
+    except MpisweepError as err:
+        parser.exit(err.exit_status, f"mpisweep {args.command}: error: {err}\n")
 
 
 if __name__ == "__main__":

@@ -1,117 +1,88 @@
-# Shared names for the rules: output paths, job lists and the spec files that decide reruns.
-#
-# Rerun policy. Every job reads the resolved config from a content-addressed file
-# <output>/.resolved/<config hash>.json, written here at parse time (never rewritten, so a job
-# never sees it change under it) and passed on the command line, not as an input. What a job
-# depends on is declared through small spec files <output>/specs/<name>.json, one per concern,
-# each rewritten only when its own hash changes (params trigger):
-#   config      the whole resolved config    → assemble, m0_dictionary, fit (cheap to redo)
-#   dictionary  what determines one block    → simulate
-#   component_* one virtual-scanner component → virtual_component
-#   virtual     mixture, noise, transfer fn  → virtual_scanner
-#   check       measurement source + scanner → check_measurement
-# So a new fit rank or SNR never recomputes a dictionary block, a new particle constant
-# recomputes all of them, and a new grid value adds only its new blocks. simulate waits for the
-# measurement check through ancient() input: a changed measurement does not invalidate the
-# dictionary.
+# Names the rules share: paths (all from mpisweep.sweep.layout), job lists, the command.
+# Functions and constants only; the rules live in the other files.
 
-import json
+from mpisweep.errors import MpisweepError
+from mpisweep.figures import FILE_NAMES as FIGURE_FILES
+from mpisweep.io.atomic import write_json, write_text
+from mpisweep.sweep import measurement as msmeasurement
+from mpisweep.sweep.specs import all_specs, spec_hashes
+from mpisweep.sweep.virtual_scanner import measurement_files
 
-from mpisweep import scanner as msscanner
-from mpisweep import measurement as msmeasurement
+LAYOUT = SWEEP.layout
+# Every job reads this content-addressed copy of the resolved config, written here at parse
+# time and never rewritten, so a job never sees it change under it. What a job depends on is
+# declared through the spec files instead (mpisweep.sweep.specs).
+RESOLVED_JSON = str(LAYOUT.resolved_config(SWEEP.config_hash))
+if not os.path.exists(RESOLVED_JSON):
+    SWEEP.write(RESOLVED_JSON)
 
-OUT = RESOLVED["output"]
 # With --sdm conda every rule runs in envs/mpisweep.yaml (pins = pyproject.toml) and calls that
 # environment's python; otherwise the interpreter that runs Snakemake (the project's .venv).
-CONDA_ENV = str(REPO / "envs" / "mpisweep.yaml")
+CONDA_ENV = "../../envs/mpisweep.yaml"
 try:
     from snakemake.settings.types import DeploymentMethod
 
     USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 except (ImportError, AttributeError):
     USE_CONDA = False
-MPISWEEP = "python -m mpisweep" if USE_CONDA else f'"{sys.executable}" -m mpisweep'
-SERIAL = "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1;"
-CONFIG_HASH = msconfig.config_hash(RESOLVED)
-RESOLVED_JSON = f"{OUT}/.resolved/{CONFIG_HASH}.json"
-if not os.path.exists(RESOLVED_JSON):
-    msconfig.write_resolved(RESOLVED, RESOLVED_JSON)
+# The rules' command and config are passed through the environment, not as params: a param
+# change reruns a job, and neither the interpreter's path nor the config hash (which changes with
+# every grid value) decides what a block contains; the spec files do.
+# (set here at parse time, so a cluster job, which parses the Snakefile again, sets them too)
+os.environ.update(
+    MPISWEEP_PYTHON="python" if USE_CONDA else sys.executable,
+    MPISWEEP_CONFIG=RESOLVED_JSON,
+)
+# one thread per job for the numerical libraries (the fit rule sets its own)
+for _var in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+):
+    os.environ[_var] = "1"
 
-BLOCKS = {name: (d, k) for name, d, k in msconfig.blocks(RESOLVED)}
-COMPONENTS = dict(msconfig.components(RESOLVED))
+BLOCKS = {name: (d, k) for name, d, k in SWEEP.blocks}
+COMPONENTS = dict(SWEEP.components)
+SHARDS = [str(LAYOUT.shard(name)) for name in BLOCKS]
+MARKERS = [str(LAYOUT.marker(name)) for name in BLOCKS]
 
-SHARDS = [f"{OUT}/dictionary/shards/{name}.zarr" for name in BLOCKS]
-MARKERS = [f"{OUT}/dictionary/markers/{name}.json" for name in BLOCKS]
-
-MEASUREMENT_DIR = f"{OUT}/measurement"
-if RESOLVED["measurement"]["source"] == "virtual":
-    MEASURED_FILES = [str(p) for p, _ in msscanner.measurement_files(RESOLVED)]
-    MEASURED_INDEX = [f"{MEASUREMENT_DIR}/calibrations.csv"]
+if SWEEP.source == "virtual":
+    MEASURED_FILES = [str(path) for path, _ in measurement_files(SWEEP)]
 else:
     try:
-        MEASURED_FILES = [str(e["file"]) for e in msmeasurement.index(RESOLVED)]
-    except msmeasurement.MeasurementError as _err:
+        MEASURED_FILES = [str(entry["file"]) for entry in msmeasurement.index(SWEEP)]
+    except MpisweepError as _err:
         raise WorkflowError(f"measured data: {_err}") from None
-    _m = RESOLVED["measurement"]["mdf"]
-    MEASURED_INDEX = [str(Path(_m["directory"]) / _m.get("csv", "calibrations.csv"))]
+MEASURED_INDEX = str(msmeasurement.index_path(SWEEP))
+# measured files are checked before the dictionary is simulated; the virtual scanner's files
+# match the config by construction, so its dictionary does not wait for them
+WARMUP_INPUT = [str(LAYOUT.check)] if SWEEP.source == "mdf" else []
 
-# the spec files (see the top of this file)
-_SCANNER = {k: RESOLVED[k] for k in ("scanner", "offsets")} | {
-    "angles_deg": RESOLVED["grids"]["angles_deg"], "bins": RESOLVED["frequencies"]["bins"]}
-SPECS = {
-    "config": RESOLVED,
-    "dictionary": msconfig.dictionary_spec(RESOLVED),
-    "virtual": {"virtual": RESOLVED["measurement"]["virtual"], "scanner": _SCANNER, "output": OUT},
-    "check": {"measurement": RESOLVED["measurement"], "scanner": _SCANNER, "output": OUT},
-} | {f"component_{name}": msconfig.component_spec(RESOLVED, c) for name, c in COMPONENTS.items()}
-SPEC_HASHES = {name: msconfig.digest(spec) for name, spec in SPECS.items()}
+SPECS = all_specs(SWEEP)
+SPEC_HASHES = spec_hashes(SWEEP)
+
+FIT_TABLES = {key: str(path) for key, path in LAYOUT.fit_tables.items()}
+FIT_OUTPUTS = list(FIT_TABLES.values()) + [str(LAYOUT.models)]
+FIGURE_OUTPUTS = [str(LAYOUT.figure(name)) for name in FIGURE_FILES.values()]
 
 
 def spec(name):
-    return f"{OUT}/specs/{name}.json"
-
-
-FIT_DIR = f"{OUT}/fits"
-FIT_TABLES = {
-    "m0": f"{FIT_DIR}/m0_eps_global.csv",
-    "m1": f"{FIT_DIR}/m1_eps_global.csv",
-    "m2": f"{FIT_DIR}/m2_eps_global.csv",
-    "weights": f"{FIT_DIR}/m2_weights.csv",
-    "eps_freq": f"{FIT_DIR}/eps_freq.csv",
-    "eps_rows": f"{FIT_DIR}/eps_rows.csv",
-    "summary": f"{FIT_DIR}/summary.json",
-}
-MODELS = f"{FIT_DIR}/models.zarr"
-FIT_OUTPUTS = list(FIT_TABLES.values()) + [MODELS]
-
-# Figures: mpisweep.figures (render_all) names its files in FILE_NAMES; one caption per figure in
-# workflow/report/<key>.rst, falling back to the workflow description.
-try:
-    from mpisweep.figures import FILE_NAMES as FIGURE_FILES
-except ImportError:
-    FIGURE_FILES = {}
-FIGURE_DIR = f"{OUT}/figures"
-FIGURE_OUTPUTS = [f"{FIGURE_DIR}/{name}" for name in FIGURE_FILES.values()]
+    """The spec file of one concern (an input that reruns a job only when its concern changes)."""
+    return str(LAYOUT.spec(name))
 
 
 def caption(key):
-    path = REPO / "workflow" / "report" / f"{key}.rst"
-    return str(path if path.exists() else REPO / "workflow" / "report" / "workflow.rst")
+    """The report caption of one figure, falling back to the workflow description."""
+    path = Path(workflow.basedir) / "workflow" / "report" / f"{key}.rst"
+    return str(
+        path
+        if path.exists()
+        else Path(workflow.basedir) / "workflow" / "report" / "workflow.rst"
+    )
 
 
 wildcard_constraints:
     block=r"D[0-9.]+_K[0-9.]+",
     comp=r"D[0-9.]+_K[0-9.]+",
     spec=r"[A-Za-z0-9_.]+",
-
-
-localrules: all, spec
-
-
-rule spec:
-    output:
-        f"{OUT}/specs/{{spec}}.json",
-    params:
-        hash=lambda w: SPEC_HASHES[w.spec],
-    run:
-        msconfig.write_resolved(SPECS[wildcards.spec], output[0])

@@ -1,49 +1,73 @@
-# Dictionary: one simulate job per (D, K) block → shard + marker; assemble → fp.zarr; M0 → m0.zarr.
+# Dictionary: numba warm-up; one simulate job per (D, K) block → shard + marker; assemble → fp.zarr; M0 → m0.zarr.
+
+
+rule warmup:
+    """Compile the numba kernels once, so parallel simulate jobs load the cache instead of racing to write it.
+
+    With measured data it waits for the measurement check: a bad file stops the run before any
+    block is simulated. simulate takes the stamp as ancient(), so neither a rerun check nor a
+    rerun warm-up ever recomputes a finished block.
+    """
+    input:
+        WARMUP_INPUT,
+    output:
+        str(LAYOUT.warmup),
+    log:
+        str(LAYOUT.log("warmup")),
+    conda:
+        CONDA_ENV
+    shell:
+        '"$MPISWEEP_PYTHON" -m mpisweep warmup --output {output} 2>&1 | tee {log}'
 
 
 rule simulate:
+    """One (D, K) block: all angles × offsets → its Zarr shard (atomic rename), then its JSON marker."""
     input:
         spec=spec("dictionary"),
-        check=ancient(f"{MEASUREMENT_DIR}/check.json"),
+        warmup=ancient(str(LAYOUT.warmup)),
     output:
-        marker=f"{OUT}/dictionary/markers/{{block}}.json",
-        shard=directory(f"{OUT}/dictionary/shards/{{block}}.zarr"),
+        marker=str(LAYOUT.marker("{block}")),
+        shard=directory(str(LAYOUT.shard("{block}"))),
+    log:
+        str(LAYOUT.log("simulate", "{block}")),
+    benchmark:
+        str(LAYOUT.benchmark("simulate", "{block}"))
+    conda:
+        CONDA_ENV
+    threads: 1
     params:
         diameter=lambda w: BLOCKS[w.block][0],
         anisotropy=lambda w: BLOCKS[w.block][1],
-    conda:
-        CONDA_ENV
-    log:
-        f"{OUT}/logs/simulate/{{block}}.log",
-    threads: 1
     shell:
-        "{SERIAL} {MPISWEEP} simulate-block --config {RESOLVED_JSON} --diameter {params.diameter} "
+        '"$MPISWEEP_PYTHON" -m mpisweep simulate-block --config "$MPISWEEP_CONFIG" --diameter {params.diameter} '
         "--anisotropy {params.anisotropy} --shard {output.shard} --marker {output.marker} 2>&1 | tee {log}"
 
 
 rule assemble:
+    """All shards → fp.zarr, each checked against its marker's sha256 before it is copied."""
     input:
         spec=spec("config"),
         markers=MARKERS,
         shards=SHARDS,
     output:
-        directory(f"{OUT}/dictionary/fp.zarr"),
+        directory(str(LAYOUT.fp)),
+    log:
+        str(LAYOUT.log("assemble")),
     conda:
         CONDA_ENV
-    log:
-        f"{OUT}/logs/assemble.log",
     shell:
-        "{SERIAL} {MPISWEEP} assemble --config {RESOLVED_JSON} --output {output} 2>&1 | tee {log}"
+        '"$MPISWEEP_PYTHON" -m mpisweep assemble --config "$MPISWEEP_CONFIG" --output {output} 2>&1 | tee {log}'
 
 
 rule m0_dictionary:
+    """The Langevin (M0) rows for every diameter and offset → m0.zarr."""
     input:
         spec=spec("config"),
     output:
-        directory(f"{OUT}/dictionary/m0.zarr"),
+        directory(str(LAYOUT.m0)),
+    log:
+        str(LAYOUT.log("m0_dictionary")),
     conda:
         CONDA_ENV
-    log:
-        f"{OUT}/logs/m0_dictionary.log",
     shell:
-        "{SERIAL} {MPISWEEP} m0-dictionary --config {RESOLVED_JSON} --output {output} 2>&1 | tee {log}"
+        '"$MPISWEEP_PYTHON" -m mpisweep m0-dictionary --config "$MPISWEEP_CONFIG" --output {output} 2>&1 | tee {log}'

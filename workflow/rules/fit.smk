@@ -2,39 +2,45 @@
 
 
 rule fit:
+    """M0, M1, M2 against the measured data → tables, summary.json, models.zarr, model MDFs."""
     input:
         spec=spec("config"),
-        check=f"{MEASUREMENT_DIR}/check.json",
-        fp=f"{OUT}/dictionary/fp.zarr",
-        m0=f"{OUT}/dictionary/m0.zarr",
+        check=str(LAYOUT.check),
+        fp=str(LAYOUT.fp),
+        m0=str(LAYOUT.m0),
         files=MEASURED_FILES,
     output:
         **FIT_TABLES,
-        models=directory(MODELS),
+        models=directory(str(LAYOUT.models)),
+    log:
+        str(LAYOUT.log("fit")),
     conda:
         CONDA_ENV
-    log:
-        f"{OUT}/logs/fit.log",
     threads: 8  # capped at --cores by Snakemake
+    params:
+        outdir=lambda w, output: os.path.dirname(output.models),
     shell:
         "export OMP_NUM_THREADS={threads} OPENBLAS_NUM_THREADS={threads} MKL_NUM_THREADS={threads}; "
-        "{MPISWEEP} fit --config {RESOLVED_JSON} --check {input.check} --fp {input.fp} --m0 {input.m0} "
-        "--outdir {FIT_DIR} 2>&1 | tee {log}"
+        '"$MPISWEEP_PYTHON" -m mpisweep fit --config "$MPISWEEP_CONFIG" --check {input.check} --fp {input.fp} --m0 {input.m0} '
+        "--outdir {params.outdir} 2>&1 | tee {log}"
 
 
-if FIGURE_FILES:
-
-    rule figures:
-        input:
-            MODELS,
-        output:
-            **{
-                key: report(f"{FIGURE_DIR}/{name}", caption=caption(key), category="Figures")
-                for key, name in FIGURE_FILES.items()
-            },
-        conda:
-            CONDA_ENV
-        log:
-            f"{OUT}/logs/figures.log",
-        shell:
-            "{SERIAL} {MPISWEEP} figures {input} {FIGURE_DIR} 2>&1 | tee {log}"
+rule figures:
+    """The paper's figures from models.zarr (ε maps, M2 weights, ε_freq, per-angle errors, rows)."""
+    input:
+        str(LAYOUT.models),
+    output:
+        **{
+            key: report(
+                str(LAYOUT.figure(name)), caption=caption(key), category="Figures"
+            )
+            for key, name in FIGURE_FILES.items()
+        },
+    log:
+        str(LAYOUT.log("figures")),
+    conda:
+        CONDA_ENV
+    params:
+        outdir=lambda w, output: os.path.dirname(output[0]),
+    shell:
+        '"$MPISWEEP_PYTHON" -m mpisweep figures {input} {params.outdir} 2>&1 | tee {log}'

@@ -1,52 +1,57 @@
 # Measured data: the virtual scanner (default) writes MDF files; measured MDF files (source mdf)
-# are used as they are. Either way check_measurement checks them against the configured scanner
-# before any dictionary block is simulated.
+# are used as they are. Either way check_measurement checks them against the configured scanner.
+# The dictionary does not depend on the check, so a failed check never reruns a finished block.
 
 
 rule virtual_component:
+    """Virtual scanner: the rows of one mixture component on all bins, simulated finer than the dictionary."""
     input:
         spec=lambda w: spec(f"component_{w.comp}"),
+        warmup=ancient(str(LAYOUT.warmup)),
     output:
-        f"{MEASUREMENT_DIR}/components/{{comp}}.npz",
+        str(LAYOUT.component("{comp}")),
+    log:
+        str(LAYOUT.log("virtual_component", "{comp}")),
+    conda:
+        CONDA_ENV
+    threads: 1
     params:
         diameter=lambda w: COMPONENTS[w.comp]["diameter"],
         anisotropy=lambda w: COMPONENTS[w.comp]["anisotropy"],
-    conda:
-        CONDA_ENV
-    log:
-        f"{OUT}/logs/virtual_component/{{comp}}.log",
-    threads: 1
     shell:
-        "{SERIAL} {MPISWEEP} virtual-component --config {RESOLVED_JSON} --diameter {params.diameter} "
+        '"$MPISWEEP_PYTHON" -m mpisweep virtual-component --config "$MPISWEEP_CONFIG" --diameter {params.diameter} '
         "--anisotropy {params.anisotropy} --output {output} 2>&1 | tee {log}"
 
 
 rule virtual_scanner:
+    """Virtual scanner: mix the components, apply transfer function and noise → one MDF per angle."""
     input:
         spec=spec("virtual"),
-        components=[f"{MEASUREMENT_DIR}/components/{name}.npz" for name in COMPONENTS],
+        components=[str(LAYOUT.component(name)) for name in COMPONENTS],
     output:
-        files=[str(p) for p, _ in msscanner.measurement_files(RESOLVED)],
-        csv=f"{MEASUREMENT_DIR}/calibrations.csv",
-        truth=f"{MEASUREMENT_DIR}/truth.json",
+        files=[str(path) for path, _ in measurement_files(SWEEP)],
+        csv=str(LAYOUT.virtual_index),
+        truth=str(LAYOUT.truth),
+    log:
+        str(LAYOUT.log("virtual_scanner")),
     conda:
         CONDA_ENV
-    log:
-        f"{OUT}/logs/virtual_scanner.log",
     shell:
-        "{SERIAL} {MPISWEEP} virtual-scanner --config {RESOLVED_JSON} 2>&1 | tee {log}"
+        '"$MPISWEEP_PYTHON" -m mpisweep virtual-scanner --config "$MPISWEEP_CONFIG" 2>&1 | tee {log}'
 
 
 rule check_measurement:
+    """Check the measured files (cycle, dividers, samples, grid, offsets, channels) against the config."""
     input:
         spec=spec("check"),
         files=MEASURED_FILES,
         index=MEASURED_INDEX,
     output:
-        f"{MEASUREMENT_DIR}/check.json",
+        str(LAYOUT.check),
+    log:
+        str(LAYOUT.log("check_measurement")),
+    priority: 50
     conda:
         CONDA_ENV
-    log:
-        f"{OUT}/logs/check_measurement.log",
     shell:
-        "{SERIAL} {MPISWEEP} check-measurement --config {RESOLVED_JSON} --output {output} 2>&1 | tee {log}"
+        '"$MPISWEEP_PYTHON" -m mpisweep check-measurement --config "$MPISWEEP_CONFIG" --output {output} 2>&1 | tee {log}'

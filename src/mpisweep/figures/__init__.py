@@ -1,4 +1,4 @@
-"""Figures for the model fits M0–M2 (Albers et al. 2022, Figs. 1, 3–6; display rules DESIGN §7).
+"""Figures for the model fits M0–M2 (Albers et al. 2022, Figs. 1, 3–6; hue = phase, brightness = amplitude).
 
 Input: the ``models`` Dataset of the fit step (results/fits/models.zarr) with variables
 ``measured``, ``model_m0``, ``model_m1`` (angle, channel, frequency, offset_y, offset_x) complex,

@@ -1,4 +1,4 @@
-"""Domain colouring of complex system-matrix rows (DESIGN §7, paper Fig. 1).
+"""Domain colouring of complex system-matrix rows (paper Fig. 1: hue = phase, brightness = amplitude).
 
 hue = phase (cyclic HSV hue wheel: phase 0 → red, +2π/3 → green, −2π/3 → blue, ±π → cyan),
 saturation = 1, value (brightness) = |z| / scale, so |z| = 0 is black. Non-finite entries

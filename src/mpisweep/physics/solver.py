@@ -16,20 +16,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import SolverError
 from . import integrator
 from .excitation import Excitation
 from .operator import Operator, build_operator, degree_ordering, rotation_to_easy_axis
 from .params import Particle
 
-DEFAULT_WARMUP = 40e-6  # s; DESIGN §3: 20-40 µs reach periodic steady state
+DEFAULT_WARMUP = 40e-6  # s; 20-40 µs reached periodic steady state in every case measured (README)
 PERIODICITY_TOL = 1e-5  # |<m>(T) - <m>(0)| above this runs another cycle
 MAX_CYCLES = 6
 MIN_DEGREE = 4  # near-isotropic densities (tiny ξ and σ)
 STABILITY_TOL = 1e-6  # largest real part (units of 1/τ) still taken as the conserved zero mode
-
-
-class SolverError(RuntimeError):
-    """The solve failed; the message names the parameters and what went wrong."""
 
 
 def default_rtol(sigma: float) -> float:
@@ -54,7 +51,7 @@ def auto_degree(particle: Particle, max_field: float) -> int:
     and where the √σ fit has not been measured). Fitted to truncation errors
     against L + 5 or more at rtol 1e-8 over 36 cases (D 14-28 nm, K 100-5000 J/m³,
     offsets across the Bruker grid): at this L the largest error is 1.0e-5
-    (ξ = 24.9, L = 16), most are 1e-6 to 8e-6 (table in the README). DESIGN §3's rule max(10 + 0.3·ξ, 1.2·σ + 9) is
+    (ξ = 24.9, L = 16), most are 1e-6 to 8e-6 (table in the README). The earlier prototype rule max(10 + 0.3·ξ, 1.2·σ + 9) is
     1e-7 accurate in its field branch, too coarse in its anisotropy branch, and up
     to four degrees larger than needed at small σ.
     """

@@ -4,7 +4,7 @@ One code path for real and synthetic data: the virtual scanner writes ``<output>
 calibrations.csv`` + ``<angle>.mdf``; measured data come as the Zenodo layout
 ``DIRECTORY/calibrations.csv`` + ``DIRECTORY/calibrations/<n>.mdf``. Both are indexed by
 :func:`index`, checked by :func:`check` and loaded by :func:`load` through
-:func:`mpisweep.mdf.read_system_matrix`.
+:func:`mpisweep.io.mdf.read_system_matrix`.
 
 CSV columns (``measurement.mdf.columns``; ``null`` = detect). Column names are compared in lower
 case with everything in brackets and all non-alphanumerics removed ("Angle [deg]" → "angle").
@@ -28,26 +28,21 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import re
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from . import config as cfgmod
-from .mdf import MDFError, check_compatible, read_system_matrix
-from .spectra import CHANNELS
-from .store import paths
+from ..errors import MDFError, MeasurementError
+from ..io.mdf import check_compatible, read_system_matrix
+from ..physics.spectra import CHANNELS
+from .config import Sweep, label
 
 FILE_COLUMNS = ("file", "filename", "path", "mdf", "calibration", "calibrationfile", "name", "number", "num",
                 "nr", "no", "id", "experiment", "experimentnumber", "measurement")
 ANGLE_COLUMNS = ("angle", "angledeg", "angles", "theta", "rotation", "orientation", "connector", "phi")
 VIRTUAL_TOLERANCE = 1e-6
-
-
-class MeasurementError(ValueError):
-    """Measured data missing or not matching the configuration; the message names file and field."""
 
 
 def _norm(name: str) -> str:
@@ -137,74 +132,75 @@ def read_index(directory, csv_name="calibrations.csv", columns=None, angle_offse
     return rows
 
 
-def index(resolved: dict) -> list[dict]:
+def index_path(sweep: Sweep) -> Path:
+    """The CSV that lists the measured files."""
+    if sweep.source == "virtual":
+        return sweep.layout.virtual_index
+    return Path(sweep.mdf["directory"]) / sweep.mdf["csv"]
+
+
+def index(sweep: Sweep) -> list[dict]:
     """One entry per configured angle (grid order): {"file", "angle" (the grid's value), "csv_angle"}."""
-    meas = resolved["measurement"]
-    if meas["source"] == "virtual":
-        rows = read_index(paths(resolved)["measurement"], "calibrations.csv", {"file": "file", "angle": "angle"})
-        csv_path = paths(resolved)["measurement"] / "calibrations.csv"
+    csv_path = index_path(sweep)
+    if sweep.source == "virtual":
+        rows = read_index(csv_path.parent, csv_path.name, {"file": "file", "angle": "angle"})
     else:
-        m = meas["mdf"]
-        rows = read_index(m["directory"], m.get("csv", "calibrations.csv"), m.get("columns"),
-                          m.get("angle_offset", 0.0), m.get("angle_sign", 1))
-        csv_path = Path(m["directory"]) / m.get("csv", "calibrations.csv")
+        m = sweep.mdf
+        rows = read_index(m["directory"], m["csv"], m["columns"], m["angle_offset"], m["angle_sign"])
     out = []
-    for angle in resolved["grids"]["angles_deg"]:
+    for angle in sweep.angles:
         hits = [r for r in rows if _same_angle(r["angle"], angle)]
         if not hits:
             have = sorted({round(r["angle"], 6) for r in rows})
-            raise MeasurementError(f"{csv_path}: no file for the configured angle {cfgmod.label(angle)}° "
+            raise MeasurementError(f"{csv_path}: no file for the configured angle {label(angle)}° "
                                    f"(grids.angles); the CSV gives model angles {have} (after angle_offset/angle_sign)")
         if len(hits) > 1:
-            raise MeasurementError(f"{csv_path}: rows {[h['row'] for h in hits]} all map to angle {cfgmod.label(angle)}°")
+            raise MeasurementError(f"{csv_path}: rows {[h['row'] for h in hits]} all map to angle {label(angle)}°")
         out.append({"file": hits[0]["file"], "angle": float(angle), "csv_angle": hits[0]["csv_angle"]})
     return out
 
 
-def expected_fields(resolved: dict) -> dict:
-    """What every measured file must match (keys of mpisweep.mdf.check_compatible)."""
-    sc, o = resolved["scanner"], resolved["offsets"]
-    fields = cfgmod.offset_fields(resolved).reshape(-1, 3)[:, :2]
+def expected_fields(sweep: Sweep) -> dict:
+    """What every measured file must match (keys of mpisweep.io.mdf.check_compatible)."""
+    sc, o = sweep.scanner, sweep.offset_grid
     return {
-        "cycle": math.lcm(*sc["dividers"]) / sc["base_frequency"],
-        "base_frequency": sc["base_frequency"],
-        "dividers": sc["dividers"],
-        "num_sampling_points": sc["samples"],
-        "grid_size": [o["nx"], o["ny"]],
-        "offset_fields": fields,
+        "cycle": sweep.cycle,
+        "base_frequency": sc.base_frequency,
+        "dividers": list(sc.dividers),
+        "num_sampling_points": sc.samples,
+        "grid_size": [o.nx, o.ny],
+        "offset_fields": sweep.offsets.reshape(-1, 3)[:, :2],
     }
 
 
-def _channels(resolved: dict) -> list[int]:
-    meas = resolved["measurement"]
-    return [0, 1] if meas["source"] == "virtual" else list(meas["mdf"].get("channels", [0, 1]))
+def _channels(sweep: Sweep) -> list[int]:
+    return [0, 1] if sweep.source == "virtual" else list(sweep.mdf["channels"])
 
 
-def _tolerance(resolved: dict) -> float:
-    meas = resolved["measurement"]
-    return VIRTUAL_TOLERANCE if meas["source"] == "virtual" else float(meas["mdf"].get("tolerance", 0.01))
+def _tolerance(sweep: Sweep) -> float:
+    return VIRTUAL_TOLERANCE if sweep.source == "virtual" else float(sweep.mdf["tolerance"])
 
 
-def _read(resolved: dict, path: Path, bins=None) -> xr.Dataset:
+def _read(sweep: Sweep, path: Path, bins=None) -> xr.Dataset:
     ds = read_system_matrix(path, frequencies=bins)
     if "period" in ds.dims:
         raise MDFError(f"{path}: /acquisition/numPeriodsPerFrame is {ds.sizes['period']}; one period per frame is supported")
-    need = max(_channels(resolved)) + 1
+    need = max(_channels(sweep)) + 1
     if ds.sizes["channel"] < need:
         raise MDFError(f"{path}: /acquisition/receiver/numChannels is {ds.sizes['channel']}, config uses channel "
                        f"{need - 1} (measurement.mdf.channels)")
     return ds
 
 
-def check(resolved: dict) -> dict:
+def check(sweep: Sweep) -> dict:
     """Check every measured file against the configured scanner; MeasurementError/MDFError naming file and field."""
-    entries = index(resolved)
-    expected = expected_fields(resolved)
-    tol = _tolerance(resolved)
-    bins = cfgmod.evaluation_bins(resolved)[:, 2]
+    entries = index(sweep)
+    expected = expected_fields(sweep)
+    tol = _tolerance(sweep)
+    bins = sweep.bins[:, 2]
     report = []
     for e in entries:
-        ds = _read(resolved, e["file"])
+        ds = _read(sweep, e["file"])
         check_compatible(ds, expected, path=e["file"], rtol=tol)
         stored = set(int(k) for k in ds["frequency_bin"].values)
         missing = [int(k) for k in bins if int(k) not in stored]
@@ -213,7 +209,7 @@ def check(resolved: dict) -> dict:
         report.append({"file": str(e["file"]), "angle": e["angle"], "csv_angle": e["csv_angle"],
                        "channels": int(ds.sizes["channel"]), "offsets": int(ds.sizes["offset"])})
     return {
-        "source": resolved["measurement"]["source"],
+        "source": sweep.source,
         "tolerance": tol,
         "checked_fields": ["/acquisition/drivefield/cycle", "/acquisition/drivefield/baseFrequency",
                            "/acquisition/drivefield/divider", "/acquisition/receiver/numSamplingPoints",
@@ -224,15 +220,15 @@ def check(resolved: dict) -> dict:
     }
 
 
-def load(resolved: dict, check_report: dict | None = None) -> xr.DataArray:
+def load(sweep: Sweep, check_report: dict | None = None) -> xr.DataArray:
     """Measured rows (angle, channel, frequency, offset) complex at the evaluation bins, x/y channels."""
-    entries = index(resolved) if check_report is None else [
+    entries = index(sweep) if check_report is None else [
         {"file": Path(f["file"]), "angle": f["angle"]} for f in check_report["files"]]
-    bins = cfgmod.evaluation_bins(resolved)[:, 2]
-    chans = _channels(resolved)
+    bins = sweep.bins[:, 2]
+    chans = _channels(sweep)
     data = []
     for e in entries:
-        ds = _read(resolved, e["file"], bins=bins)
+        ds = _read(sweep, e["file"], bins=bins)
         sm = ds["system_matrix"].transpose("channel", "frequency", "offset").values[chans]
         data.append(sm)
     arr = np.stack(data).astype(np.complex128)

@@ -8,9 +8,7 @@ import os
 import h5py
 import numpy as np
 
-
-class MDFError(ValueError):
-    """An MDF file is unreadable, incomplete or inconsistent; the message names the file and the dataset."""
+from ...errors import MDFError
 
 
 @contextlib.contextmanager

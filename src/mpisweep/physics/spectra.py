@@ -24,7 +24,7 @@ def spectrum(rate: np.ndarray, channels: int = 2) -> np.ndarray:
 def mixing_bins(dividers, max_x: int, max_y: int) -> np.ndarray:
     """0-based rfft bins k(mx, my) = mx·(C/dx) + my·(C/dy), C = lcm(dividers), as (mx, my, k) rows.
 
-    For the Bruker cycle (102, 96) this is k = 16·mx + 17·my (DESIGN §4). The
+    For the Bruker cycle (102, 96) this is k = 16·mx + 17·my (paper §2.3). The
     evaluation set excludes (0,0), (0,1) and (1,0): the DC bin and the drive frequencies.
     """
     import math

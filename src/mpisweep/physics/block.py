@@ -8,8 +8,8 @@ and offsets; only the field is rotated.
 
 from __future__ import annotations
 
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,9 +49,12 @@ def simulate_block(
     bins: np.ndarray,
     degree: int | np.ndarray | None = None,
     rtol: float | None = None,
-    progress: bool = False,
+    progress: Callable[[int, int, float], None] | None = None,
 ) -> BlockResult:
-    """System-matrix rows φ_k (spectra.spectrum convention) at the rfft bins `bins`."""
+    """System-matrix rows φ_k (spectra.spectrum convention) at the rfft bins `bins`.
+
+    `progress(done, total, elapsed_s)` is called after every solve (the caller decides what to show).
+    """
     start = time.perf_counter()
     angles = np.atleast_1d(np.asarray(angles_deg, dtype=float))
     offsets = np.asarray(offsets, dtype=float)
@@ -91,12 +94,6 @@ def simulate_block(
                 periodicity = max(periodicity, res.periodicity)
                 steps += res.stats["steps"]
                 done += 1
-                if progress and (done % max(1, total // 20) == 0 or done == total):
-                    elapsed = time.perf_counter() - start
-                    print(
-                        f"  {particle.describe()}: {done}/{total} solves, {elapsed:.1f} s, "
-                        f"eta {elapsed / done * (total - done):.0f} s",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+                if progress is not None:
+                    progress(done, total, time.perf_counter() - start)
     return BlockResult(rows, degrees, float(rtol), periodicity, steps, time.perf_counter() - start)

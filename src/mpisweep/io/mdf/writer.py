@@ -9,13 +9,14 @@ calibration frames.
 from __future__ import annotations
 
 import math
-import os
 import uuid as uuidlib
 from datetime import datetime, timezone
 
 import h5py
 import numpy as np
 import xarray as xr
+
+from ..atomic import atomic_path
 
 MDF_VERSION = "2.1.0"
 
@@ -142,12 +143,9 @@ def write_system_matrix(path, data: xr.Dataset, *, background=None, frame_permut
     for group, values in groups.items():
         fields.update({f"{group}/{k}": v for k, v in values.items()})
 
-    path = os.fspath(path)
-    tmp = path + ".part"
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for key, value in fields.items():
             _put(f, key, value)
-    os.replace(tmp, path)
 
 
 def _need(meta, key):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# The Bruker preclinical scanner (DESIGN §1).
+# The Bruker preclinical scanner (paper §2.4).
 BRUKER_BASE_FREQUENCY = 2.5e6
 BRUKER_DIVIDERS = (102, 96)
 BRUKER_DRIVE = (12.59e-3, 13.55e-3)

@@ -1,6 +1,6 @@
 """Particle parameters of the Néel Fokker-Planck model, SI units throughout.
 
-The drift field of the Fokker-Planck equation (DESIGN §2, paper eq. 6) is
+The drift field of the Fokker-Planck equation (paper eq. 6) is
 
     b(m) = p1 B×m + p2 (m×B)×m + p3 (n·m) n×m + p4 (n·m)(m×n)×m
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 KB = 1.38064852e-23  # Boltzmann constant in J/K (the value MNPDynamics uses)
 
-# Defaults of the peer toolbox MNPDynamics (DESIGN §1).
+# Defaults of the peer toolbox MNPDynamics (the paper's group's MATLAB solver).
 DEFAULT_MS = 474_000.0  # saturation magnetisation, A/m
 DEFAULT_TEMPERATURE = 293.0  # K
 DEFAULT_ALPHA = 0.1  # Gilbert damping

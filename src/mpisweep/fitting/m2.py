@@ -1,0 +1,179 @@
+"""Model M2 (paper eqs. 12, 13, 16–18): TSVD-regularised non-negative weights over (D, K)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.linalg
+from scipy.linalg import blas as _blas
+from scipy.optimize import nnls
+
+from .inputs import CHUNK_BYTES, as_index, dictionary_inputs
+from .metrics import epsilon_freq, epsilon_global, row_error, transfer_function
+from .results import FitM2Result
+
+
+def parse_rank(r):
+    """One rank spec as written in a config or a call → a count (int) or a fraction of J (float).
+
+    "5%" or "5 %" → 0.05; 28 → 28; 0.05 → 0.05. Anything else raises ValueError.
+    """
+    if isinstance(r, str):
+        text = r.strip()
+        if not text.endswith("%"):
+            raise ValueError(f"ranks: {r!r} is not a percentage (write e.g. '5%') or a count")
+        try:
+            return float(text[:-1].strip()) / 100.0
+        except ValueError:
+            raise ValueError(f"ranks: {r!r} is not a percentage") from None
+    if isinstance(r, (bool, np.bool_)):
+        raise ValueError(f"ranks: {r!r} is not a count or a fraction")
+    if isinstance(r, (int, np.integer)):
+        return int(r)
+    if isinstance(r, (float, np.floating)):
+        return float(r)
+    raise ValueError(f"ranks: {r!r} is not a count (int), a fraction (float) or a percentage ('5%')")
+
+
+def rank_counts(ranks, n_cols: int) -> list[int]:
+    """Rank specs → counts s. int: a count; float in (0, 1] or "p%": fraction of J = n_cols."""
+    if isinstance(ranks, (int, float, str, np.integer, np.floating)):
+        ranks = [ranks]
+    ranks = list(ranks)
+    if not ranks:
+        raise ValueError("ranks: empty")
+    out = []
+    for r in map(parse_rank, ranks):
+        if isinstance(r, int):
+            if not 1 <= r <= n_cols:
+                raise ValueError(f"ranks: count {r} outside 1..{n_cols}")
+            out.append(r)
+        else:
+            if not 0.0 < r <= 1.0:
+                raise ValueError(f"ranks: fraction {r} outside (0, 1]")
+            # floor, as in the paper's Table 1 (4 % of 720 → 28, 0.5 % → 3)
+            out.append(max(1, min(n_cols, math.floor(r * n_cols + 1e-9))))
+    return out
+
+
+def fit_m2(measured, dictionary, bins, ranks=(1.0,), *, svd: str = "complex",
+           chunk_bytes: int = CHUNK_BYTES, maxiter: int | None = None) -> FitM2Result:
+    """Model M2 (paper eqs. 12, 13, 16–18): TSVD-regularised non-negative weights over (D, K).
+
+    Step 1 (eq. 12): Ψ_q = â_q Φ_q for every q = (D, K, ϑ), â_q fitted per (channel, k) as in
+    M1. Step 2 (eqs. 16/17): the weighted rows Σ_ϑ Ψ_q (Σ_ϑ = diag 1/‖S_ϑ,k‖∞ per angle,
+    channel and k) are stacked over angles, channels, evaluation bins and offsets into the
+    columns of M (M rows × J = nD·nK columns), y = stacked Σ_ϑ S_ϑ, and
+    min_{w ≥ 0} ‖U_sᴴ M w − U_sᴴ y‖² is solved for each rank s (eq. 18).
+
+    ranks : counts (int, 1..J) and/or fractions of J (float in (0, 1]; s = ⌊fraction·J⌋ ≥ 1, which
+        reproduces the paper's Table 1: 100 % → 720, 4 % → 28, 0.5 % → 3 for J = 720).
+    svd : "complex" (default, the paper: SVD of the complex M, then the real-weight problem
+        ‖[Re; Im](U_sᴴ M w − U_sᴴ y)‖², i.e. the paper's QP with A = Re(M_sᴴ M_s)) or "real"
+        (SVD of the real stacked matrix [Re M; Im M]). Both give the unregularised solution at
+        full rank.
+
+    Implementation choices (documented here because the paper leaves them open):
+
+    * The SVD is obtained from the Gram matrix G = MᴴM (accumulated block-wise with zherk,
+      never forming M): G = V Σ² Vᴴ gives U_sᴴ M = Σ_s V_sᴴ and U_sᴴ y = Σ_s⁻¹ V_sᴴ (Mᴴ y).
+      This has the accuracy of the paper's normal-equation QP; singular values below
+      √(J·eps)·σ_max are not resolvable this way and are dropped (``effective_ranks``).
+    * The non-negative least-squares problem is solved with scipy.optimize.nnls (active set)
+      instead of the paper's interior-point QP solver: same convex problem, same minimiser.
+    * The model rows are Σ_q w_q Ψ_q with the per-entry transfer functions of step 1; no
+      transfer function is refitted after weighting (the paper evaluates eq. 13 as is).
+      ε_global of that model equals ‖M w − y‖ / √(N · #rows) (rows with ‖S‖∞ > 0).
+    * Measured rows that are identically zero get weight 0 in Σ_ϑ.
+    """
+    if svd not in ("complex", "real"):
+        raise ValueError(f"svd: expected 'complex' or 'real', got {svd!r}")
+    k, orders, meas, dic, S, angles, channels = dictionary_inputs(measured, dictionary, bins)
+    n_a, n_c, n_f, n = S.shape
+    n_d, n_k = dic.size["diameter"], dic.size["anisotropy"]
+    J = n_d * n_k
+    svals_req = rank_counts(ranks, J)
+    requested = list(ranks) if not isinstance(ranks, (int, float, str, np.integer, np.floating)) else [ranks]
+    sinf = np.abs(S).max(axis=-1)
+    wrow = np.zeros_like(sinf)
+    np.divide(1.0, sinf, out=wrow, where=sinf > 0)
+    pos = dic.freq_positions(k)
+    pos = np.arange(pos.start, pos.stop) if isinstance(pos, slice) else pos
+    f_per = max(1, int(chunk_bytes) // (16 * J * n))
+    fblocks = [slice(f0, min(n_f, f0 + f_per)) for f0 in range(0, n_f, f_per)]
+
+    # pass 1: transfer functions â_q (J, A, C, F) and the Gram matrix G = MᴴM, h = Mᴴy of the
+    # weighted rows, block by block over (angle, channel, bins) without forming M
+    ahat = np.zeros((J, n_a, n_c, n_f), dtype=np.complex128)
+    G = np.zeros((J, J), dtype=np.complex128, order="F")
+    h = np.zeros(J, dtype=np.complex128)
+    valid = np.ones(J, dtype=bool)
+    for ia in range(n_a):
+        for ic in range(n_c):
+            for fsl in fblocks:
+                phi = dic.read(angle=ia, channel=ic, frequency=as_index(pos[fsl])).reshape(J, -1, n)
+                ah = transfer_function(S[ia, ic, fsl], phi)  # (J, f); NaN for non-finite rows
+                ok = np.isfinite(ah).all(axis=1)
+                valid &= ok
+                ah[~ok] = 0.0
+                ahat[:, ia, ic, fsl] = ah
+                with np.errstate(invalid="ignore"):  # 0·inf in excluded entries
+                    x = (ah * wrow[ia, ic, fsl])[..., None] * phi  # Σ_ϑ Ψ_q rows
+                x[~ok] = 0.0
+                x = x.reshape(J, -1)
+                y = (S[ia, ic, fsl] * wrow[ia, ic, fsl, None]).ravel()
+                G = _blas.zherk(1.0, x.T, beta=1.0, c=G, trans=2, overwrite_c=1)  # G += xᴴx (upper)
+                h += np.vecdot(x, y)
+    G = np.triu(G) + np.triu(G, 1).conj().T  # zherk fills the upper triangle only
+    G[~valid, :] = 0.0
+    G[:, ~valid] = 0.0
+    h[~valid] = 0.0
+    ahat[~valid] = 0.0
+
+    # TSVD via the eigen-decomposition of the Gram matrix
+    if svd == "complex":
+        lam, V = scipy.linalg.eigh(G)
+        hv = h
+    else:
+        lam, V = scipy.linalg.eigh(G.real)
+        hv = h.real
+    lam, V = lam[::-1], V[:, ::-1]
+    sv = np.sqrt(np.clip(lam, 0.0, None))
+    tol = lam[0] * J * np.finfo(float).eps if lam[0] > 0 else np.inf
+    n_pos = int(np.count_nonzero(lam > tol))
+    W = np.zeros((len(svals_req), J))
+    eff = np.zeros(len(svals_req), dtype=int)
+    for r, s in enumerate(svals_req):
+        se = min(s, n_pos)
+        eff[r] = se
+        if se == 0:
+            continue
+        Vs = V[:, :se].conj().T  # (s, J)
+        B = sv[:se, None] * Vs
+        b = (Vs @ hv) / sv[:se]
+        if svd == "complex":
+            B, b = np.vstack([B.real, B.imag]), np.concatenate([b.real, b.imag])
+        w, _ = nnls(B, b, maxiter=maxiter if maxiter is not None else 50 * J)
+        w[~valid] = 0.0
+        W[r] = w
+
+    # pass 2: model system matrices Σ_q w_q Ψ_q per rank, reading only entries with weight > 0
+    model = np.zeros((len(svals_req), n_a, n_c, n_f, n), dtype=np.complex128)
+    support = np.flatnonzero((W != 0).any(axis=0))
+    per = max(1, int(chunk_bytes) // (16 * n_a * n_c * n_f * n))
+    fpos = as_index(pos)
+    for g0 in range(0, len(support), per):
+        group = support[g0:g0 + per]
+        phi = np.stack([dic.read(diameter=int(j // n_k), anisotropy=int(j % n_k), frequency=fpos) for j in group])
+        psi = ahat[group][..., None] * phi  # (g, A, C, F, N)
+        model += np.tensordot(W[:, group].astype(np.complex128), psi, axes=(1, 0))
+    eps = row_error(S, model)
+    ef = epsilon_freq(eps)
+    return FitM2Result(
+        bins=k, orders=orders, angles=angles, channels=channels,
+        diameters=dic.coord("diameter"), anisotropies=dic.coord("anisotropy"), svd=svd,
+        requested=requested, ranks=np.array(svals_req), effective_ranks=eff,
+        weights=W.reshape(-1, n_d, n_k), model=model, eps=eps, eps_freq=ef,
+        eps_global=epsilon_global(ef), singular_values=sv, excluded=~valid.reshape(n_d, n_k),
+    )

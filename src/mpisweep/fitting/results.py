@@ -1,0 +1,233 @@
+"""Result classes of the fits M0, M1, M2: best-fit fields and their tidy tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+def py_value(v):
+    """numpy scalar → plain Python value (for JSON)."""
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+@dataclass
+class _Common:
+    bins: np.ndarray  # (F,) rfft bins of the evaluation set
+    orders: np.ndarray | None  # (F, 2) mixing orders (mx, my) or None
+    angles: np.ndarray  # (A,) angle coordinate (or index)
+    channels: np.ndarray  # (C,) channel coordinate (or index)
+
+    def _freq_cols(self, i: int) -> dict:
+        row = {"bin": int(self.bins[i])}
+        if self.orders is not None:
+            row["mx"], row["my"] = int(self.orders[i, 0]), int(self.orders[i, 1])
+        return row
+
+    def _freq_rows(self, eps_freq: np.ndarray, extra: dict) -> list[dict]:
+        return [{**extra, **self._freq_cols(i), "eps_freq": float(e)} for i, e in enumerate(eps_freq)]
+
+    def _row_rows(self, eps: np.ndarray, extra: dict, transfer: np.ndarray | None) -> list[dict]:
+        rows = []
+        for a, ang in enumerate(self.angles):
+            for c, ch in enumerate(self.channels):
+                for f in range(len(self.bins)):
+                    r = {**extra, "angle": py_value(ang), "channel": py_value(ch), **self._freq_cols(f), "eps": float(eps[a, c, f])}
+                    if transfer is not None:
+                        t = transfer[a, c, f]
+                        r["transfer_re"], r["transfer_im"] = float(t.real), float(t.imag)
+                    rows.append(r)
+        return rows
+
+
+@dataclass
+class _BestFit(_Common):
+    """What M0 and M1 report at their best entry: transfer functions, model, row errors."""
+
+    transfer: np.ndarray = field(default=None, repr=False)
+    model: np.ndarray = field(default=None, repr=False)
+    eps: np.ndarray = field(default=None, repr=False)
+    eps_freq: np.ndarray = field(default=None, repr=False)
+    eps_global_best: float = float("nan")
+
+    def freq_table(self) -> list[dict]:
+        """Tidy rows: ε_freq per evaluation bin of the fitted model (M0, M1)."""
+        return self._freq_rows(self.eps_freq, {"model": self.MODEL})
+
+    def row_table(self) -> list[dict]:
+        """Tidy rows: ε and â per (angle, channel, bin) of the fitted model (M0, M1)."""
+        return self._row_rows(self.eps, {"model": self.MODEL}, self.transfer)
+
+
+@dataclass
+class FitM0Result(_BestFit):
+    """Equilibrium (Langevin) model M0: one diameter, a transfer function per (angle, channel, k).
+
+    eps_global : (nD,) ε_global per diameter.  best_index / best_diameter : the minimiser.
+    transfer : (A, C, F) fitted â at the best diameter.  model : (A, C, F, N) â·Φ_D.
+    eps : (A, C, F) row errors, eps_freq : (F,), eps_global_best : ε_global of ``model``.
+    """
+
+    MODEL = "M0"
+    diameters: np.ndarray = field(default=None)
+    eps_global: np.ndarray = field(default=None)
+    best_index: int = 0
+    best_diameter: Any = None
+
+    def to_table(self) -> list[dict]:
+        """Tidy rows: one per diameter with its ε_global."""
+        return [
+            {"model": "M0", "diameter": py_value(d), "eps_global": float(e), "best": i == self.best_index}
+            for i, (d, e) in enumerate(zip(self.diameters, self.eps_global))
+        ]
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary."""
+        return {
+            "model": "M0",
+            "best_index": int(self.best_index),
+            "best_diameter": py_value(self.best_diameter),
+            "eps_global": float(self.eps_global_best),
+            "bins": self.bins.tolist(),
+            "eps_freq": [float(e) for e in self.eps_freq],
+            "scan": self.to_table(),
+        }
+
+
+@dataclass
+class FitM1Result(_BestFit):
+    """Monodisperse Néel model M1: one (D, K), a transfer function per (angle, channel, k).
+
+    eps_global : (nD, nK) ε_global map (closed-form residual; values below ~1e-7 are at the
+    rounding floor of ‖S‖² − |⟨S,Φ⟩|²/‖Φ‖²).  best_index : (iD, iK) of the minimum (first in
+    C order on ties).  transfer : (A, C, F).  model : (A, C, F, N).  eps : (A, C, F), eps_freq :
+    (F,), eps_global_best : recomputed from the explicit residual at the best entry.
+    """
+
+    MODEL = "M1"
+    diameters: np.ndarray = field(default=None)
+    anisotropies: np.ndarray = field(default=None)
+    eps_global: np.ndarray = field(default=None, repr=False)
+    best_index: tuple = (0, 0)
+    best_diameter: Any = None
+    best_anisotropy: Any = None
+
+    def to_table(self) -> list[dict]:
+        """Tidy rows: one per (diameter, anisotropy) with its ε_global."""
+        rows = []
+        for i, d in enumerate(self.diameters):
+            for j, k in enumerate(self.anisotropies):
+                e = self.eps_global[i, j]
+                rows.append({
+                    "model": "M1", "diameter": py_value(d), "anisotropy": py_value(k),
+                    "eps_global": float(e), "best": (i, j) == tuple(self.best_index),
+                })
+        return rows
+
+    def to_dict(self) -> dict:
+        return {
+            "model": "M1",
+            "best_index": [int(i) for i in self.best_index],
+            "best_diameter": py_value(self.best_diameter),
+            "best_anisotropy": py_value(self.best_anisotropy),
+            "eps_global": float(self.eps_global_best),
+            "bins": self.bins.tolist(),
+            "eps_freq": [float(e) for e in self.eps_freq],
+        }
+
+
+@dataclass
+class FitM2Result(_Common):
+    """Polydisperse model M2 (TSVD-regularised non-negative weights), one slice per rank.
+
+    ranks : (R,) number s of singular values kept; requested : the rank specs as given;
+    effective_ranks : (R,) s actually used (s capped at the number of resolvable singular
+    values); weights : (R, nD, nK) ≥ 0; model : (R, A, C, F, N) Σ_q w_q Ψ_q; eps : (R, A, C, F);
+    eps_freq : (R, F); eps_global : (R,); singular_values : (J,) of the weighted stacked matrix M
+    (descending); excluded : (nD, nK) entries left out (non-finite dictionary values).
+    """
+
+    diameters: np.ndarray = field(default=None)
+    anisotropies: np.ndarray = field(default=None)
+    svd: str = "complex"
+    requested: list = field(default_factory=list)
+    ranks: np.ndarray = field(default=None)
+    effective_ranks: np.ndarray = field(default=None)
+    weights: np.ndarray = field(default=None, repr=False)
+    model: np.ndarray = field(default=None, repr=False)
+    eps: np.ndarray = field(default=None, repr=False)
+    eps_freq: np.ndarray = field(default=None, repr=False)
+    eps_global: np.ndarray = field(default=None)
+    singular_values: np.ndarray = field(default=None, repr=False)
+    excluded: np.ndarray = field(default=None, repr=False)
+
+    @property
+    def n_entries(self) -> int:
+        return len(self.diameters) * len(self.anisotropies)
+
+    @property
+    def rank_fractions(self) -> list[float]:
+        """Each requested rank as a fraction of J (a count s as s / J)."""
+        from .m2 import parse_rank
+
+        specs = [parse_rank(r) for r in self.requested]
+        return [s / self.n_entries if isinstance(s, int) else s for s in specs]
+
+    def _rank_cols(self, r: int) -> dict:
+        return {"model": "M2", "rank": int(self.ranks[r]), "rank_fraction": self.rank_fractions[r]}
+
+    def to_table(self) -> list[dict]:
+        """Tidy rows: one per rank (paper Table 1)."""
+        return [
+            {
+                **self._rank_cols(r), "svd": self.svd, "requested": py_value(self.requested[r]),
+                "rank_percent": 100.0 * int(self.ranks[r]) / self.n_entries,
+                "effective_rank": int(self.effective_ranks[r]), "eps_global": float(self.eps_global[r]),
+                "n_nonzero": int(np.count_nonzero(self.weights[r])), "weight_sum": float(self.weights[r].sum()),
+            }
+            for r in range(len(self.ranks))
+        ]
+
+    def weights_table(self) -> list[dict]:
+        """Tidy rows: one per (rank, diameter, anisotropy) with its weight (paper Fig. 4)."""
+        rows = []
+        for r in range(len(self.ranks)):
+            for i, d in enumerate(self.diameters):
+                for j, k in enumerate(self.anisotropies):
+                    rows.append({**self._rank_cols(r), "diameter": float(d), "anisotropy": float(k),
+                                 "weight": float(self.weights[r, i, j])})
+        return rows
+
+    def largest_weights(self, r: int, n: int = 5) -> list[dict]:
+        """The n largest non-zero weights of rank r, largest first."""
+        w = self.weights[r]
+        order = zip(*np.unravel_index(np.argsort(w, axis=None)[::-1][:n], w.shape))
+        return [{"diameter": float(self.diameters[a]), "anisotropy": float(self.anisotropies[b]), "weight": float(w[a, b])}
+                for a, b in order if w[a, b] > 0]
+
+    def freq_table(self) -> list[dict]:
+        rows = []
+        for r in range(len(self.ranks)):
+            rows += self._freq_rows(self.eps_freq[r], self._rank_cols(r))
+        return rows
+
+    def row_table(self) -> list[dict]:
+        rows = []
+        for r in range(len(self.ranks)):
+            rows += self._row_rows(self.eps[r], self._rank_cols(r), None)
+        return rows
+
+    def to_dict(self) -> dict:
+        return {
+            "model": "M2",
+            "svd": self.svd,
+            "bins": self.bins.tolist(),
+            "ranks": self.to_table(),
+            "singular_values": [float(s) for s in self.singular_values],
+            "excluded": int(np.count_nonzero(self.excluded)),
+        }
+

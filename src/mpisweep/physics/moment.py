@@ -1,0 +1,44 @@
+"""⟨m⟩(t) and d⟨m⟩/dt over one drive cycle under any of the three particle models.
+
+* ``fp``: the Néel Fokker–Planck equation with anisotropy (paper eqs. 4–6), periodic steady state;
+* ``equilibrium``: the static Boltzmann equilibrium with anisotropy, f ∝ exp(ξ h·m + σ (n·m)²),
+  followed instantaneously (no relaxation);
+* ``langevin``: the Langevin model without anisotropy (paper eq. 7, model M0).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .equilibrium import BoltzmannQuadrature, langevin_moment
+from .excitation import Excitation
+from .params import Particle
+from .solver import SolveResult
+from .solver import solve as solve_fp
+
+MODELS = ("fp", "equilibrium", "langevin")
+
+
+def solve(particle: Particle, excitation: Excitation, easy_axis=(1.0, 0.0, 0.0), *, model: str = "fp",
+          **solver_options) -> SolveResult:
+    """One cycle of ⟨m⟩ and d⟨m⟩/dt at ``excitation.times``; `solver_options` go to the FP solver.
+
+    For the equilibrium models ``degree`` is 0 and ``stats`` is empty: nothing is integrated.
+    """
+    if model not in MODELS:
+        raise ValueError(f"model: unknown model {model!r} (choose {', '.join(MODELS)})")
+    if model == "fp":
+        return solve_fp(particle, excitation, np.asarray(easy_axis, float), **solver_options)
+    if solver_options:
+        raise ValueError(f"model {model!r} takes no solver options, got {sorted(solver_options)}")
+    start = time.perf_counter()
+    times = excitation.times
+    field, field_rate = excitation.field(times), excitation.field_rate(times)
+    if model == "langevin":
+        moment, rate = langevin_moment(particle, field, field_rate)
+    else:
+        moment, rate = BoltzmannQuadrature(particle, np.asarray(easy_axis, float)).moments(field, field_rate)
+    return SolveResult(times=times, moment=moment, rate=rate, degree=0, periodicity=0.0, cycles=0,
+                       wall_time=time.perf_counter() - start)

@@ -1,0 +1,95 @@
+"""Workflow step `assemble`: all shards → ``fp.zarr``, one xarray tensor over the whole grid.
+
+Variables: ``rows`` (diameter, anisotropy, angle, channel, frequency, offset_y, offset_x), one
+chunk per block, plus the per-block solver statistics (rtol, max_periodicity, steps,
+wall_time_s, degree). Each shard's rows are checked against its marker (sha256,
+dictionary-spec hash, coordinates) before they are copied, so a stale or corrupt shard stops
+the assembly with its name. Only the evaluation bins are stored: all 817 bins of the paper
+grid would be 27 GB.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ..errors import StoreError
+from ..io.atomic import atomic_path
+from ..io.stores import checksum, to_zarr
+from ..physics.spectra import CHANNELS
+from .config import Sweep, block_name, digest
+from .coords import FP_DIMS, ROW_DIMS, all_coords, check_coords, store_attrs
+from .simulate import read_marker, read_shard
+from .specs import dictionary_spec
+
+
+def _markers(sweep: Sweep, shape) -> dict:
+    spec_hash = digest(dictionary_spec(sweep))
+    markers = {}
+    for name, _, _ in sweep.blocks:
+        path = sweep.layout.marker(name)
+        m = read_marker(path)
+        if m.get("spec_hash") != spec_hash:
+            raise StoreError(f"{path}: shard was simulated for another dictionary spec "
+                             f"({m.get('spec_hash', '?')[:12]} ≠ {spec_hash[:12]}); delete it to recompute")
+        if list(m.get("shape", [])) != list(shape[2:]):
+            raise StoreError(f"{path}: shape {m.get('shape')} ≠ expected {list(shape[2:])}")
+        markers[name] = m
+    return markers
+
+
+def _statistics(sweep: Sweep, markers: dict, shape) -> dict:
+    g = sweep.grids
+    grid = [[markers[block_name(d, k)] for k in g.anisotropies_Jm3] for d in g.diameters_nm]
+    stats = {}
+    for key, dtype in (("rtol", float), ("max_periodicity", float), ("steps", np.int64), ("wall_time_s", float)):
+        stats[key] = (("diameter", "anisotropy"), np.array([[m[key] for m in row] for row in grid], dtype=dtype))
+    deg = np.array([[np.broadcast_to(np.asarray(m.get("degrees", m["degree"])), shape[-2:]) for m in row]
+                    for row in grid], dtype=np.int64)
+    stats["degree"] = (("diameter", "anisotropy", "offset_y", "offset_x"), deg)
+    return stats
+
+
+def assemble(sweep: Sweep, output=None, verify: bool = True) -> Path:
+    """Combine all shards of the configured grid into one Zarr v3 store (default ``layout.fp``)."""
+    import dask.array as da
+    import zarr
+
+    output = Path(output) if output is not None else sweep.layout.fp
+    g = sweep.grids
+    coords = all_coords(sweep)
+    shape = (len(g.diameters_nm), len(g.anisotropies_Jm3), len(g.angles_deg), len(CHANNELS),
+             coords["frequency"].size, sweep.offset_grid.ny, sweep.offset_grid.nx)
+    markers = _markers(sweep, shape)
+    stats = _statistics(sweep, markers, shape)
+    ds = xr.Dataset(
+        {"rows": (FP_DIMS, da.zeros(shape, chunks=(1, 1) + shape[2:], dtype=np.complex128)), **stats},
+        coords=coords,
+        attrs={**store_attrs(sweep), "shard_checksums": json.dumps({n: m["sha256"] for n, m in markers.items()})},
+    )
+    ds["rows"].attrs.update(long_name="system-matrix rows phi_k (spectrum convention)", units="1/s")
+    ds["degree"].attrs.update(long_name="truncation degree L per block and offset")
+    ds["max_periodicity"].attrs.update(long_name="largest periodicity residual |<m>(T) - <m>(0)| in the block")
+    ds["wall_time_s"].attrs.update(units="s")
+    with atomic_path(output) as tmp:
+        to_zarr(ds, tmp, compute=False)  # metadata and coordinates; the rows follow block by block
+        group = zarr.open_group(tmp, mode="r+", zarr_format=3)
+        for key, (_, arr) in stats.items():
+            group[key][...] = arr
+        rows = group["rows"]
+        for i, d in enumerate(g.diameters_nm):
+            for j, k in enumerate(g.anisotropies_Jm3):
+                name = block_name(d, k)
+                path = sweep.layout.shard(name)
+                shard = read_shard(path)
+                block = np.asarray(shard["rows"].transpose(*ROW_DIMS).values)
+                if verify:
+                    if checksum(block) != markers[name]["sha256"]:
+                        raise StoreError(f"{path}: rows do not match the sha256 in {sweep.layout.marker(name)}; "
+                                         "delete both to recompute")
+                    check_coords(shard, sweep, path, names=("angle", "frequency", "offset_x", "offset_y"))
+                rows[i, j] = block
+    return output

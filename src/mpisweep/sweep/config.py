@@ -1,0 +1,381 @@
+"""The typed sweep: a validated config resolved to SI once, as one frozen :class:`Sweep`.
+
+Usable without Snakemake::
+
+    from mpisweep.sweep import Sweep
+    sweep = Sweep.load("config/config.yaml")
+    sweep.particle(22, 1100), sweep.excitation, sweep.offsets, sweep.bins, sweep.cycle
+
+The YAML speaks the field's units (nm, J/m³, degrees, mT, Hz); :func:`resolve` converts fields,
+phases and particle constants to SI. The grid values stay in their coordinate units
+(``diameters_nm``, ``anisotropies_Jm3``, ``angles_deg``) because they also label the dictionary
+coordinates and the shard names; :meth:`Sweep.particle` converts one (D, K) to SI.
+
+:meth:`Sweep.to_dict` is the *resolved config* (plain JSON): the workflow writes it once per
+config hash and every step reads it back with :meth:`Sweep.read`; its hash identifies results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..fitting.m2 import parse_rank
+from ..physics.block import offset_grid
+from ..physics.excitation import Excitation
+from ..physics.params import Particle
+from ..physics.spectra import mixing_bins
+from . import schema
+
+MT = 1e-3  # tesla per millitesla
+NM = 1e-9  # metre per nanometre
+
+
+# ------------------------------------------------------------------------------ labels
+def label(x: float) -> str:
+    """Stable text for a grid value: 22 → '22', 22.5 → '22.5', 1e-3 → '0.001'."""
+    x = float(x)
+    if x.is_integer():
+        return str(int(x))
+    return np.format_float_positional(round(x, 9), trim="-")
+
+
+def block_name(d_nm: float, k: float) -> str:
+    """Shard / marker name of one dictionary block, from the parameter values: D22_K1100."""
+    return f"D{label(d_nm)}_K{label(k)}"
+
+
+def canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def digest(obj) -> str:
+    """sha256 of the canonical JSON of `obj`."""
+    return hashlib.sha256(canonical(obj).encode()).hexdigest()
+
+
+def _freeze(obj):
+    """Nested dicts/lists → read-only mappings/tuples (the measurement settings stay as the schema gives them)."""
+    if isinstance(obj, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in obj.items()})
+    if isinstance(obj, list):
+        return tuple(_freeze(v) for v in obj)
+    return obj
+
+
+def _thaw(obj):
+    if isinstance(obj, MappingProxyType):
+        return {k: _thaw(v) for k, v in obj.items()}
+    if isinstance(obj, tuple):
+        return [_thaw(v) for v in obj]
+    return obj
+
+
+# ------------------------------------------------------------------------------- parts
+@dataclass(frozen=True)
+class Scanner:
+    base_frequency: float  # Hz
+    dividers: tuple[int, ...]
+    amplitudes_T: tuple[float, ...]
+    phases_rad: tuple[float, ...]
+    samples: int  # per cycle
+
+
+@dataclass(frozen=True)
+class OffsetGrid:
+    x_T: tuple[float, float]  # (min, max)
+    y_T: tuple[float, float]
+    nx: int
+    ny: int
+
+
+@dataclass(frozen=True)
+class Grids:
+    diameters_nm: tuple[float, ...]
+    anisotropies_Jm3: tuple[float, ...]
+    angles_deg: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    degree: int | None  # None = automatic
+    rtol: float | None  # None = automatic
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    ranks: tuple  # as written in the config ("5%" or counts)
+    rank_fractions: tuple[float, ...]
+    svd: str
+    max_memory_gb: float
+
+
+# --------------------------------------------------------------------------------- Sweep
+@dataclass(frozen=True)
+class Sweep:
+    """One sweep, resolved: everything every workflow step needs, in SI (grid labels in their units)."""
+
+    output: str
+    constants: MappingProxyType  # ms (A/m), alpha, temperature (K), gamma (rad/(s·T))
+    scanner: Scanner
+    offset_grid: OffsetGrid
+    grids: Grids
+    mixing: tuple[int, int]  # (mx, my): highest mixing orders of the evaluation set
+    bin_rows: tuple[tuple[int, int, int], ...]  # (mx, my, k) of the evaluation set
+    solver: SolverSettings
+    fit: FitSettings
+    measurement: MappingProxyType  # source, virtual {...}, mdf {...} as the schema defines them
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def load(cls, path_or_dict, schema_path=None) -> "Sweep":
+        """A YAML config file (or a dict of its keys): validated, defaults filled, resolved."""
+        return resolve(schema.load(path_or_dict, schema_path))
+
+    @classmethod
+    def read(cls, path) -> "Sweep":
+        """A resolved config JSON (written by :meth:`write`) or, for any other suffix, a YAML config."""
+        path = Path(path)
+        if path.suffix != ".json":
+            return cls.load(path)
+        if not path.is_file():
+            raise ConfigError(f"resolved config {path} not found")
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"resolved config {path}: not valid JSON ({err})") from None
+        except (KeyError, TypeError) as err:
+            raise ConfigError(f"resolved config {path}: not a resolved sweep config (missing {err})") from None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Sweep":
+        sc, o, g, fr, s, f = d["scanner"], d["offsets"], d["grids"], d["frequencies"], d["solver"], d["fit"]
+        return cls(
+            output=str(d["output"]),
+            constants=_freeze(dict(d["particle"])),
+            scanner=Scanner(float(sc["base_frequency"]), tuple(sc["dividers"]), tuple(sc["amplitudes_T"]),
+                            tuple(sc["phases_rad"]), int(sc["samples"])),
+            offset_grid=OffsetGrid(tuple(o["x_T"]), tuple(o["y_T"]), int(o["nx"]), int(o["ny"])),
+            grids=Grids(tuple(g["diameters_nm"]), tuple(g["anisotropies_Jm3"]), tuple(g["angles_deg"])),
+            mixing=(int(fr["mx"]), int(fr["my"])),
+            bin_rows=tuple(tuple(int(v) for v in row) for row in fr["bins"]),
+            solver=SolverSettings(s["degree"], s["rtol"]),
+            fit=FitSettings(tuple(f["ranks"]), tuple(f["rank_fractions"]), f["svd"], float(f["max_memory_gb"])),
+            measurement=_freeze(d["measurement"]),
+        )
+
+    def to_dict(self) -> dict:
+        """The resolved config as plain JSON-ready data (its hash identifies the results)."""
+        sc, o, g = self.scanner, self.offset_grid, self.grids
+        return {
+            "output": self.output,
+            "particle": dict(self.constants),
+            "scanner": {"base_frequency": sc.base_frequency, "dividers": list(sc.dividers),
+                        "amplitudes_T": list(sc.amplitudes_T), "phases_rad": list(sc.phases_rad),
+                        "samples": sc.samples},
+            "offsets": {"x_T": list(o.x_T), "y_T": list(o.y_T), "nx": o.nx, "ny": o.ny},
+            "grids": {"diameters_nm": list(g.diameters_nm), "anisotropies_Jm3": list(g.anisotropies_Jm3),
+                      "angles_deg": list(g.angles_deg)},
+            "frequencies": {"mx": self.mixing[0], "my": self.mixing[1], "bins": [list(r) for r in self.bin_rows]},
+            "solver": {"degree": self.solver.degree, "rtol": self.solver.rtol},
+            "fit": {"ranks": list(self.fit.ranks), "rank_fractions": list(self.fit.rank_fractions),
+                    "svd": self.fit.svd, "max_memory_gb": self.fit.max_memory_gb},
+            "measurement": _thaw(self.measurement),
+        }
+
+    def write(self, path) -> None:
+        from ..io.atomic import write_text
+
+        write_text(path, json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n")
+
+    # ---------------------------------------------------------------------- derived
+    @cached_property
+    def config_hash(self) -> str:
+        """sha256 of the canonical resolved config."""
+        return digest(self.to_dict())
+
+    @property
+    def layout(self):
+        from .layout import Layout
+
+        return Layout(self.output)
+
+    def particle(self, diameter_nm: float, anisotropy: float) -> Particle:
+        """The particle of one grid point, in SI."""
+        c = self.constants
+        return Particle(float(diameter_nm) * NM, float(anisotropy), ms=c["ms"], alpha=c["alpha"],
+                        temperature=c["temperature"], gamma=c["gamma"])
+
+    @cached_property
+    def excitation(self) -> Excitation:
+        """The drive field without offset."""
+        s = self.scanner
+        return Excitation(s.amplitudes_T, s.dividers, s.base_frequency, phases=s.phases_rad, samples=s.samples)
+
+    @property
+    def cycle(self) -> float:
+        """Drive cycle T in s."""
+        return self.excitation.period
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """(ny, nx, 3) offset fields in T, x fastest (the grid the blocks are simulated on)."""
+        o = self.offset_grid
+        return offset_grid(o.x_T, o.y_T, o.nx, o.ny)
+
+    @property
+    def bins(self) -> np.ndarray:
+        """(F, 3) int rows (mx, my, k) of the evaluation set."""
+        return np.asarray(self.bin_rows, dtype=np.int64).reshape(-1, 3)
+
+    @property
+    def angles(self) -> tuple[float, ...]:
+        return self.grids.angles_deg
+
+    @property
+    def blocks(self) -> list[tuple[str, float, float]]:
+        """(name, D in nm, K in J/m³) of every dictionary block, diameter-major."""
+        g = self.grids
+        return [(block_name(d, k), d, k) for d in g.diameters_nm for k in g.anisotropies_Jm3]
+
+    @property
+    def source(self) -> str:
+        return self.measurement["source"]
+
+    @property
+    def virtual(self):
+        return self.measurement["virtual"]
+
+    @property
+    def mdf(self):
+        return self.measurement["mdf"]
+
+    @property
+    def components(self) -> list[tuple[str, dict]]:
+        """(name, {diameter, anisotropy, weight}) of the virtual scanner's mixture."""
+        return [(block_name(c["diameter"], c["anisotropy"]), dict(c)) for c in self.virtual["components"]]
+
+    def solver_rtol(self, particle: Particle) -> float:
+        """The dictionary's rtol for one particle: the configured one or the solver's default."""
+        from ..physics.solver import default_rtol
+
+        return self.solver.rtol if self.solver.rtol is not None else default_rtol(particle.sigma)
+
+
+# ------------------------------------------------------------------------------ resolve
+def expand_grid(spec, key: str) -> tuple[float, ...]:
+    """A grid given as a list or {start, stop, step} → sorted unique floats (ConfigError naming `key`)."""
+    if isinstance(spec, dict):
+        start, stop, step = (float(spec[k]) for k in ("start", "stop", "step"))
+        if stop < start:
+            raise ConfigError(f"config key '{key}.stop': {stop:g} is below start {start:g}")
+        n = (stop - start) / step
+        if abs(n - round(n)) > 1e-6 * max(1.0, abs(n)):
+            raise ConfigError(f"config key '{key}.step': {step:g} does not divide stop - start = {stop - start:g}")
+        values = [round(start + i * step, 10) for i in range(int(round(n)) + 1)]
+    else:
+        values = [float(v) for v in spec]
+    if any(not math.isfinite(v) for v in values):
+        raise ConfigError(f"config key '{key}': values must be finite, got {values}")
+    uniq = sorted(set(values))
+    if len(uniq) != len(values):
+        dup = sorted({v for v in values if values.count(v) > 1})
+        raise ConfigError(f"config key '{key}': duplicate values {dup}")
+    return tuple(uniq)
+
+
+def _grids(g: dict) -> Grids:
+    grids = Grids(expand_grid(g["diameters"], "grids.diameters"), expand_grid(g["anisotropies"], "grids.anisotropies"),
+                  expand_grid(g["angles"], "grids.angles"))
+    if grids.diameters_nm[0] <= 0:
+        raise ConfigError(f"config key 'grids.diameters': diameters must be > 0 nm, got {grids.diameters_nm[0]:g}")
+    if grids.anisotropies_Jm3[0] < 0:
+        raise ConfigError(f"config key 'grids.anisotropies': must be ≥ 0 J/m³, got {grids.anisotropies_Jm3[0]:g}")
+    mod = sorted(round(a % 180.0, 9) % 180.0 for a in grids.angles_deg)
+    if len(set(mod)) != len(mod):
+        raise ConfigError("config key 'grids.angles': two angles describe the same easy axis (equal modulo 180°): "
+                          f"{list(grids.angles_deg)}")
+    return grids
+
+
+def _bins(fr: dict, dividers: list[int], samples: int) -> np.ndarray:
+    rows = mixing_bins(dividers, int(fr["mx"]), int(fr["my"]))
+    if rows.shape[0] == 0:
+        raise ConfigError("config key 'frequencies': the evaluation set is empty (raise mx or my)")
+    kmax = int(rows[:, 2].max())
+    if kmax > samples // 2:
+        raise ConfigError(
+            f"config key 'frequencies': bin k = {kmax} (mx = {fr['mx']}, my = {fr['my']}) is above the "
+            f"Nyquist bin {samples // 2} of scanner.samples = {samples}; lower mx/my or raise samples")
+    if len(set(rows[:, 2].tolist())) != rows.shape[0]:
+        raise ConfigError(f"config key 'frequencies': mixing orders up to ({fr['mx']}, {fr['my']}) give "
+                          f"colliding bins for dividers {dividers}; lower mx/my")
+    return rows
+
+
+def _rank_fractions(ranks: list, n_entries: int) -> list[float]:
+    fractions = []
+    for i, r in enumerate(ranks):
+        spec = parse_rank(r)
+        f = spec / n_entries if isinstance(spec, int) else spec
+        if not 0 < f <= 1:
+            raise ConfigError(f"config key 'fit.ranks[{i}]': {r!r} is not within (0 %, 100 %] of the "
+                              f"{n_entries} dictionary entries")
+        fractions.append(f)
+    if len(set(fractions)) != len(fractions):
+        raise ConfigError(f"config key 'fit.ranks': duplicate ranks {ranks}")
+    return fractions
+
+
+def _check_measurement(meas: dict) -> None:
+    seen = set()
+    for i, c in enumerate(meas["virtual"]["components"]):
+        name = block_name(c["diameter"], c["anisotropy"])
+        if name in seen:
+            raise ConfigError(f"config key 'measurement.virtual.components[{i}]': ({c['diameter']:g} nm, "
+                              f"{c['anisotropy']:g} J/m³) is listed twice")
+        seen.add(name)
+    if meas["virtual"]["transfer_function"]["kind"] == "h5" and "path" not in meas["virtual"]["transfer_function"]:
+        raise ConfigError("config key 'measurement.virtual.transfer_function.path': required for kind h5")
+    if meas["source"] == "mdf" and not meas["mdf"].get("directory"):
+        raise ConfigError("config key 'measurement.mdf.directory': required for measurement.source mdf")
+
+
+def resolve(cfg: dict) -> Sweep:
+    """Validated config (defaults filled, see :mod:`.schema`) → the resolved :class:`Sweep`."""
+    sc, off = cfg["scanner"], cfg["offsets"]
+    dividers = [int(d) for d in sc["dividers"]]
+    samples = math.lcm(*dividers) if sc["samples"] is None else int(sc["samples"])
+    grids = _grids(cfg["grids"])
+    rows = _bins(cfg["frequencies"], dividers, samples)
+    for axis in ("x", "y"):
+        if off[axis]["max"] < off[axis]["min"]:
+            raise ConfigError(f"config key 'offsets.{axis}.max': {off[axis]['max']:g} is below min {off[axis]['min']:g}")
+    ranks = list(cfg["fit"]["ranks"])
+    fractions = _rank_fractions(ranks, len(grids.diameters_nm) * len(grids.anisotropies_Jm3))
+    _check_measurement(cfg["measurement"])
+    solver = cfg["solver"]
+    return Sweep(
+        output=str(cfg["output"]),
+        constants=_freeze({k: float(cfg["particle"][k]) for k in ("ms", "alpha", "temperature", "gamma")}),
+        scanner=Scanner(float(sc["base_frequency"]), tuple(dividers), tuple(float(a) * MT for a in sc["drive"]),
+                        tuple(math.radians(float(a)) for a in sc["phases"]), samples),
+        offset_grid=OffsetGrid((float(off["x"]["min"]) * MT, float(off["x"]["max"]) * MT),
+                               (float(off["y"]["min"]) * MT, float(off["y"]["max"]) * MT),
+                               int(off["x"]["count"]), int(off["y"]["count"])),
+        grids=grids,
+        mixing=(int(cfg["frequencies"]["mx"]), int(cfg["frequencies"]["my"])),
+        bin_rows=tuple(tuple(int(v) for v in r) for r in rows.tolist()),
+        solver=SolverSettings(None if solver["degree"] == "auto" else int(solver["degree"]),
+                              None if solver["rtol"] == "auto" else float(solver["rtol"])),
+        fit=FitSettings(tuple(ranks), tuple(fractions), cfg["fit"]["svd"], float(cfg["fit"]["max_memory_gb"])),
+        measurement=_freeze(cfg["measurement"]),
+    )

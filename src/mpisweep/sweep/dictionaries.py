@@ -1,0 +1,89 @@
+"""Opening the stored dictionaries for the fits: fp.zarr and m0.zarr as (…, offset) arrays.
+
+A dictionary smaller than ``fit.max_memory_gb`` is loaded; a larger one is read block by block
+through :class:`FlatOffsetView`, so the fits never hold it whole.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ..fitting import DICTIONARY_DIMS, DICTIONARY_M0_DIMS
+from ..io.stores import open_zarr
+from .config import Sweep
+from .coords import check_coords
+
+
+class _Values:
+    """The `.values` of one block (what the fits read)."""
+
+    def __init__(self, values):
+        self.values = values
+
+
+class FlatOffsetView:
+    """Read-only view of a lazily opened (…, offset_y, offset_x) DataArray as (…, offset).
+
+    Duck-types the small part of the DataArray API that :mod:`mpisweep.fitting` uses (dims,
+    coords, dtype, shape, transpose, isel(...).values), so the fits read the Zarr dictionary
+    block by block instead of loading it whole.
+    """
+
+    def __init__(self, da: xr.DataArray):
+        lead = [d for d in da.dims if d not in ("offset_y", "offset_x")]
+        self._da = da.transpose(*lead, "offset_y", "offset_x")
+        self.dims = tuple(lead) + ("offset",)
+        self.coords = {d: da.coords[d] for d in lead if d in da.coords}
+        self.dtype = da.dtype
+        self.shape = tuple(da.sizes[d] for d in lead) + (da.sizes["offset_y"] * da.sizes["offset_x"],)
+
+    def transpose(self, *dims):
+        if dims[-1] != "offset":
+            raise ValueError("FlatOffsetView: 'offset' must stay last")
+        return FlatOffsetView(self._da.transpose(*dims[:-1], "offset_y", "offset_x"))
+
+    def isel(self, indexers):
+        if "offset" in indexers:
+            raise NotImplementedError("FlatOffsetView: indexing along 'offset'")
+        sub = self._da.isel(indexers)
+        values = np.asarray(sub.values)
+        return _Values(values.reshape(values.shape[:-2] + (-1,)))
+
+
+def _flat(da: xr.DataArray, dims) -> xr.DataArray:
+    """In-memory (…, offset_y, offset_x) → (…, offset) with the fitting module's dimension order."""
+    lead = [d for d in dims if d != "offset"]
+    arr = da.transpose(*lead, "offset_y", "offset_x")
+    values = np.asarray(arr.values)
+    return xr.DataArray(values.reshape(values.shape[:-2] + (-1,)), dims=tuple(lead) + ("offset",),
+                        coords={d: arr.coords[d].values for d in lead if d in arr.coords})
+
+
+def flat(da: xr.DataArray, dims) -> xr.DataArray:
+    """In-memory (…, offset_y, offset_x) → (…, offset) with the fitting module's dimension order."""
+    lead = [d for d in dims if d != "offset"]
+    arr = da.transpose(*lead, "offset_y", "offset_x")
+    values = np.asarray(arr.values)
+    return xr.DataArray(values.reshape(values.shape[:-2] + (-1,)), dims=tuple(lead) + ("offset",),
+                        coords={d: arr.coords[d].values for d in lead if d in arr.coords})
+
+
+def open_fp(sweep: Sweep, path=None, log=print):
+    """The Fokker–Planck dictionary (diameter, anisotropy, angle, channel, frequency, offset) and its attrs."""
+    path = path or sweep.layout.fp
+    ds = open_zarr(path)
+    check_coords(ds, sweep, path)
+    nbytes = ds["rows"].size * 16
+    if nbytes <= sweep.fit.max_memory_gb * 2**30:
+        return flat(ds["rows"], DICTIONARY_DIMS), dict(ds.attrs)
+    log(f"dictionary {nbytes / 2**30:.1f} GiB > fit.max_memory_gb: reading it block-wise from {path}")
+    return FlatOffsetView(ds["rows"]), dict(ds.attrs)
+
+
+def open_m0(sweep: Sweep, path=None):
+    """The Langevin dictionary (diameter, channel, frequency, offset)."""
+    path = path or sweep.layout.m0
+    ds = open_zarr(path)
+    check_coords(ds, sweep, path, names=("angle", "frequency", "offset_x", "offset_y", "diameter"))
+    return flat(ds["rows"], DICTIONARY_M0_DIMS)

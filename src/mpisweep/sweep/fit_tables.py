@@ -1,0 +1,86 @@
+"""The fit step's tidy tables and summary under ``fits/`` (file names in :mod:`.layout`).
+
+* ``m0_eps_global.csv``  diameter (nm), eps_global, best
+* ``m1_eps_global.csv``  diameter (nm), anisotropy (J/m³), eps_global, best
+* ``m2_eps_global.csv``  rank_fraction, rank, effective_rank, eps_global, n_nonzero, weight_sum (paper Table 1)
+* ``m2_weights.csv``     rank_fraction, rank, diameter, anisotropy, weight
+* ``eps_freq.csv``       model, rank_fraction (M2 only), mx, my, bin, eps_freq
+* ``eps_rows.csv``       model, rank_fraction (M2 only), angle, channel, mx, my, bin, eps, transfer_re, transfer_im
+  (the fitted transfer function â of M0/M1 per row)
+* ``summary.json``       ε_global and best parameters per model, M2 per rank, virtual-scanner truth
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..io.atomic import write_csv, write_json
+from ..io.provenance import package_attrs
+from .config import Sweep
+
+FIELDS = {
+    "m0": ["diameter", "eps_global", "best"],
+    "m1": ["diameter", "anisotropy", "eps_global", "best"],
+    "m2": ["rank_fraction", "rank", "effective_rank", "eps_global", "n_nonzero", "weight_sum"],
+    "weights": ["rank_fraction", "rank", "diameter", "anisotropy", "weight"],
+    "eps_freq": ["model", "rank_fraction", "rank", "mx", "my", "bin", "eps_freq"],
+    "eps_rows": ["model", "rank_fraction", "rank", "angle", "channel", "mx", "my", "bin", "eps", "transfer_re",
+                 "transfer_im"],
+}
+
+
+def write_tables(sweep: Sweep, r0, r1, r2, outdir) -> None:
+    """The six CSV tables of the fits M0, M1, M2."""
+    rows = {
+        "m0": r0.to_table(),
+        "m1": r1.to_table(),
+        "m2": r2.to_table(),
+        "weights": r2.weights_table(),
+        "eps_freq": r0.freq_table() + r1.freq_table() + r2.freq_table(),
+        "eps_rows": r0.row_table() + r1.row_table() + r2.row_table(),
+    }
+    for key, table in rows.items():
+        write_csv(outdir / sweep.layout.fit_table(key).name, table, FIELDS[key])
+
+
+def read_truth(sweep: Sweep) -> dict | None:
+    """The virtual scanner's ground truth, when the measurement is virtual."""
+    if sweep.source != "virtual" or not sweep.layout.truth.exists():
+        return None
+    return json.loads(sweep.layout.truth.read_text())
+
+
+def summary(sweep: Sweep, measured, r0, r1, r2, dictionary_attrs: dict, wall_time_s: float) -> dict:
+    """summary.json: ε_global and best parameters per model, M2 per rank, the truth when known."""
+    truth = read_truth(sweep)
+    out = {
+        "M0": {"eps_global": float(r0.eps_global_best), "best_diameter": float(r0.best_diameter)},
+        "M1": {"eps_global": float(r1.eps_global_best), "best_diameter": float(r1.best_diameter),
+               "best_anisotropy": float(r1.best_anisotropy)},
+        "M2": [{"rank_fraction": row["rank_fraction"], "rank": row["rank"], "effective_rank": row["effective_rank"],
+                "eps_global": row["eps_global"], "n_nonzero": row["n_nonzero"], "largest_weights": r2.largest_weights(i)}
+               for i, row in enumerate(r2.to_table())],
+        "units": {"diameter": "nm", "anisotropy": "J/m^3"},
+        "evaluation_bins": int(sweep.bins.shape[0]),
+        "measurement": {"source": sweep.source, "files": json.loads(measured.attrs["files"])},
+        "truth": truth,
+        "config_hash": sweep.config_hash,
+        "dictionary_config_hash": dictionary_attrs.get("config_hash"),
+        **package_attrs(),
+        "wall_time_s": wall_time_s,
+    }
+    if truth is not None:
+        dom = truth["dominant"]
+        out["recovered"] = {
+            "true_dominant": [dom["diameter_nm"], dom["anisotropy_Jm3"]],
+            "m1": [float(r1.best_diameter), float(r1.best_anisotropy)],
+            "m1_equals_dominant": bool(np.isclose(r1.best_diameter, dom["diameter_nm"])
+                                       and np.isclose(r1.best_anisotropy, dom["anisotropy_Jm3"])),
+        }
+    return out
+
+
+def write_summary(path, summary_dict: dict) -> None:
+    write_json(path, summary_dict)

@@ -1,0 +1,151 @@
+"""Every output path of a sweep, in one place: the Snakefile and the code both ask this module.
+
+Under ``<output>/`` (``results/`` by default)::
+
+    .resolved/<config hash>.json         the resolved config every job reads
+    specs/<concern>.json                 one spec per concern; decides what reruns (see specs.py)
+    .warmup                              stamp: numba kernels compiled into the cache
+    dictionary/shards/D22_K1100.zarr     one simulate job's rows
+    dictionary/markers/D22_K1100.json    its sha256, L, rtol, periodicity, steps, wall time
+    dictionary/fp.zarr                   all shards assembled (diameter, anisotropy, angle, ...)
+    dictionary/m0.zarr                   Langevin (M0) rows
+    measurement/<angle>.mdf              virtual scanner: one MDF per angle
+    measurement/calibrations.csv, truth.json, check.json, components/D22_K1100.npz
+    fits/*.csv, summary.json, config.json, models.zarr, mdf/<model>/<angle>.mdf
+    figures/*.png
+    logs/<rule>[/<name>].log, benchmarks/<rule>/<name>.tsv
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+#: fit tables: key → file name under fits/ (user contract: the names stay)
+FIT_TABLES = {
+    "m0": "m0_eps_global.csv",
+    "m1": "m1_eps_global.csv",
+    "m2": "m2_eps_global.csv",
+    "weights": "m2_weights.csv",
+    "eps_freq": "eps_freq.csv",
+    "eps_rows": "eps_rows.csv",
+    "summary": "summary.json",
+}
+
+
+def _label(x: float) -> str:
+    from .config import label
+
+    return label(x)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths of one sweep's outputs below `output`."""
+
+    output: str
+
+    @property
+    def root(self) -> Path:
+        return Path(self.output)
+
+    # ------------------------------------------------------------------ config and specs
+    def resolved_config(self, config_hash: str) -> Path:
+        return self.root / ".resolved" / f"{config_hash}.json"
+
+    @property
+    def warmup(self) -> Path:
+        """Stamp of the numba warm-up (compiled kernels in the cache)."""
+        return self.root / ".warmup"
+
+    def spec(self, name: str) -> Path:
+        return self.root / "specs" / f"{name}.json"
+
+    # ------------------------------------------------------------------------ dictionary
+    @property
+    def dictionary(self) -> Path:
+        return self.root / "dictionary"
+
+    @property
+    def shards(self) -> Path:
+        return self.dictionary / "shards"
+
+    @property
+    def markers(self) -> Path:
+        return self.dictionary / "markers"
+
+    def shard(self, block: str) -> Path:
+        return self.shards / f"{block}.zarr"
+
+    def marker(self, block: str) -> Path:
+        return self.markers / f"{block}.json"
+
+    @property
+    def fp(self) -> Path:
+        return self.dictionary / "fp.zarr"
+
+    @property
+    def m0(self) -> Path:
+        return self.dictionary / "m0.zarr"
+
+    # ----------------------------------------------------------------------- measurement
+    @property
+    def measurement(self) -> Path:
+        return self.root / "measurement"
+
+    def virtual_file(self, angle_deg: float) -> Path:
+        """The virtual scanner's MDF file for one easy-axis angle."""
+        return self.measurement / f"{_label(angle_deg)}.mdf"
+
+    @property
+    def virtual_index(self) -> Path:
+        return self.measurement / "calibrations.csv"
+
+    @property
+    def truth(self) -> Path:
+        return self.measurement / "truth.json"
+
+    @property
+    def check(self) -> Path:
+        return self.measurement / "check.json"
+
+    def component(self, name: str) -> Path:
+        return self.measurement / "components" / f"{name}.npz"
+
+    # ------------------------------------------------------------------------------ fits
+    @property
+    def fits(self) -> Path:
+        return self.root / "fits"
+
+    def fit_table(self, key: str) -> Path:
+        return self.fits / FIT_TABLES[key]
+
+    @property
+    def fit_tables(self) -> dict[str, Path]:
+        return {key: self.fit_table(key) for key in FIT_TABLES}
+
+    @property
+    def fit_config(self) -> Path:
+        return self.fits / "config.json"
+
+    @property
+    def models(self) -> Path:
+        return self.fits / "models.zarr"
+
+    def model_mdf(self, model: str, angle_deg: float) -> Path:
+        return self.fits / "mdf" / model / f"{_label(angle_deg)}.mdf"
+
+    # --------------------------------------------------------------------------- figures
+    @property
+    def figures(self) -> Path:
+        return self.root / "figures"
+
+    def figure(self, file_name: str) -> Path:
+        return self.figures / file_name
+
+    # ------------------------------------------------------------------------------ logs
+    def log(self, rule: str, name: str | None = None) -> Path:
+        return self.root / "logs" / (f"{rule}.log" if name is None else f"{rule}/{name}.log")
+
+    def benchmark(self, rule: str, name: str) -> Path:
+        return self.root / "benchmarks" / rule / f"{name}.tsv"

@@ -1,0 +1,61 @@
+"""Spec files: what each workflow step depends on, one small JSON per concern.
+
+Snakemake reruns a job when an input changes. Every job reads the whole resolved config, but
+depends only on the spec of its own concern, each rewritten only when its own hash changes:
+
+    config      the whole resolved config    → assemble, m0_dictionary, fit (cheap to redo)
+    dictionary  what determines one block    → simulate
+    component_* one virtual-scanner component → virtual_component
+    virtual     mixture, noise, transfer fn  → virtual_scanner
+    check       measurement source + scanner → check_measurement
+
+So a new fit rank or SNR never recomputes a dictionary block, a new particle constant
+recomputes all of them, and a new grid value adds only its new blocks.
+"""
+
+from __future__ import annotations
+
+from .config import Sweep, digest
+
+
+def _scanner(sweep: Sweep) -> dict:
+    d = sweep.to_dict()
+    return {k: d[k] for k in ("scanner", "offsets")} | {"angles_deg": d["grids"]["angles_deg"],
+                                                         "bins": d["frequencies"]["bins"]}
+
+
+def dictionary_spec(sweep: Sweep) -> dict:
+    """Everything that determines one dictionary block except its (D, K): the shards' identity."""
+    d = sweep.to_dict()
+    return {k: d[k] for k in ("particle", "scanner", "offsets", "solver")} | {
+        "angles_deg": d["grids"]["angles_deg"],
+        "bins": d["frequencies"]["bins"],
+    }
+
+
+def component_spec(sweep: Sweep, component: dict) -> dict:
+    """Everything that determines the virtual scanner's rows of one mixture component."""
+    d = sweep.to_dict()
+    spec = {k: d[k] for k in ("particle", "scanner", "offsets", "solver")}
+    spec["angles_deg"] = d["grids"]["angles_deg"]
+    spec["virtual_solver"] = d["measurement"]["virtual"]["solver"]
+    spec["component"] = {"diameter": float(component["diameter"]), "anisotropy": float(component["anisotropy"])}
+    return spec
+
+
+def all_specs(sweep: Sweep) -> dict[str, dict]:
+    """name → spec of every concern of the sweep (the Snakefile writes each to layout.spec(name))."""
+    d = sweep.to_dict()
+    specs = {
+        "config": d,
+        "dictionary": dictionary_spec(sweep),
+        "virtual": {"virtual": d["measurement"]["virtual"], "scanner": _scanner(sweep), "output": sweep.output},
+        "check": {"measurement": d["measurement"], "scanner": _scanner(sweep), "output": sweep.output},
+    }
+    for name, comp in sweep.components:
+        specs[f"component_{name}"] = component_spec(sweep, comp)
+    return specs
+
+
+def spec_hashes(sweep: Sweep) -> dict[str, str]:
+    return {name: digest(spec) for name, spec in all_specs(sweep).items()}

@@ -1,0 +1,180 @@
+"""Virtual scanner: synthetic measured system matrices (MDF files) from a known particle mixture.
+
+For every configured easy-axis angle ϑ, receive channel c and rfft bin k the virtual measurement is
+
+    S_ϑ,c,k(r) = H_c(f_k) · Σ_j w_j φ_(D_j, K_j, ϑ),c,k(r) + n,
+
+with φ the Fokker–Planck rows (spectra convention) of mixture component j, H a complex receive
+transfer function and n complex Gaussian noise (E|n|² = σ², σ = 10^(−SNR/20) · RMS of the noise-free
+signal over all angles, channels, evaluation bins and offsets). The components are simulated with
+a finer discretization than the dictionary (truncation degree + ``degree_offset``, rtol ×
+``rtol_factor``) so that fitting the dictionary to it is not an inverse crime; with 0 and 1 the
+discretization equals the dictionary's exactly.
+
+Outputs (``<output>/measurement/``): ``<angle>.mdf`` per angle (MDF v2.1, frequency domain, all
+V/2+1 bins, hybrid calibration with /calibration/offsetFields, /calibration/size, /calibration/snr),
+``calibrations.csv`` (columns ``file,angle``; the record layout that :mod:`.measurement` reads) and
+``truth.json`` (components, weights, transfer function, SNR, noise σ, seed). The sweep reads these
+files back through :func:`mpisweep.io.mdf.read_system_matrix`, exactly like measured data.
+
+Transfer functions (``measurement.virtual.transfer_function``):
+
+* ``analytic`` (default): H_c(f) = g_c e^{iφ_c} · (i f/f_hp)/(1 + i f/f_hp) · 1/(1 + i f/f_lp)² ·
+  e^{−2πi f τ} — a first-order high-pass, a second-order low-pass and a group delay;
+* ``h5``: the measured receive chain in an HDF5 file with /transferFunction (channel, frequency,
+  re/im) and /frequencies (Hz), e.g. tests/data/transferFunction-PreinstalledUH.h5, linearly
+  interpolated in re/im to the bin frequencies (held constant outside the tabulated range);
+* ``unity``: H = 1.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, MDFError, StoreError
+from ..io.atomic import atomic_path, write_csv, write_json
+from ..io.mdf import write_system_matrix
+from ..physics.block import simulate_block
+from ..physics.solver import auto_degree
+from .config import Sweep, digest, label
+from .coords import system_matrix_dataset
+from .progress import printer
+from .simulate import block_degrees
+from .specs import component_spec
+
+
+def measurement_files(sweep: Sweep) -> list[tuple[Path, float]]:
+    """(MDF path, angle in degrees) the virtual scanner writes, one per configured angle."""
+    return [(sweep.layout.virtual_file(a), float(a)) for a in sweep.angles]
+
+
+# ----------------------------------------------------------------------- transfer function
+def transfer_function(tf: dict, freqs_hz) -> np.ndarray:
+    """Complex receive transfer function (2, F) for receive channels x, y at `freqs_hz`."""
+    f = np.asarray(freqs_hz, dtype=float)
+    kind = tf["kind"]
+    if kind == "unity":
+        return np.ones((2, f.size), dtype=complex)
+    if kind == "analytic":
+        s_hp = 1j * f / float(tf["highpass"])
+        shape = s_hp / (1 + s_hp) / (1 + 1j * f / float(tf["lowpass"])) ** 2 * np.exp(-2j * np.pi * f * float(tf["delay"]))
+        gains = np.asarray(tf["gain"], float) * np.exp(1j * np.radians(np.asarray(tf["phase"], float)))
+        return gains[:, None] * shape[None, :]
+    if kind == "h5":
+        import h5py
+
+        path = Path(tf["path"])
+        if not path.exists():
+            raise ConfigError(f"measurement.virtual.transfer_function.path: {path} not found")
+        with h5py.File(path, "r") as h:
+            if "transferFunction" not in h or "frequencies" not in h:
+                raise MDFError(f"{path}: needs /transferFunction (channel, frequency, 2) and /frequencies")
+            table = np.asarray(h["transferFunction"][...], float)
+            ftab = np.asarray(h["frequencies"][...], float).reshape(-1)
+        if table.ndim != 3 or table.shape[-1] != 2 or table.shape[1] != ftab.size:
+            raise MDFError(f"{path}: /transferFunction has shape {table.shape}, expected (C, {ftab.size}, 2)")
+        out = np.empty((2, f.size), dtype=complex)
+        for i, ch in enumerate(tf["channels"]):
+            if ch >= table.shape[0]:
+                raise ConfigError(f"measurement.virtual.transfer_function.channels: {ch} not in the {table.shape[0]} "
+                                 f"channels of {path}")
+            out[i] = np.interp(f, ftab, table[ch, :, 0]) + 1j * np.interp(f, ftab, table[ch, :, 1])
+        return out
+    raise ConfigError(f"measurement.virtual.transfer_function.kind: unknown kind {kind!r}")
+
+
+# -------------------------------------------------------------------------- components
+def component_settings(sweep: Sweep, component: dict) -> tuple[np.ndarray | None, float]:
+    """(degrees, rtol) of the virtual scanner for one component: the dictionary's settings made finer.
+
+    degrees: None (exactly the dictionary's automatic choice, when degree_offset is 0) or the
+    truncation degree per offset (offset_y, offset_x); rtol: the dictionary's × rtol_factor.
+    """
+    particle = sweep.particle(component["diameter"], component["anisotropy"])
+    v = sweep.virtual["solver"]
+    base_rtol = sweep.solver_rtol(particle)
+    rtol = base_rtol if v["rtol_factor"] == 1 else base_rtol * float(v["rtol_factor"])
+    offsets = sweep.offsets
+    degree = sweep.solver.degree
+    if int(v["degree_offset"]) == 0:
+        return (None if degree is None else np.full(offsets.shape[:2], int(degree))), float(rtol)
+    base = np.array([[degree or auto_degree(particle, sweep.excitation.with_offset(o).max_field()) for o in row]
+                     for row in offsets])
+    return base + int(v["degree_offset"]), float(rtol)
+
+
+def simulate_component(sweep: Sweep, component: dict, output, progress: bool = True) -> dict:
+    """Rows of one mixture component at ALL rfft bins (angle, channel, k, offset_y, offset_x) → .npz."""
+    particle = sweep.particle(component["diameter"], component["anisotropy"])
+    degrees, rtol = component_settings(sweep, component)
+    bins = np.arange(sweep.scanner.samples // 2 + 1)
+    res = simulate_block(particle, sweep.excitation, sweep.angles, sweep.offsets, bins, degree=degrees, rtol=rtol,
+                         progress=printer(particle.describe()) if progress else None)
+    degrees = block_degrees(res)
+    with atomic_path(output, suffix=".npz") as tmp:
+        np.savez(tmp, rows=res.rows, degrees=degrees, rtol=rtol, max_periodicity=res.max_periodicity,
+                 steps=res.steps, wall_time=res.wall_time, spec_hash=digest(component_spec(sweep, component)))
+    return {"degree": int(np.max(degrees)), "rtol": rtol, "max_periodicity": res.max_periodicity,
+            "wall_time": res.wall_time}
+
+
+# ----------------------------------------------------------------------------- scanner
+def _mixture(sweep: Sweep, component_files):
+    """Σ_j w_j φ_j over the components, and what each one was simulated with."""
+    total, details = None, []
+    for (name, comp), path in zip(sweep.components, component_files):
+        with np.load(path) as z:
+            if str(z["spec_hash"]) != digest(component_spec(sweep, comp)):
+                raise StoreError(f"{path}: simulated for another configuration; delete it to recompute")
+            rows = z["rows"]
+            details.append({"name": name, "diameter_nm": float(comp["diameter"]), "anisotropy_Jm3": float(comp["anisotropy"]),
+                            "weight": float(comp["weight"]), "degree": int(np.max(z["degrees"])), "rtol": float(z["rtol"]),
+                            "max_periodicity": float(z["max_periodicity"])})
+        total = comp["weight"] * rows if total is None else total + comp["weight"] * rows
+    return total, details
+
+
+def virtual_scanner(sweep: Sweep, component_files=None) -> dict:
+    """Combine the simulated components into MDF files + calibrations.csv + truth.json; return the truth."""
+    virt = sweep.virtual
+    files = component_files or [sweep.layout.component(name) for name, _ in sweep.components]
+    total, details = _mixture(sweep, files)
+    freqs = np.arange(total.shape[2]) / sweep.cycle
+    H = transfer_function(virt["transfer_function"], freqs)  # (2, K)
+    signal = total * H[None, :, :, None, None]
+    rms = float(np.sqrt(np.mean(np.abs(signal[:, :, sweep.bins[:, 2]]) ** 2)))
+    rng = np.random.default_rng(int(virt["seed"]))
+    if virt["snr_db"] is None:
+        sigma = 0.0
+        measured = signal
+    else:
+        sigma = rms * 10.0 ** (-float(virt["snr_db"]) / 20.0)
+        noise = (rng.standard_normal(signal.shape) + 1j * rng.standard_normal(signal.shape)) * (sigma / math.sqrt(2))
+        measured = signal + noise
+    written = []
+    for a, (path, angle) in enumerate(measurement_files(sweep)):
+        per_bin = np.sqrt(np.mean(np.abs(signal[a]) ** 2, axis=(-2, -1)))  # (2, K)
+        ds = system_matrix_dataset(sweep, measured[a], per_bin / sigma if sigma > 0 else None)
+        write_system_matrix(path, ds, experiment={"name": f"virtual scanner, easy axis {label(angle)} deg",
+                                                  "isSimulation": 1},
+                            tracer={"name": ["virtual mixture"]}, scanner={"name": "mpisweep virtual scanner"})
+        written.append({"file": path.name, "angle": angle})
+    write_csv(sweep.layout.virtual_index, [{"file": w["file"], "angle": label(w["angle"])} for w in written],
+              ["file", "angle"])
+    truth = {
+        "components": details,
+        "weights_normalized": [d["weight"] / sum(c["weight"] for c in details) for d in details],
+        "dominant": max(details, key=lambda d: d["weight"]),
+        "transfer_function": dict(virt["transfer_function"]),
+        "snr_db": virt["snr_db"],
+        "noise_sigma": sigma,
+        "signal_rms": rms,
+        "seed": int(virt["seed"]),
+        "solver": dict(virt["solver"]),
+        "files": written,
+    }
+    write_json(sweep.layout.truth, truth)
+    return truth

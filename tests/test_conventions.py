@@ -1,0 +1,34 @@
+"""Snakemake's own conventions: `snakemake --lint` finds nothing and snakefmt would change nothing."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILES = [str(REPO / "Snakefile"), str(REPO / "workflow" / "rules")]
+
+
+@pytest.mark.snakemake
+def test_snakemake_lint_is_clean(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+                          "--directory", str(tmp_path), "--lint"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "Lints for" not in out.stdout + out.stderr
+
+
+def test_snakefmt_would_change_nothing():
+    out = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *SNAKEFILES], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+
+
+def test_every_rule_has_a_log_and_a_docstring():
+    text = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
+    rules = text.split("\nrule ")[1:]
+    assert len(rules) >= 9
+    for rule in rules:
+        name = rule.split(":", 1)[0]
+        assert '"""' in rule.split("\n", 2)[1], f"rule {name} has no docstring"
+        assert "\n    log:" in rule, f"rule {name} has no log"

@@ -1,0 +1,42 @@
+"""numba's cache on clusters: parallel cold-start jobs and the warm-up step.
+
+Parallel simulate jobs that all find an empty cache compile at once and race to write it (the
+workflow avoids that with its warm-up rule, but a user may start jobs by hand); all must succeed
+and give the same bytes. After `mpisweep warmup` the cache holds every kernel.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+from mpisweep.sweep import Sweep
+
+TINY = {"grids": {"diameters": [16], "anisotropies": [300], "angles": [0]},
+        "offsets": {"x": {"min": -2, "max": 2, "count": 2}, "y": {"min": 0, "max": 0, "count": 1}},
+        "frequencies": {"mx": 2, "my": 2}}
+
+
+def test_parallel_cold_start_jobs_share_an_empty_cache(tmp_path):
+    config = tmp_path / "resolved.json"
+    Sweep.load({**TINY, "output": str(tmp_path / "results")}).write(config)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    jobs = [subprocess.Popen([sys.executable, "-m", "mpisweep", "simulate-block", "--config", str(config),
+                              "--diameter", "16", "--anisotropy", "300", "--quiet",
+                              "--shard", str(tmp_path / f"s{i}.zarr"), "--marker", str(tmp_path / f"m{i}.json")],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
+    results = [(job.wait(timeout=600), job.stderr.read()) for job in jobs]
+    assert [rc for rc, _ in results] == [0] * 4, [err[-1500:] for _, err in results]
+    hashes = {json.loads((tmp_path / f"m{i}.json").read_text())["sha256"] for i in range(4)}
+    assert len(hashes) == 1
+
+
+def test_warmup_fills_the_cache(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    stamp = tmp_path / "warm"
+    out = subprocess.run([sys.executable, "-m", "mpisweep", "warmup", "--output", str(stamp)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert stamp.exists() and "compiled" in out.stderr
+    cached = {p.name.split("-")[0] for p in (tmp_path / "cache").rglob("*.nbi")}
+    assert {"integrator.integrate", "banded.band_lu_nopivot", "banded.band_solve_nopivot"} <= cached, cached
