@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: env test sweep bench clean
+.PHONY: env test sweep bench bench-grid clean
 
 env: $(STAMP)
 
@@ -18,11 +18,17 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
+# The default profile adds --rerun-incomplete: after a kill, the same command resumes.
 sweep: $(STAMP)
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores all
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores all --workflow-profile workflow/profiles/default
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/solve.py
+
+# Per-solve cost table of a stratified (D, K) sample and the paper grid's projected core-hours
+# (with and without mirror symmetry); BENCH_ARGS=--quick for a short run.
+bench-grid: $(STAMP)
+	$(BIN)/python benchmarks/grid.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .snakemake results/*/

@@ -1,4 +1,5 @@
-"""mpisweep sweep: config → (D, K) dictionary shards → fp.zarr → M0/M1/M2 fits → figures and report.
+"""mpisweep sweep: config → (D, K) dictionary shards → fp.zarr (+ m0.zarr, m0a.zarr) → M0/M0a/M1/M2/M3 fits
+→ figures and report.
 
     snakemake --cores all                                  # config/config.yaml (make sweep)
     snakemake --cores all --configfile config/paper.yaml   # the paper's grids
@@ -24,6 +25,8 @@ if importlib.util.find_spec("mpisweep") is None:  # not installed: use the check
 
 from mpisweep.errors import MpisweepError  # noqa: E402
 from mpisweep.sweep import Sweep  # noqa: E402
+from mpisweep.sweep.in_use import claim as claim_output  # noqa: E402
+from mpisweep.sweep.in_use import release as release_output  # noqa: E402
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
@@ -44,6 +47,19 @@ include: "workflow/rules/specs.smk"
 include: "workflow/rules/dictionary.smk"
 include: "workflow/rules/measurement.smk"
 include: "workflow/rules/fit.smk"
+include: "workflow/rules/angles.smk"
+
+
+onstart:
+    claim_output(SWEEP.output)
+
+
+onsuccess:
+    release_output(SWEEP.output)
+
+
+onerror:
+    release_output(SWEEP.output)
 
 
 # Every output of the sweep; markers, shards and stores too, so deleting one recomputes it.
@@ -54,5 +70,7 @@ rule all:
         SHARDS,
         LAYOUT.fp,
         LAYOUT.m0,
+        LAYOUT.m0a,
         FIT_OUTPUTS,
         FIGURE_OUTPUTS,
+        ANGLE_OUTPUTS,

@@ -27,14 +27,14 @@ import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
-from mpisweep.block import offset_grid, simulate_block  # noqa: E402
-from mpisweep.excitation import Excitation  # noqa: E402
-from mpisweep.operator import build_operator, easy_axis_vector, rotation_to_easy_axis  # noqa: E402
-from mpisweep.params import Particle  # noqa: E402
-from mpisweep.solver import auto_degree, default_rtol, solve  # noqa: E402
-from mpisweep.spectra import mixing_bins  # noqa: E402
+from mpisweep.physics.block import offset_grid, simulate_block  # noqa: E402
+from mpisweep.physics.excitation import Excitation  # noqa: E402
+from mpisweep.physics.operator import build_operator, easy_axis_vector, rotation_to_easy_axis  # noqa: E402
+from mpisweep.physics.params import Particle  # noqa: E402
+from mpisweep.physics.solver import auto_degree, default_rtol, solve  # noqa: E402
+from mpisweep.physics.spectra import mixing_bins  # noqa: E402
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "mnpdynamics_caseB.csv"
+REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "mnpdynamics_caseB.csv"
 CASE_B = (Particle(22e-9, 1100.0), Excitation.bruker(offset=(5e-3, -3e-3)), easy_axis_vector(30.0))
 
 

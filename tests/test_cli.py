@@ -70,6 +70,6 @@ def test_bad_arguments_exit_nonzero_naming_the_argument(args, message, capsys):
 
 def test_unstable_degree_exits_with_message(capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["moment", "--diameter", "28", "--anisotropy", "9000", "--degree", "6", "--output", "-"])
+        main(["moment", "--diameter", "28", "--anisotropy", "9000", "--degree", "6", "--force-degree", "--output", "-"])
     assert exc.value.code == 1
     assert "unstable truncation" in capsys.readouterr().err

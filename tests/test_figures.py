@@ -169,6 +169,7 @@ def test_render_all_writes_every_png(models, tmp_path):
     paths = F.render_all(models, tmp_path / "figs")
     assert [p.name for p in paths] == list(F.FILE_NAMES.values())
     assert set(F.FILE_NAMES.values()) == {"eps_global_m1.png", "eps_global_m0.png", "m2_weights.png",
+                                          "eps_global_m0a.png", "m3_weights.png",
                                           "eps_freq.png", "eps_angle.png", "rows.png"}
     for p in paths:
         _check_png(p)
@@ -273,3 +274,27 @@ def test_missing_variables_give_placeholders(models, tmp_path):
     assert [p.name for p in paths] == list(F.FILE_NAMES.values())
     for p in paths:
         _check_png(p)
+
+
+def test_m0a_and_m3_are_drawn_when_present(models, tmp_path):
+    m = models.copy(deep=True)
+    m["model_m0a"] = m["model_m1"] * 1.02
+    m["eps_m0a"] = m["eps_m1"] * 1.3
+    m["eps_global_m0a"] = m["eps_global_m1"] * 1.2
+    m = m.assign_coords(rank_m3=[1.0, 0.5])
+    m["model_m3"] = m["model_m1"].expand_dims(rank_m3=[1.0, 0.5]) * xr.DataArray([1.0, 0.9], dims="rank_m3")
+    m["eps_m3"] = m["eps_m1"].expand_dims(rank_m3=[1.0, 0.5]) * xr.DataArray([0.9, 0.8], dims="rank_m3")
+    w = np.random.default_rng(1).random((2, m.sizes["diameter"], m.sizes["anisotropy"]))
+    m["weights_m3"] = (("rank_m3", "diameter", "anisotropy"), w / w.sum(axis=(1, 2), keepdims=True))
+    m["eps_global_m3"] = ("rank_m3", [0.19, 0.18])
+    for p in F.render_all(m, tmp_path / "all"):
+        _check_png(p)
+    info = F.plot_eps_global_map(m, tmp_path / "m0a.png", model="m0a")
+    e = m["eps_global_m0a"].values
+    i, j = np.unravel_index(np.nanargmin(e), e.shape)
+    assert (info["diameter"], info["anisotropy"]) == (m.diameter.values[i], m.anisotropy.values[j])
+    assert F.plot_m3_weights(m, tmp_path / "w3.png")["ranks"] == [1.0, 0.5]
+    assert set(F.plot_eps_freq(m, tmp_path / "ef.png")["eps_global"]) == {"m0", "m0a", "m1", "m2", "m3"}
+    med = F.plot_eps_angle(m, tmp_path / "ea.png")["median"]
+    e3 = m["eps_m3"].isel(rank_m3=1).values  # the lowest ε_global_m3 is shown
+    assert np.allclose(med["m3"], [np.nanmedian(e3[a]) for a in range(e3.shape[0])])

@@ -15,6 +15,7 @@ from mpisweep.sweep import measurement
 from mpisweep.sweep.assemble import assemble
 from mpisweep.sweep.fit import run_fit
 from mpisweep.sweep.m0_dictionary import build_m0
+from mpisweep.sweep.m0a_dictionary import build_m0a
 from mpisweep.sweep.simulate import simulate_shard
 from mpisweep.sweep.virtual_scanner import simulate_component, transfer_function, virtual_scanner
 
@@ -42,6 +43,7 @@ def run(tmp_path_factory):
     markers = {name: simulate_shard(sweep, d, k, progress=False) for name, d, k in sweep.blocks}
     assemble(sweep)
     build_m0(sweep)
+    build_m0a(sweep)
     summary = run_fit(sweep, report, log=lambda msg: None)
     return sweep, truth, report, markers, summary
 
@@ -91,10 +93,13 @@ def test_fit_step_recovers_the_component_exactly(run):
     assert (summary["M1"]["best_diameter"], summary["M1"]["best_anisotropy"]) == (18.0, 300.0)
     assert summary["M1"]["eps_global"] < 1e-10 and summary["M2"][0]["eps_global"] < 1e-10
     assert summary["recovered"]["m1_equals_dominant"]
+    assert summary["M3"][0]["eps_global"] < 1e-10 and summary["M0a"]["eps_global"] > summary["M1"]["eps_global"]
+    assert summary["recovered"]["m3_weights_vs_truth"][0]["m3_weight"] == pytest.approx(1.0, abs=1e-8)
     for path in sweep.layout.fit_tables.values():
         assert path.stat().st_size > 0, path
     assert json.loads(sweep.layout.fit_config.read_text()) == sweep.to_dict()
     assert sweep.layout.model_mdf("M1", 60).exists() and sweep.layout.models.exists()
+    assert sweep.layout.model_mdf("M0a", 60).exists() and sweep.layout.model_mdf("M3", 60).exists()
 
 
 def test_a_missing_measured_file_and_a_stale_component_are_named(run, tmp_path):

@@ -8,7 +8,7 @@ What a researcher scripts with (imported on first use, so ``import mpisweep`` st
     r = ms.solve(p, ex, ms.easy_axis_vector(30))                   # model="fp" | "equilibrium" | "langevin"
     rows = ms.spectrum(r.rate)                                     # φ_k per receive channel
 
-Layers: :mod:`mpisweep.physics` (solver), :mod:`mpisweep.fitting` (M0, M1, M2),
+Layers: :mod:`mpisweep.physics` (solver), :mod:`mpisweep.fitting` (M0, M0a, M1, M2, M3),
 :mod:`mpisweep.io` (MDF, Zarr), :mod:`mpisweep.sweep` (the workflow's steps), :mod:`mpisweep.figures`.
 """
 
@@ -32,8 +32,10 @@ _API = {
     "write_system_matrix": "mpisweep.io.mdf",
     "open_dictionary": "mpisweep.io.stores",
     "fit_m0": "mpisweep.fitting",
+    "fit_m0a": "mpisweep.fitting",
     "fit_m1": "mpisweep.fitting",
     "fit_m2": "mpisweep.fitting",
+    "fit_m3": "mpisweep.fitting",
     "Sweep": "mpisweep.sweep.config",
     "MpisweepError": "mpisweep.errors",
 }

@@ -58,6 +58,8 @@ def _add_moment(sub):
     p.add_argument("--offset", type=float, nargs="+", default=[0.0, 0.0], help="static offset field in mT (2 or 3 components)")
     p.add_argument("--samples", type=int, help="samples per cycle (default lcm(dividers))")
     p.add_argument("--degree", type=int, help="truncation degree L (default: automatic from σ and ξ)")
+    p.add_argument("--force-degree", action="store_true",
+                   help="run --degree even where its estimated truncation error exceeds the 1e-4 budget")
     p.add_argument("--rtol", type=float, help="integrator relative tolerance")
     p.add_argument("--model", default="fp", help=f"{', '.join(MODELS)}: Fokker-Planck, static Boltzmann with K, Langevin")
     p.add_argument("--ms", type=float, help="saturation magnetisation in A/m")
@@ -72,6 +74,13 @@ def _check_moment_args(args) -> None:
 
     if args.model not in MODELS:
         raise UsageError(f"--model: unknown model {args.model!r} (choose {', '.join(MODELS)})")
+    for name in ("drive", "offset", "phases", "easy_axis", "easy_axis_vector"):
+        values = getattr(args, name)
+        values = [values] if isinstance(values, float) else (values or [])
+        if not all(math.isfinite(v) for v in values):
+            raise UsageError(f"--{name.replace('_', '-')}: must be finite numbers, got {values}")
+    if args.rtol is not None and not 0 < args.rtol < 1:
+        raise UsageError(f"--rtol: must be in (0, 1), got {args.rtol}")
     _positive("diameter", args.diameter)
     _positive("anisotropy", args.anisotropy, allow_zero=True)
     _positive("base-frequency", args.base_frequency)
@@ -119,6 +128,9 @@ def run_moment(args) -> int:
     else:
         easy = easy_axis_vector(args.easy_axis)
 
+    out = _open_output(args.output)  # an unwritable -o fails now, not after the solve
+    if args.model == "fp" and args.degree is not None:
+        _check_degree(args.degree, particle, excitation, args.force_degree)
     if args.model == "fp":
         options = {k: v for k, v in (("degree", args.degree), ("rtol", args.rtol)) if v is not None}
         result = solve(particle, excitation, easy, model="fp", **options)
@@ -127,13 +139,35 @@ def run_moment(args) -> int:
     else:
         result = solve(particle, excitation, easy, model=args.model)
         info = f"model {args.model}"
-    _write_moment_csv(args.output, result.times, result.moment, result.rate)
+    _write_moment_csv(out, result.times, result.moment, result.rate)
     _stderr(f"mpisweep moment: {info}, wall time {time.perf_counter() - start:.3f} s")
     return 0
 
 
-def _write_moment_csv(path, times, moment, rate):
-    out = sys.stdout if path == "-" else open(path, "w", newline="")
+def _check_degree(degree, particle, excitation, force):
+    """A warning below the automatic degree; an error where the estimated truncation error exceeds the budget."""
+    from .physics.solver import ACCURACY_BUDGET, auto_degree, truncation_estimate
+
+    automatic = auto_degree(particle, excitation.max_field())
+    if degree >= automatic:
+        return
+    estimate = truncation_estimate(degree, automatic)
+    text = f"--degree {degree} is below the automatic choice {automatic}: estimated truncation error {estimate:.1e}"
+    if estimate > ACCURACY_BUDGET and not force:
+        raise UsageError(f"{text} > {ACCURACY_BUDGET:g}; leave --degree out, or add --force-degree to run it anyway")
+    _stderr(f"mpisweep moment: warning: {text}")
+
+
+def _open_output(path):
+    if path == "-":
+        return sys.stdout
+    try:
+        return open(path, "w", newline="")
+    except OSError as err:
+        raise UsageError(f"--output: cannot write {path} ({err.strerror})") from None
+
+
+def _write_moment_csv(out, times, moment, rate):
     try:
         w = csv.writer(out)
         w.writerow(["t", "mx", "my", "mz", "dmx", "dmy", "dmz"])
@@ -222,6 +256,13 @@ def _add_sweep(sub):
     p.add_argument("--output", "-o", help="store path (default <output>/dictionary/m0.zarr)")
     p.set_defaults(run=run_m0_dictionary)
 
+    p = sub.add_parser("m0a-dictionary", help="anisotropic-equilibrium (M0a) dictionary m0a.zarr",
+                       description="Static Boltzmann-equilibrium rows (with K and the easy axis, no relaxation) for "
+                       "every configured diameter, anisotropy, angle and offset.")
+    _add_config_arg(p)
+    p.add_argument("--output", "-o", help="store path (default <output>/dictionary/m0a.zarr)")
+    p.set_defaults(run=run_m0a_dictionary)
+
     p = sub.add_parser("virtual-component", help="virtual scanner: rows of one mixture component (finer solver)",
                        description="Simulate one component of the virtual scanner's mixture at all rfft bins.")
     _add_config_arg(p)
@@ -251,6 +292,14 @@ def _add_sweep(sub):
     p.add_argument("--m0", help="M0 dictionary (default <output>/dictionary/m0.zarr)")
     p.add_argument("--outdir", help="output folder (default <output>/fits)")
     p.set_defaults(run=run_fit)
+
+    p = sub.add_parser("check-angles", help="which angle convention (from x or y, either sense) fits the data best",
+                       description="Fit M1 to the measured files under each candidate mapping model angle = offset + "
+                       "sign × CSV angle (offset 0° or 90°, sign ±1) and print the mappings, best first.")
+    _add_config_arg(p)
+    p.add_argument("--fp", help="assembled dictionary (default <output>/dictionary/fp.zarr)")
+    p.add_argument("--output", "-o", help="also write the table as CSV here")
+    p.set_defaults(run=run_check_angles)
 
     p = sub.add_parser("figures", help="render the figures of a models.zarr",
                        description="Open MODELS_ZARR (the fit step's models dataset) and write the PNG figures "
@@ -323,6 +372,15 @@ def run_m0_dictionary(args) -> int:
     return 0
 
 
+def run_m0a_dictionary(args) -> int:
+    from .sweep.m0a_dictionary import build_m0a
+
+    t0 = time.perf_counter()
+    out = build_m0a(_sweep(args.config), args.output)
+    _stderr(f"mpisweep m0a-dictionary: {out} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def run_virtual_component(args) -> int:
     from .sweep.config import block_name
     from .sweep.virtual_scanner import simulate_component
@@ -367,6 +425,28 @@ def run_fit(args) -> int:
     return 0
 
 
+def run_check_angles(args) -> int:
+    from .io.atomic import write_csv
+    from .sweep.angles import check_angles
+
+    rows = check_angles(_sweep(args.config), args.fp, log=_stderr)
+    fields = ["angle_offset", "angle_sign", "eps_global", "best_diameter", "best_anisotropy", "note"]
+    if args.output:
+        write_csv(args.output, rows, fields)
+    print("angle_offset  angle_sign  eps_global  best (D nm, K J/m³)")
+    for r in rows:
+        eps = "—" if r["eps_global"] is None else f"{r['eps_global']:.4f}"
+        best = r["note"] if r["eps_global"] is None else f"({r['best_diameter']:g}, {r['best_anisotropy']:g})"
+        print(f"{r['angle_offset']:>12g}  {r['angle_sign']:>+10d}  {eps:>10}  {best}")
+    fitted = [r for r in rows if r["eps_global"] is not None]
+    if len(fitted) > 1:
+        a, b = fitted[0], fitted[1]
+        print(f"best: model angle = {a['angle_offset']:g} {'+' if a['angle_sign'] > 0 else '−'} CSV angle "
+              f"(ε_global {a['eps_global']:.4f}, next best {b['eps_global']:.4f}, "
+              f"{100 * (b['eps_global'] / a['eps_global'] - 1):.0f} % higher)")
+    return 0
+
+
 def run_figures(args) -> int:
     from .figures import render_all
     from .io.stores import open_zarr
@@ -395,6 +475,9 @@ def main(argv=None) -> int:
         return args.run(args)
     except MpisweepError as err:
         parser.exit(err.exit_status, f"mpisweep {args.command}: error: {err}\n")
+    except OSError as err:  # a full disk, a read-only folder: the writers leave no partial file behind
+        where = f"{err.filename}: " if err.filename else ""
+        parser.exit(1, f"mpisweep {args.command}: error: {where}{err.strerror or err}\n")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ SPEC_HASHES = spec_hashes(SWEEP)
 
 FIT_TABLES = {key: str(path) for key, path in LAYOUT.fit_tables.items()}
 FIT_OUTPUTS = list(FIT_TABLES.values()) + [str(LAYOUT.models)]
+ANGLE_OUTPUTS = [str(LAYOUT.angle_conventions)] if SWEEP.source == "mdf" else []
 FIGURE_OUTPUTS = [str(LAYOUT.figure(name)) for name in FIGURE_FILES.values()]
 
 

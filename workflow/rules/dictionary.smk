@@ -1,4 +1,5 @@
-# Dictionary: numba warm-up; one simulate job per (D, K) block → shard + marker; assemble → fp.zarr; M0 → m0.zarr.
+# Dictionary: numba warm-up; one simulate job per (D, K) block → shard + marker; assemble → fp.zarr; M0 → m0.zarr;
+# M0a (anisotropic equilibrium) → m0a.zarr.
 
 
 rule warmup:
@@ -71,3 +72,17 @@ rule m0_dictionary:
         CONDA_ENV
     shell:
         '"$MPISWEEP_PYTHON" -m mpisweep m0-dictionary --config "$MPISWEEP_CONFIG" --output {output} 2>&1 | tee {log}'
+
+
+rule m0a_dictionary:
+    """The anisotropic-equilibrium (M0a) rows for every (D, K), angle and offset → m0a.zarr."""
+    input:
+        spec=spec("config"),
+    output:
+        directory(str(LAYOUT.m0a)),
+    log:
+        str(LAYOUT.log("m0a_dictionary")),
+    conda:
+        CONDA_ENV
+    shell:
+        '"$MPISWEEP_PYTHON" -m mpisweep m0a-dictionary --config "$MPISWEEP_CONFIG" --output {output} 2>&1 | tee {log}'

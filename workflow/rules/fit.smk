@@ -1,13 +1,17 @@
-# Fits M0, M1, M2 (one job) and the figures of the report.
+# Fits M0, M0a, M1, M2, M3 (one job) and the figures of the report.
 
 
 rule fit:
-    """M0, M1, M2 against the measured data → tables, summary.json, models.zarr, model MDFs."""
+    """M0, M0a, M1, M2, M3 against the measured data → tables, summary.json, models.zarr, model MDFs.
+
+    The M0a store is read from its layout path (an input here, so it is built first).
+    """
     input:
         spec=spec("config"),
         check=str(LAYOUT.check),
         fp=str(LAYOUT.fp),
         m0=str(LAYOUT.m0),
+        m0a=str(LAYOUT.m0a),
         files=MEASURED_FILES,
     output:
         **FIT_TABLES,
@@ -26,7 +30,7 @@ rule fit:
 
 
 rule figures:
-    """The paper's figures from models.zarr (ε maps, M2 weights, ε_freq, per-angle errors, rows)."""
+    """The paper's figures from models.zarr (ε maps of M0, M0a, M1; M2 and M3 weights; ε_freq, per-angle errors, rows)."""
     input:
         str(LAYOUT.models),
     output:

@@ -1,4 +1,4 @@
-"""Figures for the model fits M0–M2 (Albers et al. 2022, Figs. 1, 3–6; hue = phase, brightness = amplitude).
+"""Figures for the model fits M0, M0a, M1, M2, M3 (Albers et al. 2022, Figs. 1, 3–6; hue = phase, brightness = amplitude).
 
 Input: the ``models`` Dataset of the fit step (results/fits/models.zarr) with variables
 ``measured``, ``model_m0``, ``model_m1`` (angle, channel, frequency, offset_y, offset_x) complex,
@@ -6,14 +6,18 @@ Input: the ``models`` Dataset of the fit step (results/fits/models.zarr) with va
 ``eps_m2`` (rank, angle, channel, frequency), ``eps_global_m0`` (diameter),
 ``eps_global_m1`` (diameter, anisotropy), ``weights_m2`` (rank, diameter, anisotropy),
 ``eps_global_m2`` (rank); coords angle (deg), channel, frequency (bin k, non-dim mx, my),
-offset_x, offset_y (mT), diameter (nm), anisotropy (J/m³), rank (fraction of full rank).
+offset_x, offset_y (mT), diameter (nm), anisotropy (J/m³), rank (fraction of full rank). Optional,
+drawn when present: ``model_m0a``, ``eps_m0a``, ``eps_global_m0a`` (diameter, anisotropy) and
+``model_m3``, ``eps_m3``, ``weights_m3``, ``eps_global_m3`` over ``rank_m3`` (M3 is shown at its
+lowest-ε_global rank).
 
 All figures are drawn on :class:`matplotlib.figure.Figure` objects (Agg canvas, never pyplot),
 so nothing is registered globally and memory is freed after each save. NaN entries are shown
 grey (or dropped from statistics). Entry points:
 
 * :func:`complex_to_rgb`, :func:`colorbar_2d`, :func:`add_colorbar_2d` — domain colouring
-* :func:`plot_eps_global_map`, :func:`plot_eps_global_m0`, :func:`plot_m2_weights`
+* :func:`plot_eps_global_map` (M1 or M0a), :func:`plot_eps_global_m0`, :func:`plot_m2_weights`,
+  :func:`plot_m3_weights`
 * :func:`plot_eps_freq`, :func:`plot_eps_angle`, :func:`plot_rows`
 * :func:`render_all` — writes every figure under fixed names (:data:`FILE_NAMES`)
 
@@ -27,12 +31,12 @@ from pathlib import Path
 from ._common import placeholder
 from .colour import NAN_RGB, add_colorbar_2d, colorbar_2d, complex_to_rgb
 from .errors import eps_freq_grid, plot_eps_angle, plot_eps_freq
-from .maps import plot_eps_global_m0, plot_eps_global_map, plot_m2_weights
+from .maps import plot_eps_global_m0, plot_eps_global_map, plot_m2_weights, plot_m3_weights
 from .rows import default_angles, default_frequencies, plot_rows
 
 __all__ = [
     "complex_to_rgb", "colorbar_2d", "add_colorbar_2d", "NAN_RGB",
-    "plot_eps_global_map", "plot_eps_global_m0", "plot_m2_weights",
+    "plot_eps_global_map", "plot_eps_global_m0", "plot_m2_weights", "plot_m3_weights",
     "plot_eps_freq", "plot_eps_angle", "eps_freq_grid",
     "plot_rows", "default_frequencies", "default_angles",
     "render_all", "FILE_NAMES", "main",
@@ -43,6 +47,8 @@ FILE_NAMES = {
     "eps_global_m1": "eps_global_m1.png",
     "eps_global_m0": "eps_global_m0.png",
     "m2_weights": "m2_weights.png",
+    "eps_global_m0a": "eps_global_m0a.png",
+    "m3_weights": "m3_weights.png",
     "eps_freq": "eps_freq.png",
     "eps_angle": "eps_angle.png",
     "rows": "rows.png",
@@ -52,8 +58,10 @@ _NEEDS = {
     "eps_global_m1": ("eps_global_m1",),
     "eps_global_m0": ("eps_global_m0",),
     "m2_weights": ("weights_m2",),
-    "eps_freq": ("eps_m0", "eps_m1", "eps_m2"),
-    "eps_angle": ("eps_m0", "eps_m1", "eps_m2"),
+    "eps_global_m0a": ("eps_global_m0a",),
+    "m3_weights": ("weights_m3",),
+    "eps_freq": ("eps_m0", "eps_m0a", "eps_m1", "eps_m2", "eps_m3"),
+    "eps_angle": ("eps_m0", "eps_m0a", "eps_m1", "eps_m2", "eps_m3"),
     "rows": ("measured",),
 }
 
@@ -73,6 +81,8 @@ def render_all(models, outdir, *, m2_rank=None, frequencies=None, angles=None, c
         "eps_global_m1": lambda p: plot_eps_global_map(models, p),
         "eps_global_m0": lambda p: plot_eps_global_m0(models, p),
         "m2_weights": lambda p: plot_m2_weights(models, p, rank=m2_ranks),
+        "eps_global_m0a": lambda p: plot_eps_global_map(models, p, model="m0a"),
+        "m3_weights": lambda p: plot_m3_weights(models, p),
         "eps_freq": lambda p: plot_eps_freq(models, p, m2_rank=m2_rank),
         "eps_angle": lambda p: plot_eps_angle(models, p, m2_rank=m2_rank),
         "rows": lambda p: plot_rows(models, p, frequencies, angles, channel=channel, m2_rank=m2_rank),

@@ -10,9 +10,9 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-MODELS = ("m0", "m1", "m2")
-LABEL = {"m0": "M0", "m1": "M1", "m2": "M2"}
-COLOR = {"m0": "#d95f02", "m1": "#1b9e77", "m2": "#7570b3"}
+MODELS = ("m0", "m0a", "m1", "m2", "m3")
+LABEL = {"m0": "M0", "m0a": "M0a", "m1": "M1", "m2": "M2", "m3": "M3"}
+COLOR = {"m0": "#d95f02", "m0a": "#e6ab02", "m1": "#1b9e77", "m2": "#7570b3", "m3": "#e7298a"}
 DPI = 130
 STYLE = {
     "font.size": 10,
@@ -144,14 +144,35 @@ def select_rank(da, idx):
     return da
 
 
+def m3_index(models) -> int:
+    """Position along ``rank_m3`` of the M3 solution to show: the lowest ε_global_m3 (else the first)."""
+    if "eps_global_m3" in models:
+        e = one_d(models["eps_global_m3"].values).astype(float)
+        if np.isfinite(e).any():
+            return int(np.nanargmin(e))
+    return 0
+
+
+def m3_title(models) -> str:
+    """"M3" with its rank when M3 has more than one solution."""
+    if "rank_m3" in models.coords and models.sizes.get("rank_m3", 1) > 1:
+        return f"M3 (rank {rank_label(one_d(models['rank_m3'].values)[m3_index(models)])})"
+    return "M3"
+
+
+def select_m3(models, da):
+    """``da`` at the M3 solution of :func:`m3_index` when it has a ``rank_m3`` dimension."""
+    return da.isel(rank_m3=m3_index(models)) if "rank_m3" in da.dims else da
+
+
 def present(models, prefix: str) -> list[str]:
-    """Model keys (m0, m1, m2) for which ``{prefix}{key}`` is a variable of ``models``."""
+    """Model keys (m0, m0a, m1, m2, m3) for which ``{prefix}{key}`` is a variable of ``models``."""
     return [k for k in MODELS if f"{prefix}{k}" in models.data_vars]
 
 
 def eps_rows(models, key: str, ridx) -> np.ndarray:
     """ε of one model as (angle, channel, frequency) float array (M2 at rank position ``ridx``)."""
-    da = select_rank(models[f"eps_{key}"], ridx)
+    da = select_rank(select_m3(models, models[f"eps_{key}"]), ridx)
     dims = [d for d in ("angle", "channel", "frequency") if d in da.dims]
     a = np.asarray(da.transpose(*dims).values, dtype=float)
     for d in ("angle", "channel", "frequency"):  # restore missing (squeezed) dims

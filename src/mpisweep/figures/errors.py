@@ -1,4 +1,5 @@
-"""Error statistics: ε_freq over mixing orders (paper Fig. 6 top), ε per angle as box plots (Fig. 6 bottom)."""
+"""Error statistics: ε_freq over mixing orders (paper Fig. 6 top), ε per angle as box plots (Fig. 6 bottom);
+all models present (M0, M0a, M1, M2, M3)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.patches import Patch
 
-from ._common import (COLOR, LABEL, eps_rows, finite_range, mixing_orders, nan_rms, new_figure, one_d,
+from ._common import (COLOR, LABEL, eps_rows, finite_range, m3_title, mixing_orders, nan_rms, new_figure, one_d,
                       present, rank_index, rank_label, rank_values, save, styled)
 
 __all__ = ["plot_eps_freq", "plot_eps_angle", "eps_freq_grid"]
@@ -17,6 +18,8 @@ def _m2_title(models, key, ridx):
     rv = rank_values(models)
     if key == "m2" and ridx is not None and rv is not None:
         return f"M2 (rank {rank_label(rv[ridx])})"
+    if key == "m3":
+        return m3_title(models)
     return LABEL[key]
 
 

@@ -1,4 +1,4 @@
-"""Parameter maps: ε_global of M1 over (D, K) and of M0 over D (paper Fig. 3), M2 weights (Fig. 4)."""
+"""Parameter maps: ε_global of M1 (and M0a) over (D, K) and of M0 over D (paper Fig. 3), M2 and M3 weights (Fig. 4)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.ticker import FormatStrFormatter
 
-from ._common import (COLOR, KANIS, edges, finite_range, m1_optimum, new_figure, one_d, rank_label,
+from ._common import (COLOR, KANIS, LABEL, edges, finite_range, m1_optimum, new_figure, one_d, rank_label,
                       rank_values, save, styled)
 
-__all__ = ["plot_eps_global_map", "plot_eps_global_m0", "plot_m2_weights"]
+__all__ = ["plot_eps_global_map", "plot_eps_global_m0", "plot_m2_weights", "plot_m3_weights"]
 
 
 def _dk(da):
@@ -40,8 +40,10 @@ def _annotate_min(ax, x, y, text, xlim, ylim):
 
 
 @styled
-def plot_eps_global_map(models, path, *, log: bool | None = None, cmap: str = "viridis") -> dict:
+def plot_eps_global_map(models, path, *, log: bool | None = None, cmap: str = "viridis", model: str = "m1") -> dict:
     """Heat map of ε_global of M1 over (K, D) with the minimum marked and annotated (paper Fig. 3 bottom).
+
+    ``model``: "m1" (default) or "m0a", the map ``eps_global_{model}`` drawn.
 
     K_anis runs along x, D along y. White contours show ε_global = (1 + p)·min for
     p = 2, 5, 10, 25, 50 %. ``log=None`` picks a log colour scale when max/min > 5.
@@ -49,7 +51,8 @@ def plot_eps_global_map(models, path, *, log: bool | None = None, cmap: str = "v
     Returns ``{"path", "diameter", "anisotropy", "eps"}``: the plotted minimum (NaN-aware;
     values are NaN when the map has no finite entry).
     """
-    d, k, e = _dk(models["eps_global_m1"])
+    name = LABEL[model]
+    d, k, e = _dk(models[f"eps_global_{model}"])
     rng = finite_range(e, positive=True)
     if log is None:
         log = rng is not None and rng[1] / rng[0] > 5
@@ -60,7 +63,7 @@ def plot_eps_global_map(models, path, *, log: bool | None = None, cmap: str = "v
     ax = fig.add_subplot()
     mesh = ax.pcolormesh(edges(k), edges(d), np.ma.masked_invalid(e), cmap=cm, norm=norm, shading="flat")
     cb = fig.colorbar(mesh, ax=ax, pad=0.015)
-    cb.set_label("global NRMSE $\\varepsilon_\\mathrm{global}$ (M1)")
+    cb.set_label(f"global NRMSE $\\varepsilon_\\mathrm{{global}}$ ({name})")
     if log:
         cb.ax.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
         cb.ax.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
@@ -87,9 +90,9 @@ def plot_eps_global_map(models, path, *, log: bool | None = None, cmap: str = "v
                       f"min $\\varepsilon_\\mathrm{{global}}$ = {info['eps']:.4f}\n"
                       f"$D$ = {d[i]:g} nm, {KANIS} = {k[j]:g} J/m³",
                       ax.get_xlim(), ax.get_ylim())
-        title = "M1 parameter optimization: global NRMSE over ($D$, " + KANIS + ")"
+        title = f"{name} parameter optimization: global NRMSE over ($D$, " + KANIS + ")"
     else:
-        title = "M1 parameter optimization: no finite $\\varepsilon_\\mathrm{global}$"
+        title = f"{name} parameter optimization: no finite $\\varepsilon_\\mathrm{{global}}$"
     ax.set_title(title)
     info["path"] = save(fig, path)
     return info
@@ -139,11 +142,24 @@ def plot_m2_weights(models, path, rank=None, *, cmap: str = "Blues") -> dict:
     own linear colour scale from 0 (white) to its largest weight; NaN cells are grey.
     Returns ``{"path", "ranks"}``.
     """
-    w = models["weights_m2"]
-    rv = rank_values(models)
-    if "rank" not in w.dims:
-        w = w.expand_dims(rank=[rv[0] if rv is not None and rv.size == 1 else np.nan])
-    ranks_all = one_d(w["rank"].values).astype(float)
+    return _plot_weights(models, path, rank, cmap, "m2")
+
+
+@styled
+def plot_m3_weights(models, path, rank=None, *, cmap: str = "Purples") -> dict:
+    """M3 weights (Σw = 1, one transfer function per channel and frequency shared by all entries) over
+    (K, D), one panel per rank of ``rank_m3``, M1 optimum circled in red; as :func:`plot_m2_weights`."""
+    return _plot_weights(models, path, rank, cmap, "m3")
+
+
+def _plot_weights(models, path, rank, cmap: str, model: str) -> dict:
+    name, dim = LABEL[model], "rank" if model == "m2" else "rank_m3"
+    w = models[f"weights_{model}"]
+    rv = rank_values(models) if model == "m2" else (
+        one_d(models["rank_m3"].values).astype(float) if "rank_m3" in models.coords else None)
+    if dim not in w.dims:
+        w = w.expand_dims({dim: [rv[0] if rv is not None and rv.size == 1 else np.nan]})
+    ranks_all = one_d(w[dim].values).astype(float)
     if rank is None:
         sel = list(range(ranks_all.size))
     else:
@@ -154,8 +170,8 @@ def plot_m2_weights(models, path, rank=None, *, cmap: str = "Blues") -> dict:
                 raise ValueError(f"rank {r} not in the data (ranks: {ranks_all.tolist()})")
             sel.append(i)
     eg = None
-    if "eps_global_m2" in models and models["eps_global_m2"].size == ranks_all.size:
-        eg = one_d(models["eps_global_m2"].values).astype(float)
+    if f"eps_global_{model}" in models and models[f"eps_global_{model}"].size == ranks_all.size:
+        eg = one_d(models[f"eps_global_{model}"].values).astype(float)
     opt = m1_optimum(models)
     cm = matplotlib.colormaps[cmap].with_extremes(bad="0.6")
 
@@ -163,15 +179,15 @@ def plot_m2_weights(models, path, rank=None, *, cmap: str = "Blues") -> dict:
     fig = new_figure((9.5, 0.9 + (2.9 if n <= 3 else 2.3) * n))
     axes = fig.subplots(n, 1, squeeze=False, sharex=True)[:, 0]
     for ax, i in zip(axes, sel):
-        d, k, wv = _dk(w.isel(rank=i))
+        d, k, wv = _dk(w.isel({dim: i}))
         rng = finite_range(wv)
         top = rng[1] if rng and rng[1] > 0 else 1.0
         mesh = ax.pcolormesh(edges(k), edges(d), np.ma.masked_invalid(wv), cmap=cm, vmin=0, vmax=top,
                              shading="flat")
         cb = fig.colorbar(mesh, ax=ax, pad=0.015)
-        cb.set_label("weight $w_{D,K}$ (a.u.)")
+        cb.set_label("weight $w_{D,K}$ (a.u.)" if model == "m2" else "weight $w_{D,K}$ ($\\Sigma w = 1$)")
         nz = int(np.sum(np.isfinite(wv) & (wv > 1e-12 * top)))
-        title = f"M2 weights, rank {rank_label(ranks_all[i])} of full" if np.isfinite(ranks_all[i]) else "M2 weights"
+        title = f"{name} weights, rank {rank_label(ranks_all[i])} of full" if np.isfinite(ranks_all[i]) else f"{name} weights"
         if eg is not None and np.isfinite(eg[i]):
             title += f"  (ε_global = {eg[i]:.4f})"
         title += f"  —  {nz} of {wv.size} weights non-zero"
@@ -181,7 +197,7 @@ def plot_m2_weights(models, path, rank=None, *, cmap: str = "Blues") -> dict:
         if opt is not None:
             ax.plot(opt[1], opt[0], "o", ms=13, mfc="none", mec="red", mew=1.8, zorder=5)
     axes[-1].set_xlabel(f"anisotropy constant {KANIS} (J/m³)")
-    head = "Model M2: non-negative weights over ($D$, " + KANIS + ")"
+    head = f"Model {name}: non-negative weights over ($D$, " + KANIS + ")"
     if opt is not None:
         head += f";  red circle: M1 optimum ($D$ = {opt[0]:g} nm, {KANIS} = {opt[1]:g} J/m³)"
     fig.suptitle(head)

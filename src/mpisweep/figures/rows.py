@@ -5,7 +5,8 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 
-from ._common import LABEL, mixing_orders, new_figure, one_d, present, rank_index, rank_label, rank_values, save, styled
+from ._common import (LABEL, m3_title, mixing_orders, new_figure, one_d, present, rank_index, rank_label, rank_values,
+                      save, select_m3, styled)
 from .colour import NAN_RGB, add_colorbar_2d, complex_to_rgb
 
 __all__ = ["plot_rows", "default_frequencies", "default_angles"]
@@ -66,7 +67,7 @@ def _angle_positions(models, angles) -> list[int]:
 
 def _images(models, name, ch, fpos, apos, ridx):
     """(angle, frequency, offset_y, offset_x) complex array for the chosen rows, offsets ascending."""
-    da = models[name]
+    da = select_m3(models, models[name])
     if "rank" in da.dims:
         da = da.isel(rank=ridx if ridx is not None else 0)
     da = da.isel(channel=ch, frequency=fpos, angle=apos).sortby("offset_y").sortby("offset_x")
@@ -85,7 +86,8 @@ def _nice_ticks(lim):
 @styled
 def plot_rows(models, path, frequencies=None, angles=None, *, channel="x", m2_rank=None,
               diff: bool = True) -> dict:
-    """Grid of system-matrix rows: one figure row per (frequency, angle), columns measured, M0, M1, M2
+    """Grid of system-matrix rows: one figure row per (frequency, angle), columns measured, M0, M0a, M1,
+    M2, M3 (those present; M2 and M3 at their lowest-ε_global rank unless ``m2_rank`` is given for M2)
     and the difference maps |measured − model| (paper Fig. 5).
 
     ``frequencies``: (mx, my) pairs or integer bins k (labels of ``frequency``); default
@@ -118,7 +120,7 @@ def plot_rows(models, path, frequencies=None, angles=None, *, channel="x", m2_ra
     mods = {k: _images(models, f"model_{k}", ch, fpos, apos, ridx) for k in keys}
     rv = rank_values(models)
     titles = ["measured"] + [f"M2 ({rank_label(rv[ridx])})" if k == "m2" and rv is not None and ridx is not None
-                             else LABEL[k] for k in keys]
+                             else m3_title(models) if k == "m3" else LABEL[k] for k in keys]
     if diff:
         titles += [f"|meas − {LABEL[k]}|" for k in keys]
     rows = [(fi, ai) for fi in range(len(fpos)) for ai in range(len(apos))]

@@ -1,4 +1,4 @@
-"""Result classes of the fits M0, M1, M2: best-fit fields and their tidy tables."""
+"""Result classes of the fits M0, M0a, M1, M2, M3: best-fit fields and their tidy tables."""
 
 from __future__ import annotations
 
@@ -123,14 +123,14 @@ class FitM1Result(_BestFit):
             for j, k in enumerate(self.anisotropies):
                 e = self.eps_global[i, j]
                 rows.append({
-                    "model": "M1", "diameter": py_value(d), "anisotropy": py_value(k),
+                    "model": self.MODEL, "diameter": py_value(d), "anisotropy": py_value(k),
                     "eps_global": float(e), "best": (i, j) == tuple(self.best_index),
                 })
         return rows
 
     def to_dict(self) -> dict:
         return {
-            "model": "M1",
+            "model": self.MODEL,
             "best_index": [int(i) for i in self.best_index],
             "best_diameter": py_value(self.best_diameter),
             "best_anisotropy": py_value(self.best_anisotropy),
@@ -138,6 +138,14 @@ class FitM1Result(_BestFit):
             "bins": self.bins.tolist(),
             "eps_freq": [float(e) for e in self.eps_freq],
         }
+
+
+@dataclass
+class FitM0aResult(FitM1Result):
+    """Anisotropic-equilibrium model M0a: the fields of :class:`FitM1Result`, fitted like M1 (best
+    (D, K), a transfer function per (angle, channel, k)) on the static Boltzmann dictionary."""
+
+    MODEL = "M0a"
 
 
 @dataclass
@@ -231,3 +239,121 @@ class FitM2Result(_Common):
             "excluded": int(np.count_nonzero(self.excluded)),
         }
 
+
+@dataclass
+class FitM3Result(_Common):
+    """Model M3: one transfer function per (channel, k) shared by all entries and angles, weights
+    w ≥ 0 over (D, K) with Σw = 1; one solution per TSVD rank (all with the same L2 parameter).
+
+    ranks, requested, effective_ranks : as :class:`FitM2Result` (effective rank of the last
+    w-step); l2 : the L2 parameter λ; tol : the weight-change tolerance; weights : (R, nD, nK);
+    transfer : (R, C, F) a_ck; model : (R, A, C, F, N) a_ck Σ_q w_q Φ_q; eps : (R, A, C, F);
+    eps_freq : (R, F); eps_global : (R,); iterations : (R,) alternating steps; converged : (R,);
+    history : per rank, one dict per iteration (iteration, objective, misfit, eps_global,
+    weight_change); initial_index : (iD, iK) of the start; excluded : (nD, nK) non-finite entries.
+    """
+
+    diameters: np.ndarray = field(default=None)
+    anisotropies: np.ndarray = field(default=None)
+    requested: list = field(default_factory=list)
+    ranks: np.ndarray = field(default=None)
+    effective_ranks: np.ndarray = field(default=None)
+    l2: float = 0.0
+    tol: float = 0.0
+    weights: np.ndarray = field(default=None, repr=False)
+    transfer: np.ndarray = field(default=None, repr=False)
+    model: np.ndarray = field(default=None, repr=False)
+    eps: np.ndarray = field(default=None, repr=False)
+    eps_freq: np.ndarray = field(default=None, repr=False)
+    eps_global: np.ndarray = field(default=None)
+    iterations: np.ndarray = field(default=None)
+    converged: np.ndarray = field(default=None)
+    history: list = field(default_factory=list, repr=False)
+    initial_index: tuple = (0, 0)
+    excluded: np.ndarray = field(default=None, repr=False)
+
+    @property
+    def n_entries(self) -> int:
+        return len(self.diameters) * len(self.anisotropies)
+
+    @property
+    def rank_fractions(self) -> list[float]:
+        """Each requested rank as a fraction of J (a count s as s / J)."""
+        from .m2 import parse_rank
+
+        specs = [parse_rank(r) for r in self.requested]
+        return [s / self.n_entries if isinstance(s, int) else s for s in specs]
+
+    @property
+    def best(self) -> int:
+        """Position of the rank with the lowest ε_global (ties: the first)."""
+        return int(np.nanargmin(self.eps_global))
+
+    def _rank_cols(self, r: int) -> dict:
+        return {"model": "M3", "rank": int(self.ranks[r]), "rank_fraction": self.rank_fractions[r]}
+
+    def to_table(self) -> list[dict]:
+        """Tidy rows: one per rank."""
+        return [
+            {
+                **self._rank_cols(r), "requested": py_value(self.requested[r]),
+                "rank_percent": 100.0 * int(self.ranks[r]) / self.n_entries,
+                "effective_rank": int(self.effective_ranks[r]), "l2": self.l2,
+                "eps_global": float(self.eps_global[r]),
+                "n_nonzero": int(np.count_nonzero(self.weights[r])), "weight_sum": float(self.weights[r].sum()),
+                "iterations": int(self.iterations[r]), "converged": bool(self.converged[r]),
+            }
+            for r in range(len(self.ranks))
+        ]
+
+    def weights_table(self) -> list[dict]:
+        """Tidy rows: one per (rank, diameter, anisotropy) with its weight (Σ over (D, K) = 1)."""
+        rows = []
+        for r in range(len(self.ranks)):
+            for i, d in enumerate(self.diameters):
+                for j, k in enumerate(self.anisotropies):
+                    rows.append({**self._rank_cols(r), "diameter": float(d), "anisotropy": float(k),
+                                 "weight": float(self.weights[r, i, j])})
+        return rows
+
+    def largest_weights(self, r: int, n: int = 5) -> list[dict]:
+        """The n largest non-zero weights of rank r, largest first."""
+        w = self.weights[r]
+        order = zip(*np.unravel_index(np.argsort(w, axis=None)[::-1][:n], w.shape))
+        return [{"diameter": float(self.diameters[a]), "anisotropy": float(self.anisotropies[b]), "weight": float(w[a, b])}
+                for a, b in order if w[a, b] > 0]
+
+    def iteration_table(self) -> list[dict]:
+        """Tidy rows: the iteration log, one per (rank, iteration)."""
+        rows = []
+        for r, hist in enumerate(self.history):
+            for h in hist:
+                rows.append({**self._rank_cols(r), "iteration": int(h["iteration"]), "objective": float(h["objective"]),
+                             "misfit": float(h["misfit"]), "eps_global": float(h["eps_global"]),
+                             "weight_change": float(h["weight_change"])})
+        return rows
+
+    def freq_table(self) -> list[dict]:
+        rows = []
+        for r in range(len(self.ranks)):
+            rows += self._freq_rows(self.eps_freq[r], self._rank_cols(r))
+        return rows
+
+    def row_table(self) -> list[dict]:
+        """Tidy rows per (rank, angle, channel, bin): ε and the shared a_ck (equal for every angle)."""
+        rows = []
+        for r in range(len(self.ranks)):
+            transfer = np.broadcast_to(self.transfer[r][None], self.eps[r].shape)
+            rows += self._row_rows(self.eps[r], self._rank_cols(r), transfer)
+        return rows
+
+    def to_dict(self) -> dict:
+        return {
+            "model": "M3",
+            "l2": self.l2,
+            "tol": self.tol,
+            "bins": self.bins.tolist(),
+            "initial_index": [int(i) for i in self.initial_index],
+            "ranks": self.to_table(),
+            "excluded": int(np.count_nonzero(self.excluded)),
+        }

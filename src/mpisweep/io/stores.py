@@ -51,3 +51,34 @@ def read_zarr(path) -> xr.Dataset:
 def open_dictionary(path) -> xr.Dataset:
     """A dictionary store written by the sweep (fp.zarr, m0.zarr, a shard) as a lazy xarray Dataset."""
     return open_zarr(path)
+
+
+#: attribute holding the sha256 of a store's ``rows`` (C order, little-endian complex128)
+ROWS_SHA256 = "rows_sha256"
+
+
+def rows_digest(blocks) -> str:
+    """sha256 over row blocks taken in C order (equals :func:`checksum` of the whole array)."""
+    h = hashlib.sha256()
+    for block in blocks:
+        h.update(np.ascontiguousarray(block, dtype="<c16").tobytes())
+    return h.hexdigest()
+
+
+def verify_rows(ds: xr.Dataset, path, values: np.ndarray | None = None) -> None:
+    """StoreError naming `path` when the rows differ from the sha256 recorded at write time.
+
+    `values`: the rows already in memory (C order of the store's dims); otherwise they are read
+    block by block along the first dimension. Stores written without the attribute are not checked.
+    """
+    want = ds.attrs.get(ROWS_SHA256)
+    if want is None:
+        return
+    if values is not None:
+        got = checksum(values)
+    else:
+        rows = ds["rows"]
+        got = rows_digest(np.asarray(rows.isel({rows.dims[0]: i}).values) for i in range(rows.shape[0]))
+    if got != want:
+        raise StoreError(f"{path}: rows do not match the sha256 recorded when the store was written "
+                         "(corrupted on disk?); delete it to rebuild it")

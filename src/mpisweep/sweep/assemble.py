@@ -10,7 +10,9 @@ grid would be 27 GB.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ import xarray as xr
 
 from ..errors import StoreError
 from ..io.atomic import atomic_path
-from ..io.stores import checksum, to_zarr
+from ..io.stores import ROWS_SHA256, checksum, to_zarr
 from ..physics.spectra import CHANNELS
 from .config import Sweep, block_name, digest
 from .coords import FP_DIMS, ROW_DIMS, all_coords, check_coords, store_attrs
@@ -80,6 +82,7 @@ def assemble(sweep: Sweep, output=None, verify: bool = True) -> Path:
         for key, (_, arr) in stats.items():
             group[key][...] = arr
         rows = group["rows"]
+        digest_rows = hashlib.sha256()  # of the whole tensor in C order, verified when a fit reads it
         for i, d in enumerate(g.diameters_nm):
             for j, k in enumerate(g.anisotropies_Jm3):
                 name = block_name(d, k)
@@ -92,4 +95,9 @@ def assemble(sweep: Sweep, output=None, verify: bool = True) -> Path:
                                          "delete both to recompute")
                     check_coords(shard, sweep, path, names=("angle", "frequency", "offset_x", "offset_y"))
                 rows[i, j] = block
+                digest_rows.update(np.ascontiguousarray(block, dtype="<c16").tobytes())
+        group.attrs[ROWS_SHA256] = digest_rows.hexdigest()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+            zarr.consolidate_metadata(tmp, zarr_format=3)
     return output

@@ -33,7 +33,7 @@ from ..physics.block import offset_grid
 from ..physics.excitation import Excitation
 from ..physics.params import Particle
 from ..physics.spectra import mixing_bins
-from . import schema
+from . import cost, schema
 
 MT = 1e-3  # tesla per millitesla
 NM = 1e-9  # metre per nanometre
@@ -62,20 +62,20 @@ def digest(obj) -> str:
     return hashlib.sha256(canonical(obj).encode()).hexdigest()
 
 
-def _freeze(obj):
+def freeze(obj):
     """Nested dicts/lists → read-only mappings/tuples (the measurement settings stay as the schema gives them)."""
     if isinstance(obj, dict):
-        return MappingProxyType({k: _freeze(v) for k, v in obj.items()})
+        return MappingProxyType({k: freeze(v) for k, v in obj.items()})
     if isinstance(obj, list):
-        return tuple(_freeze(v) for v in obj)
+        return tuple(freeze(v) for v in obj)
     return obj
 
 
-def _thaw(obj):
+def thaw(obj):
     if isinstance(obj, MappingProxyType):
-        return {k: _thaw(v) for k, v in obj.items()}
+        return {k: thaw(v) for k, v in obj.items()}
     if isinstance(obj, tuple):
-        return [_thaw(v) for v in obj]
+        return [thaw(v) for v in obj]
     return obj
 
 
@@ -111,11 +111,29 @@ class SolverSettings:
 
 
 @dataclass(frozen=True)
+class M3Settings:
+    ranks: tuple  # TSVD ranks of the w-step, as written in the config ("100%" or counts)
+    rank_fractions: tuple[float, ...]
+    l2: float  # L2 (Tikhonov) parameter λ ≥ 0
+    max_iter: int
+    tol: float  # largest weight change (Σw = 1) of an iteration at convergence
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds checked before any work (they do not change a row, so they are not in the dictionary spec)."""
+
+    max_degree: int
+    force_degree: bool
+
+
+@dataclass(frozen=True)
 class FitSettings:
     ranks: tuple  # as written in the config ("5%" or counts)
     rank_fractions: tuple[float, ...]
     svd: str
     max_memory_gb: float
+    m3: M3Settings
 
 
 # --------------------------------------------------------------------------------- Sweep
@@ -131,6 +149,7 @@ class Sweep:
     mixing: tuple[int, int]  # (mx, my): highest mixing orders of the evaluation set
     bin_rows: tuple[tuple[int, int, int], ...]  # (mx, my, k) of the evaluation set
     solver: SolverSettings
+    limits: Limits
     fit: FitSettings
     measurement: MappingProxyType  # source, virtual {...}, mdf {...} as the schema defines them
 
@@ -160,7 +179,7 @@ class Sweep:
         sc, o, g, fr, s, f = d["scanner"], d["offsets"], d["grids"], d["frequencies"], d["solver"], d["fit"]
         return cls(
             output=str(d["output"]),
-            constants=_freeze(dict(d["particle"])),
+            constants=freeze(dict(d["particle"])),
             scanner=Scanner(float(sc["base_frequency"]), tuple(sc["dividers"]), tuple(sc["amplitudes_T"]),
                             tuple(sc["phases_rad"]), int(sc["samples"])),
             offset_grid=OffsetGrid(tuple(o["x_T"]), tuple(o["y_T"]), int(o["nx"]), int(o["ny"])),
@@ -168,13 +187,16 @@ class Sweep:
             mixing=(int(fr["mx"]), int(fr["my"])),
             bin_rows=tuple(tuple(int(v) for v in row) for row in fr["bins"]),
             solver=SolverSettings(s["degree"], s["rtol"]),
-            fit=FitSettings(tuple(f["ranks"]), tuple(f["rank_fractions"]), f["svd"], float(f["max_memory_gb"])),
-            measurement=_freeze(d["measurement"]),
+            limits=Limits(int(d["limits"]["max_degree"]), bool(d["limits"]["force_degree"])),
+            fit=FitSettings(tuple(f["ranks"]), tuple(f["rank_fractions"]), f["svd"], float(f["max_memory_gb"]),
+                            M3Settings(tuple(f["m3"]["ranks"]), tuple(f["m3"]["rank_fractions"]), float(f["m3"]["l2"]),
+                                       int(f["m3"]["max_iter"]), float(f["m3"]["tol"]))),
+            measurement=freeze(d["measurement"]),
         )
 
     def to_dict(self) -> dict:
         """The resolved config as plain JSON-ready data (its hash identifies the results)."""
-        sc, o, g = self.scanner, self.offset_grid, self.grids
+        sc, o, g, m3 = self.scanner, self.offset_grid, self.grids, self.fit.m3
         return {
             "output": self.output,
             "particle": dict(self.constants),
@@ -186,9 +208,12 @@ class Sweep:
                       "angles_deg": list(g.angles_deg)},
             "frequencies": {"mx": self.mixing[0], "my": self.mixing[1], "bins": [list(r) for r in self.bin_rows]},
             "solver": {"degree": self.solver.degree, "rtol": self.solver.rtol},
+            "limits": {"max_degree": self.limits.max_degree, "force_degree": self.limits.force_degree},
             "fit": {"ranks": list(self.fit.ranks), "rank_fractions": list(self.fit.rank_fractions),
-                    "svd": self.fit.svd, "max_memory_gb": self.fit.max_memory_gb},
-            "measurement": _thaw(self.measurement),
+                    "svd": self.fit.svd, "max_memory_gb": self.fit.max_memory_gb,
+                    "m3": {"ranks": list(m3.ranks), "rank_fractions": list(m3.rank_fractions), "l2": m3.l2,
+                           "max_iter": m3.max_iter, "tol": m3.tol}},
+            "measurement": thaw(self.measurement),
         }
 
     def write(self, path) -> None:
@@ -321,17 +346,17 @@ def _bins(fr: dict, dividers: list[int], samples: int) -> np.ndarray:
     return rows
 
 
-def _rank_fractions(ranks: list, n_entries: int) -> list[float]:
+def _rank_fractions(ranks: list, n_entries: int, key: str = "fit.ranks") -> list[float]:
     fractions = []
     for i, r in enumerate(ranks):
         spec = parse_rank(r)
         f = spec / n_entries if isinstance(spec, int) else spec
         if not 0 < f <= 1:
-            raise ConfigError(f"config key 'fit.ranks[{i}]': {r!r} is not within (0 %, 100 %] of the "
+            raise ConfigError(f"config key '{key}[{i}]': {r!r} is not within (0 %, 100 %] of the "
                               f"{n_entries} dictionary entries")
         fractions.append(f)
     if len(set(fractions)) != len(fractions):
-        raise ConfigError(f"config key 'fit.ranks': duplicate ranks {ranks}")
+        raise ConfigError(f"config key '{key}': duplicate ranks {ranks}")
     return fractions
 
 
@@ -356,16 +381,22 @@ def resolve(cfg: dict) -> Sweep:
     samples = math.lcm(*dividers) if sc["samples"] is None else int(sc["samples"])
     grids = _grids(cfg["grids"])
     rows = _bins(cfg["frequencies"], dividers, samples)
+    if not any(float(a) > 0 for a in sc["drive"]):
+        raise ConfigError(f"config key 'scanner.drive': all amplitudes are zero ({sc['drive']}): nothing drives the "
+                          "particles, so the rows would be numerical noise")
     for axis in ("x", "y"):
         if off[axis]["max"] < off[axis]["min"]:
             raise ConfigError(f"config key 'offsets.{axis}.max': {off[axis]['max']:g} is below min {off[axis]['min']:g}")
     ranks = list(cfg["fit"]["ranks"])
     fractions = _rank_fractions(ranks, len(grids.diameters_nm) * len(grids.anisotropies_Jm3))
+    m3 = cfg["fit"]["m3"]
+    m3_ranks = list(m3["ranks"])
+    m3_fractions = _rank_fractions(m3_ranks, len(grids.diameters_nm) * len(grids.anisotropies_Jm3), "fit.m3.ranks")
     _check_measurement(cfg["measurement"])
     solver = cfg["solver"]
-    return Sweep(
+    sweep = Sweep(
         output=str(cfg["output"]),
-        constants=_freeze({k: float(cfg["particle"][k]) for k in ("ms", "alpha", "temperature", "gamma")}),
+        constants=freeze({k: float(cfg["particle"][k]) for k in ("ms", "alpha", "temperature", "gamma")}),
         scanner=Scanner(float(sc["base_frequency"]), tuple(dividers), tuple(float(a) * MT for a in sc["drive"]),
                         tuple(math.radians(float(a)) for a in sc["phases"]), samples),
         offset_grid=OffsetGrid((float(off["x"]["min"]) * MT, float(off["x"]["max"]) * MT),
@@ -376,6 +407,11 @@ def resolve(cfg: dict) -> Sweep:
         bin_rows=tuple(tuple(int(v) for v in r) for r in rows.tolist()),
         solver=SolverSettings(None if solver["degree"] == "auto" else int(solver["degree"]),
                               None if solver["rtol"] == "auto" else float(solver["rtol"])),
-        fit=FitSettings(tuple(ranks), tuple(fractions), cfg["fit"]["svd"], float(cfg["fit"]["max_memory_gb"])),
-        measurement=_freeze(cfg["measurement"]),
+        limits=Limits(int(solver["max_degree"]), bool(solver["force_degree"])),
+        fit=FitSettings(tuple(ranks), tuple(fractions), cfg["fit"]["svd"], float(cfg["fit"]["max_memory_gb"]),
+                        M3Settings(tuple(m3_ranks), tuple(m3_fractions), float(m3["l2"]), int(m3["max_iter"]),
+                                   float(m3["tol"]))),
+        measurement=freeze(cfg["measurement"]),
     )
+    cost.check(sweep)
+    return sweep

@@ -1,4 +1,4 @@
-"""Opening the stored dictionaries for the fits: fp.zarr and m0.zarr as (…, offset) arrays.
+"""Opening the stored dictionaries for the fits: fp.zarr, m0a.zarr and m0.zarr as (…, offset) arrays.
 
 A dictionary smaller than ``fit.max_memory_gb`` is loaded; a larger one is read block by block
 through :class:`FlatOffsetView`, so the fits never hold it whole.
@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from ..fitting import DICTIONARY_DIMS, DICTIONARY_M0_DIMS
-from ..io.stores import open_zarr
+from ..io.stores import open_zarr, verify_rows
 from .config import Sweep
 from .coords import check_coords
 
@@ -71,13 +71,24 @@ def flat(da: xr.DataArray, dims) -> xr.DataArray:
 
 def open_fp(sweep: Sweep, path=None, log=print):
     """The Fokker–Planck dictionary (diameter, anisotropy, angle, channel, frequency, offset) and its attrs."""
-    path = path or sweep.layout.fp
+    return _open_rows(sweep, path or sweep.layout.fp, log)
+
+
+def open_m0a(sweep: Sweep, path=None, log=print):
+    """The anisotropic-equilibrium (M0a) dictionary, same layout as :func:`open_fp`, and its attrs."""
+    return _open_rows(sweep, path or sweep.layout.m0a, log)
+
+
+def _open_rows(sweep: Sweep, path, log):
     ds = open_zarr(path)
     check_coords(ds, sweep, path)
     nbytes = ds["rows"].size * 16
     if nbytes <= sweep.fit.max_memory_gb * 2**30:
-        return flat(ds["rows"], DICTIONARY_DIMS), dict(ds.attrs)
+        rows = flat(ds["rows"], DICTIONARY_DIMS)
+        verify_rows(ds, path, rows.values)
+        return rows, dict(ds.attrs)
     log(f"dictionary {nbytes / 2**30:.1f} GiB > fit.max_memory_gb: reading it block-wise from {path}")
+    verify_rows(ds, path)
     return FlatOffsetView(ds["rows"]), dict(ds.attrs)
 
 
@@ -86,4 +97,6 @@ def open_m0(sweep: Sweep, path=None):
     path = path or sweep.layout.m0
     ds = open_zarr(path)
     check_coords(ds, sweep, path, names=("angle", "frequency", "offset_x", "offset_y", "diameter"))
-    return flat(ds["rows"], DICTIONARY_M0_DIMS)
+    rows = flat(ds["rows"], DICTIONARY_M0_DIMS)
+    verify_rows(ds, path, rows.values)
+    return rows

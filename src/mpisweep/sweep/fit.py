@@ -1,4 +1,4 @@
-"""Workflow step `fit`: M0, M1, M2 against the measured data → tables, summary, models.zarr, model MDFs."""
+"""Workflow step `fit`: M0, M0a, M1, M2, M3 against the measured data → tables, summary, models.zarr, model MDFs."""
 
 from __future__ import annotations
 
@@ -7,18 +7,21 @@ import os
 import time
 from pathlib import Path
 
-from ..fitting import fit_m0, fit_m1, fit_m2
+from ..fitting import fit_m0, fit_m0a, fit_m1, fit_m2, fit_m3
 from ..io.atomic import atomic_path
 from ..io.stores import to_zarr
 from . import measurement
 from .config import Sweep
-from .dictionaries import open_fp, open_m0
+from .dictionaries import open_fp, open_m0, open_m0a
 from .fit_tables import summary, write_summary, write_tables
 from .models import models_dataset, write_model_mdfs
 
 
-def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=print) -> dict:
-    """Fit M0, M1 and M2 and write all outputs; return the summary dict."""
+def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=print, m0a=None) -> dict:
+    """Fit M0, M0a, M1, M2 and M3 and write all outputs; return the summary dict.
+
+    ``fp``, ``m0``, ``m0a``: the dictionary stores (default: their paths in :mod:`.layout`).
+    """
     t0 = time.perf_counter()
     outdir = Path(outdir) if outdir is not None else sweep.layout.fits
     if isinstance(check_report, (str, os.PathLike)):
@@ -30,23 +33,35 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
         f"{measured.sizes['frequency']} bins × {measured.sizes['offset']} offsets")
     dictionary, fp_attrs = open_fp(sweep, fp, log=log)
     dictionary_m0 = open_m0(sweep, m0)
+    dictionary_m0a, _ = open_m0a(sweep, m0a, log=log)
 
     r0 = fit_m0(measured, dictionary_m0, bins)
     log(f"M0: best D = {r0.best_diameter:g} nm, ε_global = {r0.eps_global_best:.6g}")
+    r0a = fit_m0a(measured, dictionary_m0a, bins)
+    log(f"M0a: best (D, K) = ({r0a.best_diameter:g} nm, {r0a.best_anisotropy:g} J/m³), "
+        f"ε_global = {r0a.eps_global_best:.6g}")
     r1 = fit_m1(measured, dictionary, bins)
     log(f"M1: best (D, K) = ({r1.best_diameter:g} nm, {r1.best_anisotropy:g} J/m³), ε_global = {r1.eps_global_best:.6g}")
     r2 = fit_m2(measured, dictionary, bins, ranks=sweep.fit.ranks, svd=sweep.fit.svd)
     for frac, s, e in zip(r2.rank_fractions, r2.ranks, r2.eps_global):
         log(f"M2: rank {100 * frac:g} % (s = {int(s)}): ε_global = {float(e):.6g}")
+    m3 = sweep.fit.m3
+    r3 = fit_m3(measured, dictionary, bins, ranks=m3.ranks, l2=m3.l2, max_iter=m3.max_iter, tol=m3.tol)
+    for i, row in enumerate(r3.to_table()):
+        top = ", ".join(f"({w['diameter']:g}, {w['anisotropy']:g}) {w['weight']:.3f}" for w in r3.largest_weights(i, 3))
+        log(f"M3: rank {100 * row['rank_fraction']:g} % (s = {row['rank']}), λ = {m3.l2:g}: "
+            f"ε_global = {row['eps_global']:.6g} after {row['iterations']} iterations"
+            f"{'' if row['converged'] else ' (not converged)'}; largest weights {top}")
 
-    write_tables(sweep, r0, r1, r2, outdir)
-    ds = models_dataset(sweep, measured, r0, r1, r2)
+    results = (r0, r0a, r1, r2, r3)
+    write_tables(sweep, *results, outdir)
+    ds = models_dataset(sweep, measured, *results)
     with atomic_path(outdir / sweep.layout.models.name) as tmp:
         to_zarr(ds, tmp)
     model_files = write_model_mdfs(sweep, ds, outdir)
     log(f"model system matrices (MDF): {len(model_files)} files under {outdir / 'mdf'}")
 
-    result = summary(sweep, measured, r0, r1, r2, fp_attrs, time.perf_counter() - t0)
+    result = summary(sweep, measured, *results, fp_attrs, time.perf_counter() - t0)
     sweep.write(outdir / sweep.layout.fit_config.name)  # provenance: what these fits used
     write_summary(outdir / sweep.layout.fit_table("summary").name, result)
     log(f"fits written to {outdir} in {result['wall_time_s']:.1f} s")

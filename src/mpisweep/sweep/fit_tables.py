@@ -1,13 +1,19 @@
 """The fit step's tidy tables and summary under ``fits/`` (file names in :mod:`.layout`).
 
 * ``m0_eps_global.csv``  diameter (nm), eps_global, best
+* ``m0a_eps_global.csv`` diameter (nm), anisotropy (J/m³), eps_global, best (M0a, as M1)
 * ``m1_eps_global.csv``  diameter (nm), anisotropy (J/m³), eps_global, best
 * ``m2_eps_global.csv``  rank_fraction, rank, effective_rank, eps_global, n_nonzero, weight_sum (paper Table 1)
 * ``m2_weights.csv``     rank_fraction, rank, diameter, anisotropy, weight
-* ``eps_freq.csv``       model, rank_fraction (M2 only), mx, my, bin, eps_freq
-* ``eps_rows.csv``       model, rank_fraction (M2 only), angle, channel, mx, my, bin, eps, transfer_re, transfer_im
-  (the fitted transfer function â of M0/M1 per row)
-* ``summary.json``       ε_global and best parameters per model, M2 per rank, virtual-scanner truth
+* ``m3_eps_global.csv``  rank_fraction, rank, effective_rank, l2, eps_global, n_nonzero, weight_sum, iterations,
+  converged
+* ``m3_weights.csv``     rank_fraction, rank, diameter, anisotropy, weight (Σ = 1 per rank)
+* ``m3_iterations.csv``  rank_fraction, rank, iteration, objective, misfit, eps_global, weight_change (the
+  iteration log of the alternating least squares)
+* ``eps_freq.csv``       model, rank_fraction (M2, M3 only), mx, my, bin, eps_freq
+* ``eps_rows.csv``       model, rank_fraction (M2, M3 only), angle, channel, mx, my, bin, eps, transfer_re,
+  transfer_im (the fitted transfer function â of M0/M0a/M1 per row; M3's shared a_ck, equal for all angles)
+* ``summary.json``       ε_global and best parameters per model, M2 and M3 per rank, virtual-scanner truth
 """
 
 from __future__ import annotations
@@ -25,21 +31,31 @@ FIELDS = {
     "m1": ["diameter", "anisotropy", "eps_global", "best"],
     "m2": ["rank_fraction", "rank", "effective_rank", "eps_global", "n_nonzero", "weight_sum"],
     "weights": ["rank_fraction", "rank", "diameter", "anisotropy", "weight"],
+    "m0a": ["diameter", "anisotropy", "eps_global", "best"],
+    "m3": ["rank_fraction", "rank", "effective_rank", "l2", "eps_global", "n_nonzero", "weight_sum", "iterations",
+           "converged"],
+    "m3_weights": ["rank_fraction", "rank", "diameter", "anisotropy", "weight"],
+    "m3_iterations": ["rank_fraction", "rank", "iteration", "objective", "misfit", "eps_global", "weight_change"],
     "eps_freq": ["model", "rank_fraction", "rank", "mx", "my", "bin", "eps_freq"],
     "eps_rows": ["model", "rank_fraction", "rank", "angle", "channel", "mx", "my", "bin", "eps", "transfer_re",
                  "transfer_im"],
 }
 
 
-def write_tables(sweep: Sweep, r0, r1, r2, outdir) -> None:
-    """The six CSV tables of the fits M0, M1, M2."""
+def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir) -> None:
+    """The CSV tables of the fits M0, M0a, M1, M2, M3."""
+    fits = (r0, r0a, r1, r2, r3)
     rows = {
         "m0": r0.to_table(),
+        "m0a": r0a.to_table(),
         "m1": r1.to_table(),
         "m2": r2.to_table(),
         "weights": r2.weights_table(),
-        "eps_freq": r0.freq_table() + r1.freq_table() + r2.freq_table(),
-        "eps_rows": r0.row_table() + r1.row_table() + r2.row_table(),
+        "m3": r3.to_table(),
+        "m3_weights": r3.weights_table(),
+        "m3_iterations": r3.iteration_table(),
+        "eps_freq": [row for r in fits for row in r.freq_table()],
+        "eps_rows": [row for r in fits for row in r.row_table()],
     }
     for key, table in rows.items():
         write_csv(outdir / sweep.layout.fit_table(key).name, table, FIELDS[key])
@@ -52,16 +68,27 @@ def read_truth(sweep: Sweep) -> dict | None:
     return json.loads(sweep.layout.truth.read_text())
 
 
-def summary(sweep: Sweep, measured, r0, r1, r2, dictionary_attrs: dict, wall_time_s: float) -> dict:
-    """summary.json: ε_global and best parameters per model, M2 per rank, the truth when known."""
+def summary(sweep: Sweep, measured, r0, r0a, r1, r2, r3, dictionary_attrs: dict, wall_time_s: float) -> dict:
+    """summary.json: ε_global and best parameters per model, M2 and M3 per rank, the truth when known.
+
+    With a virtual measurement, ``recovered`` also compares M3's weights (best rank) with the true
+    mixture weights normalised to Σ = 1 (``m3_weights_vs_truth``; entries off the grid get NaN).
+    """
     truth = read_truth(sweep)
     out = {
         "M0": {"eps_global": float(r0.eps_global_best), "best_diameter": float(r0.best_diameter)},
+        "M0a": {"eps_global": float(r0a.eps_global_best), "best_diameter": float(r0a.best_diameter),
+                "best_anisotropy": float(r0a.best_anisotropy)},
         "M1": {"eps_global": float(r1.eps_global_best), "best_diameter": float(r1.best_diameter),
                "best_anisotropy": float(r1.best_anisotropy)},
         "M2": [{"rank_fraction": row["rank_fraction"], "rank": row["rank"], "effective_rank": row["effective_rank"],
                 "eps_global": row["eps_global"], "n_nonzero": row["n_nonzero"], "largest_weights": r2.largest_weights(i)}
                for i, row in enumerate(r2.to_table())],
+        "M3": [{"rank_fraction": row["rank_fraction"], "rank": row["rank"], "effective_rank": row["effective_rank"],
+                "l2": row["l2"], "eps_global": row["eps_global"], "n_nonzero": row["n_nonzero"],
+                "iterations": row["iterations"], "converged": row["converged"],
+                "largest_weights": r3.largest_weights(i)}
+               for i, row in enumerate(r3.to_table())],
         "units": {"diameter": "nm", "anisotropy": "J/m^3"},
         "evaluation_bins": int(sweep.bins.shape[0]),
         "measurement": {"source": sweep.source, "files": json.loads(measured.attrs["files"])},
@@ -78,7 +105,23 @@ def summary(sweep: Sweep, measured, r0, r1, r2, dictionary_attrs: dict, wall_tim
             "m1": [float(r1.best_diameter), float(r1.best_anisotropy)],
             "m1_equals_dominant": bool(np.isclose(r1.best_diameter, dom["diameter_nm"])
                                        and np.isclose(r1.best_anisotropy, dom["anisotropy_Jm3"])),
+            "m3_weights_vs_truth": _m3_vs_truth(sweep, r3),
         }
+    return out
+
+
+def _m3_vs_truth(sweep: Sweep, r3) -> list[dict]:
+    """Per true mixture component: its weight (Σ = 1) and M3's weight there (best rank)."""
+    comps = [c for _, c in sweep.components]
+    total = sum(float(c["weight"]) for c in comps)
+    w = r3.weights[r3.best]
+    d, k = np.asarray(r3.diameters, float), np.asarray(r3.anisotropies, float)
+    out = []
+    for c in comps:
+        i, j = np.flatnonzero(np.isclose(d, c["diameter"])), np.flatnonzero(np.isclose(k, c["anisotropy"]))
+        got = float(w[i[0], j[0]]) if i.size and j.size else float("nan")
+        out.append({"diameter": float(c["diameter"]), "anisotropy": float(c["anisotropy"]),
+                    "true_weight": float(c["weight"]) / total, "m3_weight": got})
     return out
 
 

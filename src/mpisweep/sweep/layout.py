@@ -9,6 +9,7 @@ Under ``<output>/`` (``results/`` by default)::
     dictionary/markers/D22_K1100.json    its sha256, L, rtol, periodicity, steps, wall time
     dictionary/fp.zarr                   all shards assembled (diameter, anisotropy, angle, ...)
     dictionary/m0.zarr                   Langevin (M0) rows
+    dictionary/m0a.zarr                  anisotropic-equilibrium (M0a) rows
     measurement/<angle>.mdf              virtual scanner: one MDF per angle
     measurement/calibrations.csv, truth.json, check.json, components/D22_K1100.npz
     fits/*.csv, summary.json, config.json, models.zarr, mdf/<model>/<angle>.mdf
@@ -27,6 +28,10 @@ FIT_TABLES = {
     "m1": "m1_eps_global.csv",
     "m2": "m2_eps_global.csv",
     "weights": "m2_weights.csv",
+    "m0a": "m0a_eps_global.csv",
+    "m3": "m3_eps_global.csv",
+    "m3_weights": "m3_weights.csv",
+    "m3_iterations": "m3_iterations.csv",
     "eps_freq": "eps_freq.csv",
     "eps_rows": "eps_rows.csv",
     "summary": "summary.json",
@@ -88,6 +93,10 @@ class Layout:
     def m0(self) -> Path:
         return self.dictionary / "m0.zarr"
 
+    @property
+    def m0a(self) -> Path:
+        return self.dictionary / "m0a.zarr"
+
     # ----------------------------------------------------------------------- measurement
     @property
     def measurement(self) -> Path:
@@ -123,6 +132,11 @@ class Layout:
     @property
     def fit_tables(self) -> dict[str, Path]:
         return {key: self.fit_table(key) for key in FIT_TABLES}
+
+    @property
+    def angle_conventions(self) -> Path:
+        """check-angles: ε_global of M1 under each candidate angle mapping (measured data only)."""
+        return self.fits / "angle_conventions.csv"
 
     @property
     def fit_config(self) -> Path:

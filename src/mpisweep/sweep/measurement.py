@@ -13,8 +13,9 @@ case with everything in brackets and all non-alphanumerics removed ("Angle [deg]
   nr, no, id, experiment, experimentnumber, measurement; otherwise the only column whose name
   contains "file" or "path". A value is a path relative to DIRECTORY or DIRECTORY/calibrations;
   ".mdf" is appended when it has no suffix (so a column of experiment numbers 1, 2, … works).
-* angle: the first of angle, angledeg, angles, theta, rotation, orientation, connector, phi;
-  otherwise the only column whose name contains "angle". Values in degrees; a trailing unit
+* angle: the first of angle, angledeg, angles, easyaxisorientation (the record's own header
+  ``path,easyAxisOrientation``), easyaxisangle, theta, rotation, orientation, connector, phi;
+  otherwise the only column whose name contains "angle" or "orientation". Values in degrees; a trailing unit
   ("15°", "15 deg") is ignored.
 
 The CSV angle is mapped to the model's easy-axis angle (degrees from x) as
@@ -41,7 +42,8 @@ from .config import Sweep, label
 
 FILE_COLUMNS = ("file", "filename", "path", "mdf", "calibration", "calibrationfile", "name", "number", "num",
                 "nr", "no", "id", "experiment", "experimentnumber", "measurement")
-ANGLE_COLUMNS = ("angle", "angledeg", "angles", "theta", "rotation", "orientation", "connector", "phi")
+ANGLE_COLUMNS = ("angle", "angledeg", "angles", "easyaxisorientation", "easyaxisangle", "theta", "rotation",
+                 "orientation", "connector", "phi")
 VIRTUAL_TOLERANCE = 1e-6
 
 
@@ -115,7 +117,7 @@ def read_index(directory, csv_name="calibrations.csv", columns=None, angle_offse
         if not header:
             raise MeasurementError(f"{csv_path}: empty CSV (no header)")
         fcol = _pick(header, columns.get("file"), FILE_COLUMNS, ("file", "path"), "file", csv_path)
-        acol = _pick(header, columns.get("angle"), ANGLE_COLUMNS, ("angle",), "angle", csv_path)
+        acol = _pick(header, columns.get("angle"), ANGLE_COLUMNS, ("angle", "orientation"), "angle", csv_path)
         rows = []
         for i, rec in enumerate(reader, start=2):
             if not any((v or "").strip() for v in rec.values() if isinstance(v, str)):
@@ -192,6 +194,33 @@ def _read(sweep: Sweep, path: Path, bins=None) -> xr.Dataset:
     return ds
 
 
+#: below this SNR (where the file gives one) no evaluation bin carries signal worth fitting
+MIN_USABLE_SNR = 1.0
+
+
+def check_data(sweep: Sweep, ds: xr.Dataset, path) -> None:
+    """The evaluation rows of one file are finite, not all zero per channel, and (where the file
+    records /calibration/snr) some evaluation bin has an SNR of at least MIN_USABLE_SNR."""
+    bins = sweep.bins[:, 2]
+    pos = np.searchsorted(ds["frequency_bin"].values, bins) if np.all(np.diff(ds["frequency_bin"].values) > 0) else \
+        np.array([int(np.flatnonzero(ds["frequency_bin"].values == k)[0]) for k in bins])
+    chans = _channels(sweep)
+    rows = ds["system_matrix"].transpose("channel", "frequency", "offset").values[chans][:, pos]
+    bad = ~np.isfinite(rows)
+    if bad.any():
+        c, f, o = (int(v) for v in np.argwhere(bad)[0])
+        raise MDFError(f"{path}: /measurement/data has {int(bad.sum())} NaN or Inf value(s) at the evaluation bins "
+                       f"(first: channel {chans[c]}, bin {int(bins[f])}, offset {o})")
+    for i, c in enumerate(chans):
+        if not np.any(rows[i]):
+            raise MDFError(f"{path}: /measurement/data is zero on receive channel {c} at every evaluation bin")
+    if "snr" in ds:
+        snr = np.asarray(ds["snr"].transpose("channel", "frequency").values)[chans][:, pos]
+        if np.nanmax(snr) < MIN_USABLE_SNR:
+            raise MDFError(f"{path}: /calibration/snr is below {MIN_USABLE_SNR:g} at every evaluation bin "
+                           f"(largest {np.nanmax(snr):.3g}): nothing to fit")
+
+
 def check(sweep: Sweep) -> dict:
     """Check every measured file against the configured scanner; MeasurementError/MDFError naming file and field."""
     entries = index(sweep)
@@ -206,6 +235,7 @@ def check(sweep: Sweep) -> dict:
         missing = [int(k) for k in bins if int(k) not in stored]
         if missing:
             raise MDFError(f"{e['file']}: /measurement/frequencySelection lacks evaluation bin(s) {missing[:8]}")
+        check_data(sweep, ds, e["file"])
         report.append({"file": str(e["file"]), "angle": e["angle"], "csv_angle": e["csv_angle"],
                        "channels": int(ds.sizes["channel"]), "offsets": int(ds.sizes["offset"])})
     return {
@@ -214,7 +244,7 @@ def check(sweep: Sweep) -> dict:
         "checked_fields": ["/acquisition/drivefield/cycle", "/acquisition/drivefield/baseFrequency",
                            "/acquisition/drivefield/divider", "/acquisition/receiver/numSamplingPoints",
                            "/calibration/size", "/calibration/offsetFields", "/acquisition/receiver/numChannels",
-                           "stored evaluation bins"],
+                           "stored evaluation bins", "finite, non-zero data with a usable SNR"],
         "expected": {k: (np.asarray(v).tolist() if not isinstance(v, (int, float)) else v) for k, v in expected.items()},
         "files": report,
     }

@@ -13,21 +13,29 @@ from .config import Sweep, label
 from .coords import SPECTRUM_CONVENTION, all_coords, system_matrix_dataset
 
 
+#: model key (variable suffix) → name in tables, MDF folders and captions
+MODEL_LABELS = {"m0": "M0", "m0a": "M0a", "m1": "M1", "m2": "M2", "m3": "M3"}
+
+
 def _grid(values: np.ndarray, sweep: Sweep) -> np.ndarray:
     """(…, offset) → (…, offset_y, offset_x)."""
     return values.reshape(values.shape[:-1] + (sweep.offset_grid.ny, sweep.offset_grid.nx))
 
 
-def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r1, r2) -> xr.Dataset:
+def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3) -> xr.Dataset:
     """The models Dataset (results/fits/models.zarr) the figures read.
 
-    Variables: measured, model_m0, model_m1 (angle, channel, frequency, offset_y, offset_x)
-    complex; model_m2 (rank, …) complex; eps_m0, eps_m1 (angle, channel, frequency); eps_m2
-    (rank, angle, channel, frequency); eps_global_m0 (diameter); eps_global_m1 (diameter,
-    anisotropy); weights_m2 (rank, diameter, anisotropy); eps_global_m2 (rank). Coordinates:
-    angle (deg), channel ("x", "y"), frequency (rfft bin k, int) with mx, my (int) and
-    frequency_hz, offset_x / offset_y (mT), diameter (nm), anisotropy (J/m³), rank (requested
-    fraction of the full rank). Attrs: best_m0_diameter, best_m1_diameter, best_m1_anisotropy.
+    Variables: measured, model_m0, model_m0a, model_m1 (angle, channel, frequency, offset_y,
+    offset_x) complex; model_m2 (rank, …) and model_m3 (rank_m3, …) complex; eps_m0, eps_m0a,
+    eps_m1 (angle, channel, frequency); eps_m2 (rank, angle, channel, frequency), eps_m3 (rank_m3,
+    …); eps_global_m0 (diameter); eps_global_m0a, eps_global_m1 (diameter, anisotropy);
+    weights_m2 (rank, diameter, anisotropy), weights_m3 (rank_m3, diameter, anisotropy);
+    eps_global_m2 (rank), eps_global_m3 (rank_m3); transfer_m3 (rank_m3, channel, frequency)
+    complex, M3's shared transfer function. Coordinates: angle (deg), channel ("x", "y"),
+    frequency (rfft bin k, int) with mx, my (int) and frequency_hz, offset_x / offset_y (mT),
+    diameter (nm), anisotropy (J/m³), rank and rank_m3 (requested fraction of the full rank of
+    M2 and of M3's weight step). Attrs: best_m0_diameter, best_m0a_diameter,
+    best_m0a_anisotropy, best_m1_diameter, best_m1_anisotropy, m3_l2.
     """
     rows = ("angle", "channel", "frequency", "offset_y", "offset_x")
     eps = ("angle", "channel", "frequency")
@@ -35,43 +43,62 @@ def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r1, r2) -> xr.Datas
     coords["rank"] = xr.Variable("rank", np.asarray(sweep.fit.rank_fractions, float),
                                  {"long_name": "requested TSVD rank as a fraction of the full rank"})
     coords["rank_count"] = xr.Variable("rank", np.asarray(r2.ranks, np.int64), {"long_name": "singular values kept"})
+    coords["rank_m3"] = xr.Variable("rank_m3", np.asarray(sweep.fit.m3.rank_fractions, float),
+                                    {"long_name": "requested TSVD rank of M3's weight step as a fraction of the full rank"})
+    coords["rank_m3_count"] = xr.Variable("rank_m3", np.asarray(r3.ranks, np.int64),
+                                          {"long_name": "singular values kept (M3)"})
     S = np.asarray(measured.transpose("angle", "channel", "frequency", "offset").values)
     ds = xr.Dataset(
         {
             "measured": (rows, _grid(S, sweep)),
             "model_m0": (rows, _grid(np.asarray(r0.model), sweep)),
+            "model_m0a": (rows, _grid(np.asarray(r0a.model), sweep)),
             "model_m1": (rows, _grid(np.asarray(r1.model), sweep)),
             "model_m2": (("rank",) + rows, _grid(np.asarray(r2.model), sweep)),
+            "model_m3": (("rank_m3",) + rows, _grid(np.asarray(r3.model), sweep)),
             "eps_m0": (eps, np.asarray(r0.eps, float)),
+            "eps_m0a": (eps, np.asarray(r0a.eps, float)),
             "eps_m1": (eps, np.asarray(r1.eps, float)),
             "eps_m2": (("rank",) + eps, np.asarray(r2.eps, float)),
+            "eps_m3": (("rank_m3",) + eps, np.asarray(r3.eps, float)),
             "eps_global_m0": (("diameter",), np.asarray(r0.eps_global, float)),
+            "eps_global_m0a": (("diameter", "anisotropy"), np.asarray(r0a.eps_global, float)),
             "eps_global_m1": (("diameter", "anisotropy"), np.asarray(r1.eps_global, float)),
             "weights_m2": (("rank", "diameter", "anisotropy"), np.asarray(r2.weights, float)),
             "eps_global_m2": (("rank",), np.asarray(r2.eps_global, float)),
+            "weights_m3": (("rank_m3", "diameter", "anisotropy"), np.asarray(r3.weights, float)),
+            "eps_global_m3": (("rank_m3",), np.asarray(r3.eps_global, float)),
+            "transfer_m3": (("rank_m3", "channel", "frequency"), np.asarray(r3.transfer, np.complex128)),
         },
         coords=coords,
         attrs={
             "best_m0_diameter": float(r0.best_diameter),
+            "best_m0a_diameter": float(r0a.best_diameter),
+            "best_m0a_anisotropy": float(r0a.best_anisotropy),
             "best_m1_diameter": float(r1.best_diameter),
             "best_m1_anisotropy": float(r1.best_anisotropy),
             "eps_global_best_m0": float(r0.eps_global_best),
+            "eps_global_best_m0a": float(r0a.eps_global_best),
             "eps_global_best_m1": float(r1.eps_global_best),
+            "m3_l2": float(r3.l2),
             "config_hash": sweep.config_hash,
             **package_attrs(),
             "measured_files": measured.attrs.get("files", "[]"),
             "spectrum_convention": SPECTRUM_CONVENTION,
         },
     )
-    for name in ("measured", "model_m0", "model_m1", "model_m2"):
-        ds[name].attrs["long_name"] = {"measured": "measured system-matrix rows"}.get(name, f"model {name[-2:].upper()} rows")
-    for name in ("eps_m0", "eps_m1", "eps_m2"):
+    for name in ("measured", "model_m0", "model_m0a", "model_m1", "model_m2", "model_m3"):
+        ds[name].attrs["long_name"] = ("measured system-matrix rows" if name == "measured"
+                                       else f"model {MODEL_LABELS[name[6:]]} rows")
+    ds["transfer_m3"].attrs["long_name"] = "M3 transfer function a_ck shared by all entries and angles (Σw = 1)"
+    for name in ("eps_m0", "eps_m0a", "eps_m1", "eps_m2", "eps_m3"):
         ds[name].attrs["long_name"] = "row NRMSE ε = ‖S − model‖₂ / (√N ‖S‖∞)"
     return ds
 
 
 def write_model_mdfs(sweep: Sweep, models: xr.Dataset, outdir: Path) -> list[Path]:
-    """The fitted M1 and M2 (rank with the lowest ε_global) system matrices as MDF v2.1, one file per angle.
+    """The fitted M0a, M1, M2 and M3 (M2, M3: rank with the lowest ε_global) system matrices as MDF v2.1,
+    one file per angle.
 
     They include the fitted transfer functions, so they can stand in for the measured system
     matrices in MPI reconstruction software (e.g. MPIReco.jl). Only the evaluation bins are
@@ -80,7 +107,9 @@ def write_model_mdfs(sweep: Sweep, models: xr.Dataset, outdir: Path) -> list[Pat
     nbins = sweep.scanner.samples // 2 + 1
     bins = models["frequency"].values.astype(int)
     best_rank = int(np.nanargmin(models["eps_global_m2"].values))
-    chosen = {"M1": models["model_m1"], "M2": models["model_m2"].isel(rank=best_rank)}
+    best_m3 = int(np.nanargmin(models["eps_global_m3"].values))
+    chosen = {"M0a": models["model_m0a"], "M1": models["model_m1"], "M2": models["model_m2"].isel(rank=best_rank),
+              "M3": models["model_m3"].isel(rank_m3=best_m3)}
     written = []
     for name, model in chosen.items():
         for angle in models["angle"].values:

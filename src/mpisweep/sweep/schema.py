@@ -104,10 +104,10 @@ def _describe_error(err) -> str:
         deepest = max(err.context, key=lambda e: (len(list(e.absolute_path)), e.validator != "type"))
         if len(list(deepest.absolute_path)) > len(path):
             return _describe_error(deepest)
-        desc = (err.schema or {}).get("description")
+        desc = ((err.schema or {}).get("description") or "").strip()
         return (f"config key '{_key(path)}': {json.dumps(err.instance)} is not valid"
                 + (f" (expected {desc})" if desc else ""))
-    desc = (err.schema or {}).get("description")
+    desc = ((err.schema or {}).get("description") or "").strip()
     msg = err.message
     if err.validator == "type":
         msg = f"{json.dumps(err.instance)} has the wrong type (expected {err.validator_value})"

@@ -53,6 +53,8 @@ def simulate_shard(sweep: Sweep, diameter_nm: float, anisotropy: float, shard=No
         "rtol": float(result.rtol),
         "max_periodicity": float(result.max_periodicity),
         "steps": int(result.steps),
+        "solves": int(result.solves),
+        "derived_by_symmetry": int(result.derived),
         "package_version": package_attrs()["package_version"],
         "spec_hash": digest(dictionary_spec(sweep)),
         "finite": bool(np.isfinite(result.rows).all()),

@@ -8,6 +8,7 @@ calibration frames.
 
 from __future__ import annotations
 
+import io
 import math
 import uuid as uuidlib
 from datetime import datetime, timezone
@@ -143,9 +144,14 @@ def write_system_matrix(path, data: xr.Dataset, *, background=None, frame_permut
     for group, values in groups.items():
         fields.update({f"{group}/{k}": v for k, v in values.items()})
 
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    # Built in memory, then written by plain file I/O: a full disk is then an OSError that the atomic
+    # writer cleans up after (HDF5 itself can crash on ENOSPC and leave a partial file behind).
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
         for key, value in fields.items():
             _put(f, key, value)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
 
 
 def _need(meta, key):

@@ -1,0 +1,239 @@
+"""Bad input gets a clear error naming the key, file, dataset or argument; nothing is lost.
+
+The catalogue of issue "real data in, nothing silently wrong": the record's own CSV header and
+3-channel drive, non-finite / zero / noise-only data, unaffordable or inaccurate truncation
+degrees, corrupted stores, bad command-line values, a full disk.
+"""
+
+import json
+import os
+import socket
+import shutil
+import subprocess
+import sys
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+import zarr
+
+from mpisweep import cli
+from mpisweep.errors import ConfigError, MDFError, StoreError
+from mpisweep.io.mdf import check_compatible, describe, read_system_matrix, write_system_matrix
+from mpisweep.sweep import Sweep
+from mpisweep.sweep.assemble import assemble
+from mpisweep.sweep.coords import system_matrix_dataset
+from mpisweep.sweep.cost import AccuracyWarning
+from mpisweep.sweep.dictionaries import open_fp, open_m0
+from mpisweep.sweep.m0_dictionary import build_m0
+from mpisweep.sweep.measurement import check_data, expected_fields, read_index
+from mpisweep.sweep.simulate import simulate_shard
+
+GRID = {"diameters": [16], "anisotropies": [300, 600], "angles": [0]}
+TINY = {"grids": GRID, "offsets": {"x": {"min": -4, "max": 4, "count": 2}, "y": {"min": 2, "max": 2, "count": 1}},
+        "frequencies": {"mx": 2, "my": 2}, "fit": {"ranks": ["100%"]}}
+
+
+def synthetic_file(sweep, path, *, value=1.0 + 0.5j, drive_channels=2, snr=None):
+    """An MDF file shaped like the configured scanner (optionally with an inactive third drive channel)."""
+    nbins = sweep.scanner.samples // 2 + 1
+    data = np.full((2, nbins, sweep.offset_grid.ny, sweep.offset_grid.nx), value, dtype=complex)
+    ds = system_matrix_dataset(sweep, data, snr)
+    if drive_channels == 3:  # a 3-axis scanner: z inactive (divider 99, strength 0)
+        ds.attrs["dividers"] = np.array([[102], [96], [99]])
+        ds.attrs["drive_strength"] = np.concatenate([ds.attrs["drive_strength"], np.zeros((1, 1, 1))], axis=1)
+        ds.attrs["drive_phase"] = np.zeros((1, 3, 1))
+        ds.attrs["waveform"] = np.full((3, 1), "sine")
+    write_system_matrix(path, ds)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    return Sweep.load({**TINY, "output": str(tmp_path_factory.mktemp("faults") / "results")})
+
+
+# ------------------------------------------------------------------------- the record's layout
+def test_the_records_own_csv_header_is_detected(tmp_path):
+    (tmp_path / "calibrations").mkdir()
+    for n in (1, 2):
+        (tmp_path / "calibrations" / f"{n}.mdf").write_bytes(b"")
+    (tmp_path / "calibrations.csv").write_text("path,easyAxisOrientation\ncalibrations/1.mdf,0\ncalibrations/2.mdf,15\n")
+    rows = read_index(tmp_path, angle_offset=90)
+    assert [r["file"].name for r in rows] == ["1.mdf", "2.mdf"]
+    assert [r["angle"] for r in rows] == [90.0, 105.0]
+
+
+def test_an_inactive_third_drive_channel_is_ignored_and_shown(sweep, tmp_path):
+    path = synthetic_file(sweep, tmp_path / "3axis.mdf", drive_channels=3)
+    ds = read_system_matrix(path)
+    check_compatible(ds, expected_fields(sweep), path=path)  # passes: z has zero strength
+    assert "channel 3: divider 99" in describe(path) and "(inactive: zero strength)" in describe(path)
+    with pytest.raises(MDFError, match=r"divider is \[102, 96\]"):
+        check_compatible(ds, {"dividers": [102, 100]}, path=path)
+
+
+# ----------------------------------------------------------------------------- bad data
+@pytest.mark.parametrize("value,message", [
+    (complex(np.nan, 0), "/measurement/data has .* NaN or Inf"),
+    (0j, "/measurement/data is zero on receive channel 0"),
+])
+def test_non_finite_or_zero_data_is_named(sweep, tmp_path, value, message):
+    path = synthetic_file(sweep, tmp_path / "bad.mdf", value=value)
+    with pytest.raises(MDFError, match=message):
+        check_data(sweep, read_system_matrix(path), path)
+
+
+def test_data_without_usable_snr_is_refused(sweep, tmp_path):
+    nbins = sweep.scanner.samples // 2 + 1
+    path = synthetic_file(sweep, tmp_path / "noise.mdf", snr=np.full((2, nbins), 0.3))
+    with pytest.raises(MDFError, match="/calibration/snr is below 1 at every evaluation bin"):
+        check_data(sweep, read_system_matrix(path), path)
+
+
+# --------------------------------------------------------------------------- bad configs
+@pytest.mark.parametrize("patch,message", [
+    ({"scanner": {"drive": [0, 0]}}, "'scanner.drive': all amplitudes are zero"),
+    ({"offsets": {"x": {"min": -3000, "max": 3000, "count": 3}}}, "'solver.max_degree': .* L = 93 for D16_K300"),
+    ({"grids": {"diameters": [28], "anisotropies": [9000], "angles": [0]}, "solver": {"degree": 32}},
+     "'solver.degree': .* below the automatic degree \\(up to 42"),
+    ({"measurement": {"virtual": {"snr_db": -10000}}}, "'measurement.virtual.snr_db': -10000 is less than"),
+    ({"solver": {"rtol": 2}}, "'solver.rtol'"),
+])
+def test_bad_configs_name_the_key(patch, message):
+    with pytest.raises(ConfigError, match=message):
+        Sweep.load({**TINY, **patch})
+
+
+def test_a_degree_slightly_below_auto_warns_and_force_runs_anything():
+    grids = {"diameters": [28], "anisotropies": [9000], "angles": [0]}
+    with pytest.warns(AccuracyWarning, match="solver.degree = 41 is below the automatic degree"):
+        Sweep.load({**TINY, "grids": grids, "solver": {"degree": 41}})
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        Sweep.load({**TINY, "grids": grids, "solver": {"degree": 32, "force_degree": True}})
+    assert any("estimated truncation error 1.0e+00" in str(w.message) for w in seen)
+
+
+# ------------------------------------------------------------------------ corrupted stores
+@pytest.fixture(scope="module")
+def stores(sweep):
+    for _, d, k in sweep.blocks:
+        simulate_shard(sweep, d, k, progress=False)
+    return assemble(sweep), build_m0(sweep)
+
+
+@pytest.mark.parametrize("store", ["fp", "m0"])
+def test_a_corrupted_chunk_is_detected_when_a_store_is_read(sweep, stores, store, tmp_path):
+    path = tmp_path / f"{store}.zarr"
+    shutil.copytree(stores[0] if store == "fp" else stores[1], path)
+    opener = (lambda: open_fp(sweep, path, log=lambda m: None)) if store == "fp" else (lambda: open_m0(sweep, path))
+    opener()  # intact: reads fine
+    rows = zarr.open_group(path, mode="r+")["rows"]
+    bad = rows[...]
+    bad.flat[3] = 4.6e306
+    rows[...] = bad
+    with pytest.raises(StoreError, match=f"{store}.zarr: rows do not match the sha256"):
+        opener()
+
+
+# --------------------------------------------------------------------------- command line
+@pytest.mark.parametrize("args,status,message", [
+    (["--rtol", "2"], 2, "--rtol: must be in (0, 1)"),
+    (["--drive", "nan", "13.55"], 2, "--drive: must be finite"),
+    (["--offset", "nan", "0"], 2, "--offset: must be finite"),
+    (["--easy-axis", "nan"], 2, "--easy-axis: must be finite"),
+    (["--output", "/nonexistent-dir/m.csv"], 2, "--output: cannot write /nonexistent-dir/m.csv"),
+    (["--anisotropy", "1100", "--degree", "2"], 2, "--degree 2 is below the automatic choice 11"),
+])
+def test_bad_moment_arguments_exit_with_one_line(args, status, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["moment", "--diameter", "22", *args])
+    assert exc.value.code == status
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_mdf_info_on_a_directory(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["mdf-info", str(tmp_path)])
+    assert exc.value.code == 2 and "is a directory, not an MDF file" in capsys.readouterr().err
+
+
+# -------------------------------------------------------------------------------- full disk
+WRITE_MDF = """
+import sys, numpy as np
+from mpisweep.sweep import Sweep
+from mpisweep.sweep.coords import system_matrix_dataset
+from mpisweep.io.mdf import write_system_matrix
+sweep = Sweep.read(sys.argv[1])
+data = np.ones((2, sweep.scanner.samples // 2 + 1, 1, 2), complex)
+write_system_matrix(sys.argv[2], system_matrix_dataset(sweep, data, None))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mount"), reason="needs root to mount a small tmpfs")
+def test_a_full_disk_leaves_no_stray_files_and_a_one_line_error(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(disk)]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        config = tmp_path / "resolved.json"
+        Sweep.load({**TINY, "output": str(disk / "results")}).write(config)
+        # h5py itself may crash on ENOSPC, so the MDF writer runs in its own process
+        mdf = subprocess.run([sys.executable, "-c", WRITE_MDF, str(config), str(disk / "big.mdf")],
+                             capture_output=True, text=True)
+        assert mdf.returncode != 0 and "No space left on device" in mdf.stderr
+        assert list(disk.iterdir()) == []  # no partial file, no temporary
+        out = subprocess.run([sys.executable, "-m", "mpisweep", "m0-dictionary", "--config", str(config)],
+                             capture_output=True, text=True)
+        assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-2000:]
+        assert "No space left on device" in out.stderr
+        assert [p for p in disk.rglob("*") if ".tmp-" in p.name or p.suffix == ".zarr"] == []
+    finally:
+        subprocess.run(["umount", str(disk)])
+
+
+# ------------------------------------------------------------------------ angle convention
+def test_check_angles_finds_the_convention_of_the_data(tmp_path, capsys):
+    from mpisweep.sweep.angles import check_angles
+    from mpisweep.sweep.virtual_scanner import simulate_component, virtual_scanner
+
+    cfg = {**TINY, "grids": {"diameters": [16], "anisotropies": [1500], "angles": [0, 60, 120]},
+           "measurement": {"virtual": {"components": [{"diameter": 16, "anisotropy": 1500, "weight": 1.0}],
+                                       "solver": {"degree_offset": 0, "rtol_factor": 1}}},
+           "output": str(tmp_path / "results")}
+    sweep = Sweep.load(cfg)
+    for name, comp in sweep.components:
+        simulate_component(sweep, comp, sweep.layout.component(name), progress=False)
+    virtual_scanner(sweep)
+    simulate_shard(sweep, 16, 1500, progress=False)
+    assemble(sweep)
+    rows = check_angles(sweep, log=lambda m: None)
+    assert (rows[0]["angle_offset"], rows[0]["angle_sign"]) == (0.0, 1)
+    assert rows[1]["eps_global"] > 1.5 * rows[0]["eps_global"]  # 60° and 120° swapped
+    assert [r["eps_global"] for r in rows[2:]] == [None, None]  # 90° + CSV angle misses 0°
+    config = tmp_path / "resolved.json"
+    sweep.write(config)
+    assert cli.main(["check-angles", "--config", str(config), "-o", str(tmp_path / "angles.csv")]) == 0
+    assert "best: model angle = 0 + CSV angle" in capsys.readouterr().out
+
+
+# -------------------------------------------------------------------------- output in use
+def test_a_second_run_on_the_same_output_is_refused(tmp_path):
+    from mpisweep.sweep.in_use import OutputInUse, claim, release
+
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / ".in-use").write_text(json.dumps({"host": socket.gethostname(), "pid": holder.pid, "cwd": "/else"}))
+        with pytest.raises(OutputInUse, match=rf"output is in use: .* \(PID {holder.pid} on .*, started in /else\)"):
+            claim(tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    path = claim(tmp_path)  # the holder is gone: its claim is taken over
+    assert json.loads(path.read_text())["pid"] == os.getpid()
+    release(tmp_path)
+    assert not path.exists()
