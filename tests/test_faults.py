@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import shutil
+import signal
 import subprocess
 import sys
 import warnings
@@ -237,3 +238,77 @@ def test_a_second_run_on_the_same_output_is_refused(tmp_path):
     assert json.loads(path.read_text())["pid"] == os.getpid()
     release(tmp_path)
     assert not path.exists()
+
+
+# ------------------------------------------------------------- kill -9 at assemble and fit
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    """A complete tiny sweep (virtual measurement, dictionaries) whose resolved config is on disk."""
+    from mpisweep.sweep import measurement
+    from mpisweep.sweep.m0a_dictionary import build_m0a
+    from mpisweep.sweep.virtual_scanner import simulate_component, virtual_scanner
+
+    out = tmp_path_factory.mktemp("kill")
+    sweep = Sweep.load({**TINY, "output": str(out / "results"), "measurement": {"virtual": {
+        "components": [{"diameter": 16, "anisotropy": 600, "weight": 1.0}], "snr_db": 40,
+        "solver": {"degree_offset": 0, "rtol_factor": 1}}}})
+    for name, comp in sweep.components:
+        simulate_component(sweep, comp, sweep.layout.component(name), progress=False)
+    virtual_scanner(sweep)
+    for _, d, k in sweep.blocks:
+        simulate_shard(sweep, d, k, progress=False)
+    build_m0(sweep)
+    build_m0a(sweep)
+    config = out / "resolved.json"
+    sweep.write(config)
+    from mpisweep.io.atomic import write_json
+
+    write_json(sweep.layout.check, measurement.check(sweep))
+    return sweep, config
+
+
+@pytest.mark.parametrize("step,target", [("assemble", "fp"), ("fit", "models")])
+def test_sigkill_at_assemble_or_fit_never_leaves_a_partial_store(full, step, target):
+    sweep, config = full
+    store = sweep.layout.fp if target == "fp" else sweep.layout.models
+    command = [sys.executable, "-m", "mpisweep", step, "--config", str(config)]
+    if step == "fit":
+        assert subprocess.run([sys.executable, "-m", "mpisweep", "assemble", "--config", str(config)]).returncode == 0
+    for delay in (0.5, 1.0, 1.5, 2.0, 3.0):  # wherever the kill lands: before, during or after the write
+        shutil.rmtree(store, ignore_errors=True)
+        job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            job.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            job.send_signal(signal.SIGKILL)
+            job.wait()
+        if store.exists():  # only a complete store ever carries the final name
+            if target == "fp":
+                open_fp(sweep, store, log=lambda m: None)
+            else:
+                from mpisweep.io.stores import open_zarr, verify_variables
+
+                verify_variables(open_zarr(store), store)
+    done = subprocess.run(command, capture_output=True, text=True)  # the rerun completes
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not [p for p in store.parent.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+
+
+def test_a_corrupted_models_store_is_refused_by_the_figures(full, tmp_path, capsys):
+    sweep, config = full
+    if not sweep.layout.models.exists():
+        from mpisweep.sweep.assemble import assemble as assemble_step
+        from mpisweep.sweep.fit import run_fit
+
+        assemble_step(sweep)
+        run_fit(sweep, log=lambda m: None)
+    models = tmp_path / "models.zarr"
+    shutil.copytree(sweep.layout.models, models)
+    group = zarr.open_group(models, mode="r+")
+    eps = group["eps_m1"][...]
+    eps.flat[0] += 0.01
+    group["eps_m1"][...] = eps
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["figures", str(models), str(tmp_path / "figures")])
+    assert exc.value.code == 1
+    assert "models.zarr: variable eps_m1 does not match the sha256" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from mpisweep.physics.spectra import spectrum
 from mpisweep.sweep import Sweep
 from mpisweep.sweep.coords import FP_DIMS
 from mpisweep.sweep.dictionaries import open_m0a
-from mpisweep.sweep.m0a_dictionary import build_m0a, equilibrium_rate, m0a_rows, quadrature_size
+from mpisweep.sweep.m0a_dictionary import build_m0a, m0a_rows, quadrature_size
 
 TINY = {
     "grids": {"diameters": [18, 22], "anisotropies": [500, 2000], "angles": [0, 60]},
@@ -33,13 +33,21 @@ def _trajectory(sweep, offset_index=0):
     return ex, ex.field(t), ex.field_rate(t)
 
 
-def test_equilibrium_rate_is_boltzmann_quadrature_moments(sweep):
+def test_blocked_moments_equal_the_direct_covariance(sweep, monkeypatch):
+    """d<m>/dt = β Cov(m) dB/dt, computed block-wise with the (Q, 9) product, equals a direct einsum."""
     _, B, dB = _trajectory(sweep, 1)
     quad = BoltzmannQuadrature(sweep.particle(22, 2000), easy_axis_vector(60), nodes=28, azimuths=56)
-    m_ref, dm_ref = quad.moments(B, dB)
-    m, dm = equilibrium_rate(quad, B, dB)
-    np.testing.assert_allclose(m, m_ref, rtol=0, atol=1e-13)
-    np.testing.assert_allclose(dm, dm_ref, rtol=0, atol=1e-12 * np.abs(dm_ref).max())
+    monkeypatch.setattr(BoltzmannQuadrature, "BLOCK", 100)  # several blocks and a ragged last one
+    m, dm = quad.moments(B, dB)
+    Bl, dBl = B @ quad.rot.T, dB @ quad.rot.T
+    expo = quad.particle.beta * Bl @ quad.m.T + quad.anis
+    w = np.exp(expo - expo.max(axis=1, keepdims=True)) * quad.w
+    w /= w.sum(axis=1, keepdims=True)
+    mean = w @ quad.m
+    cov = np.einsum("pq,qi,qj->pij", w, quad.m, quad.m) - mean[:, :, None] * mean[:, None, :]
+    want = quad.particle.beta * np.einsum("pij,pj->pi", cov, dBl) @ quad.rot
+    np.testing.assert_allclose(m, mean @ quad.rot, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(dm, want, rtol=0, atol=1e-12 * np.abs(want).max())
 
 
 def test_quadrature_size_reproduces_the_equilibrium_reference(equilibrium_reference):
@@ -51,7 +59,7 @@ def test_quadrature_size_reproduces_the_equilibrium_reference(equilibrium_refere
         quad = BoltzmannQuadrature(p, [1.0, 0.0, 0.0], nodes=nodes, azimuths=azimuths)
         b = xi / p.beta
         field = np.array([[b * np.cos(np.radians(psi)), b * np.sin(np.radians(psi)), 0.0]])
-        m, _ = equilibrium_rate(quad, field, np.zeros_like(field))
+        m, _ = quad.moments(field, np.zeros_like(field))
         assert abs(m[0, 0] - m_par) <= 1e-9 and abs(m[0, 1] - m_perp) <= 1e-9
 
 
@@ -72,7 +80,7 @@ def test_m0a_rows_equal_a_direct_boltzmann_quadrature(sweep):
     # and the small quadrature is converged: a 3 × 3 times finer one changes nothing
     fine = BoltzmannQuadrature(particle, easy_axis_vector(60), nodes=3 * nodes, azimuths=3 * azimuths)
     _, B, dB = _trajectory(sweep, 1)
-    want = spectrum(equilibrium_rate(fine, B, dB)[1])[:, bins]
+    want = spectrum(fine.moments(B, dB)[1])[:, bins]
     assert np.abs(rows[1, :, :, 0, 1] - want).max() <= 1e-10 * np.abs(want).max()
 
 

@@ -449,12 +449,12 @@ def run_check_angles(args) -> int:
 
 def run_figures(args) -> int:
     from .figures import render_all
-    from .io.stores import open_zarr
+    from .io.stores import open_zarr, verify_variables
 
     src = Path(args.models)
     if not src.exists():
         raise UsageError(f"MODELS_ZARR: {src} not found")
-    for path in render_all(open_zarr(src), args.outdir):
+    for path in render_all(verify_variables(open_zarr(src), src), args.outdir):
         print(path)
     return 0
 

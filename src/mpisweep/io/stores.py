@@ -82,3 +82,28 @@ def verify_rows(ds: xr.Dataset, path, values: np.ndarray | None = None) -> None:
     if got != want:
         raise StoreError(f"{path}: rows do not match the sha256 recorded when the store was written "
                          "(corrupted on disk?); delete it to rebuild it")
+
+
+#: attribute holding {variable: sha256} of every data variable of a results store (models.zarr)
+VARIABLES_SHA256 = "variables_sha256"
+
+
+def stamp_variables(ds: xr.Dataset) -> xr.Dataset:
+    """Record the sha256 of every data variable (as complex128 bytes) in the attributes."""
+    import json
+
+    ds.attrs[VARIABLES_SHA256] = json.dumps({name: checksum(np.asarray(ds[name].values)) for name in ds.data_vars})
+    return ds
+
+
+def verify_variables(ds: xr.Dataset, path) -> xr.Dataset:
+    """Load `ds` and raise StoreError naming `path` and the variable that no longer matches its sha256."""
+    import json
+
+    want = json.loads(ds.attrs.get(VARIABLES_SHA256, "{}"))
+    ds = ds.load()
+    for name, sha in want.items():
+        if name in ds and checksum(np.asarray(ds[name].values)) != sha:
+            raise StoreError(f"{path}: variable {name} does not match the sha256 recorded when the store was written "
+                             "(corrupted on disk?); delete it to rebuild it")
+    return ds

@@ -73,22 +73,32 @@ class BoltzmannQuadrature:
         )
         self.w = np.repeat(w, azimuths) * (2 * np.pi / azimuths)
         self.anis = particle.sigma * self.m[:, 2] ** 2
+        self.mm = (self.m[:, :, None] * self.m[:, None, :]).reshape(-1, 9)
+
+    #: field samples per block (bounds the (samples × nodes) working arrays)
+    BLOCK = 2048
 
     def moments(self, field, field_rate=None):
-        """<m> (and d<m>/dt) in the lab frame for lab-frame fields (..., 3)."""
+        """<m> (and d<m>/dt = β Cov(m) dB/dt) in the lab frame for lab-frame fields (..., 3)."""
         B = np.atleast_2d(np.asarray(field, dtype=float))
         shape = B.shape[:-1]
         Bl = B.reshape(-1, 3) @ self.rot.T
-        expo = self.particle.beta * Bl @ self.m.T + self.anis  # (P, Q)
-        expo -= expo.max(axis=1, keepdims=True)
-        wts = np.exp(expo) * self.w
-        wts /= wts.sum(axis=1, keepdims=True)
-        mean = wts @ self.m  # (P, 3)
+        dBl = None if field_rate is None else np.atleast_2d(np.asarray(field_rate, dtype=float)).reshape(-1, 3) @ self.rot.T
+        mean = np.empty_like(Bl)
+        dm = np.empty_like(Bl)
+        for p0 in range(0, Bl.shape[0], self.BLOCK):
+            sl = slice(p0, p0 + self.BLOCK)
+            expo = self.particle.beta * Bl[sl] @ self.m.T + self.anis  # (P, Q)
+            expo -= expo.max(axis=1, keepdims=True)
+            wts = np.exp(expo, out=expo)
+            wts *= self.w
+            wts /= wts.sum(axis=1, keepdims=True)
+            mean[sl] = wts @ self.m
+            if dBl is not None:
+                # second moments as one (P, Q) @ (Q, 9) product: ~10× faster than an einsum over (P, Q, 3, 3)
+                cov = (wts @ self.mm).reshape(-1, 3, 3) - mean[sl, :, None] * mean[sl, None, :]
+                dm[sl] = self.particle.beta * np.einsum("pij,pj->pi", cov, dBl[sl])
         m_lab = (mean @ self.rot).reshape(shape + (3,))
-        if field_rate is None:
+        if dBl is None:
             return m_lab
-        dBl = np.atleast_2d(np.asarray(field_rate, dtype=float)).reshape(-1, 3) @ self.rot.T
-        second = np.einsum("pq,qi,qj->pij", wts, self.m, self.m)
-        cov = second - mean[:, :, None] * mean[:, None, :]
-        dm = self.particle.beta * np.einsum("pij,pj->pi", cov, dBl)
         return m_lab, (dm @ self.rot).reshape(shape + (3,))

@@ -12,8 +12,7 @@ J = β·Cov(m) (fluctuation–dissipation), and φ_k = rfft(d⟨m⟩/dt)/N at th
 Cost: the sphere quadrature of :class:`~mpisweep.physics.equilibrium.BoltzmannQuadrature`
 (Gauss–Legendre in n·m × trapezoid in the azimuth) is sized per (D, K) by
 :func:`quadrature_size` from the block's largest ξ and σ, instead of the class's 200 × 256 nodes,
-and the second moments are one matrix product (:func:`equilibrium_rate`): tens of milliseconds
-per offset and angle.
+and its second moments are one matrix product: tens of milliseconds per offset and angle.
 """
 
 from __future__ import annotations
@@ -25,17 +24,13 @@ import numpy as np
 import xarray as xr
 
 from ..io.atomic import atomic_path
-from ..io.stores import to_zarr
+from ..io.stores import ROWS_SHA256, checksum, to_zarr
 from ..physics.equilibrium import BoltzmannQuadrature
 from ..physics.operator import easy_axis_vector
 from ..physics.params import Particle
 from ..physics.spectra import spectrum
 from .config import Sweep
 from .coords import FP_DIMS, all_coords, store_attrs
-
-#: time samples per block of the quadrature (bounds the (samples × nodes) working array)
-SAMPLES_PER_BLOCK = 2048
-
 
 def quadrature_size(xi_max: float, sigma: float) -> tuple[int, int]:
     """(Gauss–Legendre nodes, azimuths) for ξ ≤ ``xi_max`` and anisotropy σ.
@@ -51,37 +46,6 @@ def quadrature_size(xi_max: float, sigma: float) -> tuple[int, int]:
     s = max(0.0, float(xi_max)) + 2.0 * max(0.0, float(sigma))
     nodes = max(16, 4 * math.ceil((3.5 * math.sqrt(s) + 8.0) / 4.0))
     return nodes, 3 * nodes // 2
-
-
-def equilibrium_rate(quad: BoltzmannQuadrature, field, field_rate):
-    """⟨m⟩ and d⟨m⟩/dt (…, 3) in the lab frame, the mathematics of ``quad.moments(field, field_rate)``.
-
-    ⟨m⟩ = Σ_q w_q f(m_q) m_q / Σ_q w_q f(m_q) with f = exp(β B·m + σ (n·m)²) and
-    d⟨m⟩/dt = β Cov(m) dB/dt; the second moments are one (samples × nodes) @ (nodes × 9) product
-    instead of an einsum over (samples, nodes, 3, 3), which makes it ~10× faster. Equal to
-    :meth:`~mpisweep.physics.equilibrium.BoltzmannQuadrature.moments` to rounding (tests/test_m0a.py).
-    """
-    B = np.asarray(field, dtype=float)
-    shape = B.shape
-    Bl = B.reshape(-1, 3) @ quad.rot.T
-    dBl = np.asarray(field_rate, dtype=float).reshape(-1, 3) @ quad.rot.T
-    beta, m = quad.particle.beta, quad.m
-    mm = (m[:, :, None] * m[:, None, :]).reshape(-1, 9)
-    mean = np.empty_like(Bl)
-    dm = np.empty_like(Bl)
-    for p0 in range(0, Bl.shape[0], SAMPLES_PER_BLOCK):
-        sl = slice(p0, p0 + SAMPLES_PER_BLOCK)
-        expo = (beta * Bl[sl]) @ m.T
-        expo += quad.anis
-        expo -= expo.max(axis=1, keepdims=True)
-        wts = np.exp(expo, out=expo)
-        wts *= quad.w
-        wts /= wts.sum(axis=1, keepdims=True)
-        mu = wts @ m
-        cov = (wts @ mm).reshape(-1, 3, 3) - mu[:, :, None] * mu[:, None, :]
-        mean[sl] = mu
-        dm[sl] = beta * np.einsum("pij,pj->pi", cov, dBl[sl])
-    return (mean @ quad.rot).reshape(shape), (dm @ quad.rot).reshape(shape)
 
 
 def m0a_rows(sweep: Sweep, diameter_nm: float, anisotropy: float, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -103,7 +67,7 @@ def m0a_rows(sweep: Sweep, diameter_nm: float, anisotropy: float, size: tuple[in
     out = np.zeros((len(sweep.angles), 2, bins.size, ny * nx), dtype=np.complex128)
     for ia, angle in enumerate(sweep.angles):
         quad = BoltzmannQuadrature(particle, easy_axis_vector(angle), nodes=size[0], azimuths=size[1])
-        _, dm = equilibrium_rate(quad, field, rate)
+        _, dm = quad.moments(field, rate)
         for io in range(ny * nx):
             out[ia, :, :, io] = spectrum(dm[io])[:, bins]
     return out.reshape(out.shape[:3] + (ny, nx))
@@ -115,7 +79,7 @@ def build_m0a(sweep: Sweep, output=None) -> Path:
     g = sweep.grids
     rows = np.stack([np.stack([m0a_rows(sweep, d, k) for k in g.anisotropies_Jm3]) for d in g.diameters_nm])
     ds = xr.Dataset({"rows": (FP_DIMS, rows)}, coords=all_coords(sweep),
-                    attrs={**store_attrs(sweep), "model": "anisotropic equilibrium (M0a)"})
+                    attrs={**store_attrs(sweep), "model": "anisotropic equilibrium (M0a)", ROWS_SHA256: checksum(rows)})
     ds["rows"].attrs.update(long_name="anisotropic-equilibrium system-matrix rows (spectrum convention)", units="1/s")
     with atomic_path(output) as tmp:
         to_zarr(ds, tmp)

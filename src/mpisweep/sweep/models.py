@@ -9,6 +9,7 @@ import xarray as xr
 
 from ..io.mdf import write_system_matrix
 from ..io.provenance import package_attrs
+from ..io.stores import stamp_variables
 from .config import Sweep, label
 from .coords import SPECTRUM_CONVENTION, all_coords, system_matrix_dataset
 
@@ -93,7 +94,7 @@ def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3) ->
     ds["transfer_m3"].attrs["long_name"] = "M3 transfer function a_ck shared by all entries and angles (Σw = 1)"
     for name in ("eps_m0", "eps_m0a", "eps_m1", "eps_m2", "eps_m3"):
         ds[name].attrs["long_name"] = "row NRMSE ε = ‖S − model‖₂ / (√N ‖S‖∞)"
-    return ds
+    return stamp_variables(ds)
 
 
 def write_model_mdfs(sweep: Sweep, models: xr.Dataset, outdir: Path) -> list[Path]:
