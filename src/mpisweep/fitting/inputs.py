@@ -142,3 +142,16 @@ def dictionary_inputs(measured, dictionary, bins):
     angles = meas.coords.get("angle", dic.coord("angle"))
     channels = meas.coords.get("channel", dic.coord("channel"))
     return k, orders, meas, dic, S, angles, channels
+
+
+def rank_list(ranks) -> list:
+    """The rank specs as a list (one spec alone becomes a list of one)."""
+    return list(ranks) if not isinstance(ranks, (int, float, str, np.integer, np.floating)) else [ranks]
+
+
+def row_weights(S: np.ndarray) -> np.ndarray:
+    """1/‖S_ϑ,c,k‖∞ per measured row (the paper's Σ_ϑ, eq. 16); 0 for rows that are identically zero."""
+    sinf = np.abs(S).max(axis=-1)
+    w = np.zeros_like(sinf)
+    np.divide(1.0, sinf, out=w, where=sinf > 0)
+    return w

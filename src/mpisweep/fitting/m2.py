@@ -9,7 +9,7 @@ import scipy.linalg
 from scipy.linalg import blas as _blas
 from scipy.optimize import nnls
 
-from .inputs import CHUNK_BYTES, as_index, dictionary_inputs
+from .inputs import CHUNK_BYTES, as_index, dictionary_inputs, rank_list, row_weights
 from .metrics import epsilon_freq, epsilon_global, row_error, transfer_function
 from .results import FitM2Result
 
@@ -94,10 +94,8 @@ def fit_m2(measured, dictionary, bins, ranks=(1.0,), *, svd: str = "complex",
     n_d, n_k = dic.size["diameter"], dic.size["anisotropy"]
     J = n_d * n_k
     svals_req = rank_counts(ranks, J)
-    requested = list(ranks) if not isinstance(ranks, (int, float, str, np.integer, np.floating)) else [ranks]
-    sinf = np.abs(S).max(axis=-1)
-    wrow = np.zeros_like(sinf)
-    np.divide(1.0, sinf, out=wrow, where=sinf > 0)
+    requested = rank_list(ranks)
+    wrow = row_weights(S)
     pos = dic.freq_positions(k)
     pos = np.arange(pos.start, pos.stop) if isinstance(pos, slice) else pos
     f_per = max(1, int(chunk_bytes) // (16 * J * n))

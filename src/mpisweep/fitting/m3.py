@@ -8,7 +8,7 @@ import numpy as np
 import scipy.linalg
 from scipy.optimize import nnls
 
-from .inputs import CHUNK_BYTES, as_index, dictionary_inputs
+from .inputs import CHUNK_BYTES, as_index, dictionary_inputs, rank_list, row_weights
 from .m2 import rank_counts
 from .metrics import epsilon_freq, epsilon_global, row_error
 from .results import FitM3Result
@@ -168,10 +168,8 @@ def fit_m3(measured, dictionary, bins, ranks=(1.0,), *, l2: float = 0.0, max_ite
     n_d, n_k = dic.size["diameter"], dic.size["anisotropy"]
     J = n_d * n_k
     svals = rank_counts(ranks, J)
-    requested = list(ranks) if not isinstance(ranks, (int, float, str, np.integer, np.floating)) else [ranks]
-    sinf = np.abs(S).max(axis=-1)
-    rho = np.zeros_like(sinf)
-    np.divide(1.0, sinf, out=rho, where=sinf > 0)
+    requested = rank_list(ranks)
+    rho = row_weights(S)
     pos = dic.freq_positions(k)
     pos = np.arange(pos.start, pos.stop) if isinstance(pos, slice) else pos
 

@@ -148,30 +148,8 @@ class FitM0aResult(FitM1Result):
     MODEL = "M0a"
 
 
-@dataclass
-class FitM2Result(_Common):
-    """Polydisperse model M2 (TSVD-regularised non-negative weights), one slice per rank.
-
-    ranks : (R,) number s of singular values kept; requested : the rank specs as given;
-    effective_ranks : (R,) s actually used (s capped at the number of resolvable singular
-    values); weights : (R, nD, nK) ≥ 0; model : (R, A, C, F, N) Σ_q w_q Ψ_q; eps : (R, A, C, F);
-    eps_freq : (R, F); eps_global : (R,); singular_values : (J,) of the weighted stacked matrix M
-    (descending); excluded : (nD, nK) entries left out (non-finite dictionary values).
-    """
-
-    diameters: np.ndarray = field(default=None)
-    anisotropies: np.ndarray = field(default=None)
-    svd: str = "complex"
-    requested: list = field(default_factory=list)
-    ranks: np.ndarray = field(default=None)
-    effective_ranks: np.ndarray = field(default=None)
-    weights: np.ndarray = field(default=None, repr=False)
-    model: np.ndarray = field(default=None, repr=False)
-    eps: np.ndarray = field(default=None, repr=False)
-    eps_freq: np.ndarray = field(default=None, repr=False)
-    eps_global: np.ndarray = field(default=None)
-    singular_values: np.ndarray = field(default=None, repr=False)
-    excluded: np.ndarray = field(default=None, repr=False)
+class _RankedWeights:
+    """What M2 and M3 share: weights (R, nD, nK) per requested rank, and their tidy tables."""
 
     @property
     def n_entries(self) -> int:
@@ -186,19 +164,7 @@ class FitM2Result(_Common):
         return [s / self.n_entries if isinstance(s, int) else s for s in specs]
 
     def _rank_cols(self, r: int) -> dict:
-        return {"model": "M2", "rank": int(self.ranks[r]), "rank_fraction": self.rank_fractions[r]}
-
-    def to_table(self) -> list[dict]:
-        """Tidy rows: one per rank (paper Table 1)."""
-        return [
-            {
-                **self._rank_cols(r), "svd": self.svd, "requested": py_value(self.requested[r]),
-                "rank_percent": 100.0 * int(self.ranks[r]) / self.n_entries,
-                "effective_rank": int(self.effective_ranks[r]), "eps_global": float(self.eps_global[r]),
-                "n_nonzero": int(np.count_nonzero(self.weights[r])), "weight_sum": float(self.weights[r].sum()),
-            }
-            for r in range(len(self.ranks))
-        ]
+        return {"model": self.MODEL, "rank": int(self.ranks[r]), "rank_fraction": self.rank_fractions[r]}
 
     def weights_table(self) -> list[dict]:
         """Tidy rows: one per (rank, diameter, anisotropy) with its weight (paper Fig. 4)."""
@@ -223,6 +189,46 @@ class FitM2Result(_Common):
             rows += self._freq_rows(self.eps_freq[r], self._rank_cols(r))
         return rows
 
+
+@dataclass
+class FitM2Result(_RankedWeights, _Common):
+    """Polydisperse model M2 (TSVD-regularised non-negative weights), one slice per rank.
+
+    ranks : (R,) number s of singular values kept; requested : the rank specs as given;
+    effective_ranks : (R,) s actually used (s capped at the number of resolvable singular
+    values); weights : (R, nD, nK) ≥ 0; model : (R, A, C, F, N) Σ_q w_q Ψ_q; eps : (R, A, C, F);
+    eps_freq : (R, F); eps_global : (R,); singular_values : (J,) of the weighted stacked matrix M
+    (descending); excluded : (nD, nK) entries left out (non-finite dictionary values).
+    """
+
+    diameters: np.ndarray = field(default=None)
+    anisotropies: np.ndarray = field(default=None)
+    svd: str = "complex"
+    requested: list = field(default_factory=list)
+    ranks: np.ndarray = field(default=None)
+    effective_ranks: np.ndarray = field(default=None)
+    weights: np.ndarray = field(default=None, repr=False)
+    model: np.ndarray = field(default=None, repr=False)
+    eps: np.ndarray = field(default=None, repr=False)
+    eps_freq: np.ndarray = field(default=None, repr=False)
+    eps_global: np.ndarray = field(default=None)
+    singular_values: np.ndarray = field(default=None, repr=False)
+    excluded: np.ndarray = field(default=None, repr=False)
+
+    MODEL = "M2"
+
+    def to_table(self) -> list[dict]:
+        """Tidy rows: one per rank (paper Table 1)."""
+        return [
+            {
+                **self._rank_cols(r), "svd": self.svd, "requested": py_value(self.requested[r]),
+                "rank_percent": 100.0 * int(self.ranks[r]) / self.n_entries,
+                "effective_rank": int(self.effective_ranks[r]), "eps_global": float(self.eps_global[r]),
+                "n_nonzero": int(np.count_nonzero(self.weights[r])), "weight_sum": float(self.weights[r].sum()),
+            }
+            for r in range(len(self.ranks))
+        ]
+
     def row_table(self) -> list[dict]:
         rows = []
         for r in range(len(self.ranks)):
@@ -241,7 +247,7 @@ class FitM2Result(_Common):
 
 
 @dataclass
-class FitM3Result(_Common):
+class FitM3Result(_RankedWeights, _Common):
     """Model M3: one transfer function per (channel, k) shared by all entries and angles, weights
     w ≥ 0 over (D, K) with Σw = 1; one solution per TSVD rank (all with the same L2 parameter).
 
@@ -272,25 +278,12 @@ class FitM3Result(_Common):
     initial_index: tuple = (0, 0)
     excluded: np.ndarray = field(default=None, repr=False)
 
-    @property
-    def n_entries(self) -> int:
-        return len(self.diameters) * len(self.anisotropies)
-
-    @property
-    def rank_fractions(self) -> list[float]:
-        """Each requested rank as a fraction of J (a count s as s / J)."""
-        from .m2 import parse_rank
-
-        specs = [parse_rank(r) for r in self.requested]
-        return [s / self.n_entries if isinstance(s, int) else s for s in specs]
+    MODEL = "M3"
 
     @property
     def best(self) -> int:
         """Position of the rank with the lowest ε_global (ties: the first)."""
         return int(np.nanargmin(self.eps_global))
-
-    def _rank_cols(self, r: int) -> dict:
-        return {"model": "M3", "rank": int(self.ranks[r]), "rank_fraction": self.rank_fractions[r]}
 
     def to_table(self) -> list[dict]:
         """Tidy rows: one per rank."""
@@ -306,23 +299,6 @@ class FitM3Result(_Common):
             for r in range(len(self.ranks))
         ]
 
-    def weights_table(self) -> list[dict]:
-        """Tidy rows: one per (rank, diameter, anisotropy) with its weight (Σ over (D, K) = 1)."""
-        rows = []
-        for r in range(len(self.ranks)):
-            for i, d in enumerate(self.diameters):
-                for j, k in enumerate(self.anisotropies):
-                    rows.append({**self._rank_cols(r), "diameter": float(d), "anisotropy": float(k),
-                                 "weight": float(self.weights[r, i, j])})
-        return rows
-
-    def largest_weights(self, r: int, n: int = 5) -> list[dict]:
-        """The n largest non-zero weights of rank r, largest first."""
-        w = self.weights[r]
-        order = zip(*np.unravel_index(np.argsort(w, axis=None)[::-1][:n], w.shape))
-        return [{"diameter": float(self.diameters[a]), "anisotropy": float(self.anisotropies[b]), "weight": float(w[a, b])}
-                for a, b in order if w[a, b] > 0]
-
     def iteration_table(self) -> list[dict]:
         """Tidy rows: the iteration log, one per (rank, iteration)."""
         rows = []
@@ -331,12 +307,6 @@ class FitM3Result(_Common):
                 rows.append({**self._rank_cols(r), "iteration": int(h["iteration"]), "objective": float(h["objective"]),
                              "misfit": float(h["misfit"]), "eps_global": float(h["eps_global"]),
                              "weight_change": float(h["weight_change"])})
-        return rows
-
-    def freq_table(self) -> list[dict]:
-        rows = []
-        for r in range(len(self.ranks)):
-            rows += self._freq_rows(self.eps_freq[r], self._rank_cols(r))
         return rows
 
     def row_table(self) -> list[dict]:

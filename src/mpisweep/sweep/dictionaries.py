@@ -51,15 +51,6 @@ class FlatOffsetView:
         return _Values(values.reshape(values.shape[:-2] + (-1,)))
 
 
-def _flat(da: xr.DataArray, dims) -> xr.DataArray:
-    """In-memory (…, offset_y, offset_x) → (…, offset) with the fitting module's dimension order."""
-    lead = [d for d in dims if d != "offset"]
-    arr = da.transpose(*lead, "offset_y", "offset_x")
-    values = np.asarray(arr.values)
-    return xr.DataArray(values.reshape(values.shape[:-2] + (-1,)), dims=tuple(lead) + ("offset",),
-                        coords={d: arr.coords[d].values for d in lead if d in arr.coords})
-
-
 def flat(da: xr.DataArray, dims) -> xr.DataArray:
     """In-memory (…, offset_y, offset_x) → (…, offset) with the fitting module's dimension order."""
     lead = [d for d in dims if d != "offset"]
