@@ -14,7 +14,6 @@ import subprocess
 import sys
 import warnings
 
-import h5py
 import numpy as np
 import pytest
 import zarr
