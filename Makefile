@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: env test sweep bench bench-grid clean
+.PHONY: env test sweep bench bench-grid bench-orientation bench-fit clean
 
 env: $(STAMP)
 
@@ -29,6 +29,16 @@ bench: $(STAMP)
 # (with and without mirror symmetry); BENCH_ARGS=--quick for a short run.
 bench-grid: $(STAMP)
 	$(BIN)/python benchmarks/grid.py $(BENCH_ARGS)
+
+# The fit at the paper's size: a synthetic paper-shaped dictionary through assemble → fit → figures,
+# wall time and peak RSS per step (~10 GB of disk under results/bench-fit while it runs).
+bench-fit: $(STAMP)
+	$(BIN)/python benchmarks/fit_scale.py $(BENCH_ARGS)
+
+# Orientation imaging in the real experiment's layout (config/orientation.yaml, ~1 h on 2 cores):
+# angle and position errors with measured and model-based system matrices.
+bench-orientation: $(STAMP)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python benchmarks/orientation.py --timing
 
 clean:
 	rm -rf $(VENV) .snakemake results/*/

@@ -1,5 +1,5 @@
 """mpisweep sweep: config → (D, K) dictionary shards → fp.zarr (+ m0.zarr, m0a.zarr) → M0/M0a/M1/M2/M3 fits
-→ figures and report.
+→ figures and report; with orientation.enabled also phantoms → model matrices → reconstruction → readout.
 
     snakemake --cores all                                  # config/config.yaml (make sweep)
     snakemake --cores all --configfile config/paper.yaml   # the paper's grids
@@ -27,6 +27,7 @@ from mpisweep.errors import MpisweepError  # noqa: E402
 from mpisweep.sweep import Sweep  # noqa: E402
 from mpisweep.sweep.in_use import claim as claim_output  # noqa: E402
 from mpisweep.sweep.in_use import release as release_output  # noqa: E402
+from mpisweep.sweep.in_use import stale_lock_hint  # noqa: E402
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
@@ -37,6 +38,8 @@ try:
     SWEEP = Sweep.load(config)
 except MpisweepError as _err:
     raise WorkflowError(f"invalid configuration: {_err}") from None
+if _hint := stale_lock_hint(os.getcwd(), SWEEP.output):
+    print(_hint, file=sys.stderr)
 
 
 report: "workflow/report/workflow.rst"
@@ -48,6 +51,7 @@ include: "workflow/rules/dictionary.smk"
 include: "workflow/rules/measurement.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/angles.smk"
+include: "workflow/rules/orientation.smk"
 
 
 onstart:
@@ -74,3 +78,4 @@ rule all:
         FIT_OUTPUTS,
         FIGURE_OUTPUTS,
         ANGLE_OUTPUTS,
+        ORIENTATION_OUTPUTS,

@@ -7,12 +7,14 @@ degrees, corrupted stores, bad command-line values, a full disk.
 
 import json
 import os
+import re
 import socket
 import shutil
 import signal
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,6 +155,27 @@ def test_bad_moment_arguments_exit_with_one_line(args, status, message, capsys):
     assert exc.value.code == status
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("source,delta,message", [
+    ("systemMatrix.mdf", 10, "numSamplingPoints is 162, but /measurement/data holds 152 samples per frame"),
+    ("synthetic", 4, "holds 817 frequencies per frame, but /acquisition/receiver/numSamplingPoints = 1636 gives 819"),
+])
+def test_a_wrong_numsamplingpoints_is_named_not_reported_as_a_shape(sweep, tmp_path, source, delta, message):
+    import h5py
+
+    path = tmp_path / "file.mdf"
+    if source == "synthetic":
+        synthetic_file(sweep, path)
+    else:
+        shutil.copy(Path(__file__).parent / "data" / source, path)
+    with h5py.File(path, "a") as f:
+        key = "/acquisition/receiver/numSamplingPoints"
+        v = int(f[key][()])
+        del f[key]
+        f[key] = v + delta
+    with pytest.raises(MDFError, match=re.escape(message)):
+        read_system_matrix(path)
 
 
 def test_mdf_info_on_a_directory(tmp_path, capsys):
@@ -311,3 +334,19 @@ def test_a_corrupted_models_store_is_refused_by_the_figures(full, tmp_path, caps
         cli.main(["figures", str(models), str(tmp_path / "figures")])
     assert exc.value.code == 1
     assert "models.zarr: variable eps_m1 does not match the sha256" in capsys.readouterr().err
+
+
+def test_a_stale_snakemake_lock_left_by_a_killed_run_gets_a_hint(tmp_path):
+    from mpisweep.sweep.in_use import stale_lock_hint
+
+    (tmp_path / ".snakemake" / "locks").mkdir(parents=True)
+    (tmp_path / ".snakemake" / "locks" / "0.input.lock").write_text("")
+    out = tmp_path / "results"
+    out.mkdir()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (out / ".in-use").write_text(json.dumps({"host": socket.gethostname(), "pid": gone.pid, "cwd": str(tmp_path)}))
+    hint = stale_lock_hint(tmp_path, out)
+    assert hint and "--unlock" in hint and str(gone.pid) in hint
+    (out / ".in-use").write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "cwd": str(tmp_path)}))
+    assert stale_lock_hint(tmp_path, out) is None  # a live run holds it: the lock is not stale

@@ -356,7 +356,7 @@ def test_wrong_shapes_and_values_name_the_dataset(tmp_path):
     with h5py.File(path, "r+") as f:
         del f["measurement/frequencySelection"]
         f["measurement/frequencySelection"] = np.array([2, 3])  # data holds 3 bins
-    with pytest.raises(MDFError, match=r"k\.mdf: /measurement/data has shape \(1, 2, 3, 6\)"):
+    with pytest.raises(MDFError, match=r"k\.mdf: /measurement/data holds 3 frequencies per frame, but /measurement/frequencySelection lists 2"):
         read_system_matrix(path)
     with h5py.File(path, "r+") as f:
         del f["measurement/frequencySelection"]

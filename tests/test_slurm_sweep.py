@@ -31,6 +31,7 @@ MICRO = {
     "measurement": {"source": "virtual", "virtual": {
         "components": [{"diameter": 20, "anisotropy": 1100, "weight": 1.0}], "snr_db": None, "seed": 3,
         "solver": {"degree_offset": 0, "rtol_factor": 1}}},
+    "orientation": {"enabled": False},
 }
 
 
@@ -65,12 +66,13 @@ def test_slurm_sweep_equals_local_sweep(slurm_cluster, tmp_path):  # noqa: F811
     jobs = {r.split("|")[0]: r.split("|")[1:] for r in rows if r.split("|")[0] not in before}
     assert jobs and {v[0] for v in jobs.values()} == {"COMPLETED"}, jobs
     assert {(v[4], v[5]) for v in jobs.values()} == {(c.account, c.partition)}
-    # Both simulate blocks ran in one grouped Slurm job, sized for sequential members:
-    # 1 CPU, simulate's 2000 MB, 2 × 60 min. Logs of successful jobs are kept.
+    # Both simulate blocks ran in one grouped Slurm job, sized from the cost model for sequential
+    # members (mpisweep.sweep.cost: 3 min and 1500 MB each → 1 CPU, 1500 MB, 2 × 3 min). Logs of
+    # successful jobs are kept.
     logs = remote / ".snakemake" / "slurm_logs"
     group = [p.stem for p in (logs / "group_simulate_simulate").rglob("*.log")]
     assert len(group) == 1, group
-    assert jobs[group[0]][1:4] == ["1", "2000M", "02:00:00"], jobs[group[0]]
+    assert jobs[group[0]][1:4] == ["1", "1500M", "00:06:00"], jobs[group[0]]
     assert {p.name for p in logs.iterdir()} >= {"group_simulate_simulate", "rule_assemble", "rule_fit"}
     print(f"\nlocal --cores 2: {local_wall:.0f} s; Slurm: {slurm_wall:.0f} s in {len(jobs)} Slurm jobs")
 

@@ -52,6 +52,17 @@ def test_rate_converges_to_the_time_derivative_of_the_moment(case_b):
     assert drift <= 2e-4
 
 
+def test_high_barrier_default_solve_is_within_1e4_of_a_tight_solve():
+    # 26 nm, 9000 J/m³: σ ≈ 20.5, the automatic L = 36 (linear anisotropy branch), rtol 1e-6;
+    # reference: rtol 1e-8 and L + 6 (one angle and offset: ~35 s on a loaded 2-core machine).
+    particle = Particle(26e-9, 9000.0)
+    assert particle.sigma > 20
+    default = solve(particle, CASE_B_FIELD, CASE_B_AXIS, check=False)
+    tight = solve(particle, CASE_B_FIELD, CASE_B_AXIS, degree=default.degree + 6, rtol=1e-8, check=False)
+    assert default.degree >= 36 and default.periodicity < 1e-5
+    assert np.abs(default.moment - tight.moment).max() <= 1e-4
+
+
 def test_zero_anisotropy_and_slow_field_give_langevin():
     # 100 Hz drive: the relaxation time (~10 ns) is negligible, so <m> follows L(ξ).
     field = Excitation((12e-3,), (25_000,), 2.5e6, samples=100)

@@ -46,6 +46,13 @@ TINY = {
             "solver": {"degree_offset": 0, "rtol_factor": 1},
         },
     },
+    # a noise-free phantom on the pixel (iy 1, ix 2) at the calibration angle 90°; exact rows, so the
+    # measured and the M1 matrices both contain its signal as one column
+    "orientation": {
+        "enabled": True, "models": ["measured", "M1"], "field_of_view": [30, 30],
+        "phantoms": {"orientations": [90], "positions": [[10, 0]], "maps": [], "snr_db": None},
+        "reconstruction": {"iterations": 300, "snr_threshold": None},
+    },
 }
 MIXTURE = {
     "components": [{"diameter": 22, "anisotropy": 1100, "weight": 0.6}, {"diameter": 20, "anisotropy": 500, "weight": 0.4}],
@@ -180,6 +187,25 @@ def test_assembled_dictionary_matches_shards_and_measurement_round_trip(sweep):
     block = fp["rows"].sel(diameter=22.0, anisotropy=1100.0).values
     ratio = ds["measured"].values / block
     assert np.allclose(ratio, ratio[..., :1, :1], rtol=1e-9)
+
+
+def test_orientation_finds_the_noise_free_on_grid_phantom(sweep):
+    res = sweep["results"] / "orientation"
+    counts = job_counts(sweep["log"])
+    assert counts["phantoms"] == 1 and counts["model_matrices"] == 1 and counts["reconstruct"] == 2
+    index = pd.read_csv(res / "phantoms" / "measurements.csv")
+    assert list(index.columns) == ["experimentNumber", "easyAxisOrientation", "x", "y", "path"]
+    assert index.loc[0, "x"] == pytest.approx(0.010) and index.loc[0, "path"] == "measurements/1.mdf"
+    for model in ("measured", "M1"):
+        c = xr.open_zarr(res / "reconstructions" / f"{model}.zarr")["c"].isel(measurement=0)
+        angle, iy, ix = np.unravel_index(int(np.argmax(c.values)), c.shape)
+        assert (float(c["angle"][angle]), iy, ix) == (90.0, 1, 2), model
+        readout = pd.read_csv(res / "readout" / f"{model}.csv").iloc[0]
+        assert readout["position_error_px"] < 0.05 and abs(readout["angle_error_deg"]) < 1.0, readout.to_dict()
+    assert (sweep["results"] / "orientation" / "matrices" / "M1" / "90.mdf").exists()
+    summary = pd.read_csv(res / "summary.csv")
+    assert list(summary["model"]) == ["measured", "M1"]
+    assert (sweep["results"] / "figures" / "orientation_maps.png").stat().st_size > 0
 
 
 def test_rerun_does_nothing_and_a_deleted_marker_recomputes_only_its_block(sweep):

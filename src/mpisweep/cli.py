@@ -241,6 +241,8 @@ def _add_sweep(sub):
     _add_dk(p)
     p.add_argument("--shard", help="shard path (default <output>/dictionary/shards/D…_K….zarr)")
     p.add_argument("--marker", help="marker path (default <output>/dictionary/markers/D…_K….json)")
+    p.add_argument("--part", default="1/1", metavar="I/N",
+                   help="only part I of N of the block (groups of mirror-paired angles, as the job plan splits it)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(run=run_simulate_block)
 
@@ -340,12 +342,24 @@ def _dk(args):
 
 def run_simulate_block(args) -> int:
     from .sweep.config import block_name
-    from .sweep.simulate import simulate_shard
+    from .sweep.cost import part_name
+    from .sweep.simulate import part_angles, simulate_shard
 
     _dk(args)
+    try:
+        index, count = (int(v) for v in args.part.split("/"))
+    except ValueError:
+        raise UsageError(f"--part: expected I/N (e.g. 2/3), got {args.part!r}") from None
+    if not 1 <= index <= count:
+        raise UsageError(f"--part: need 1 ≤ I ≤ N, got {args.part}")
     sweep = _sweep(args.config)
-    name = block_name(args.diameter, args.anisotropy)
-    info = simulate_shard(sweep, args.diameter, args.anisotropy, args.shard, args.marker, progress=not args.quiet)
+    name = part_name(block_name(args.diameter, args.anisotropy), index, count)
+    try:
+        part_angles(sweep, args.diameter, args.anisotropy, index, count)
+    except ValueError as err:
+        raise UsageError(f"--part: {err}") from None
+    info = simulate_shard(sweep, args.diameter, args.anisotropy, args.shard, args.marker,
+                          progress=not args.quiet, part=(index, count))
     _stderr(f"mpisweep simulate-block {name}: L={info['degree_min']}…{info['degree']}, rtol={info['rtol']:.3g}, "
             f"max periodicity residual {info['max_periodicity']:.2e}, {info['steps']} steps, "
             f"wall time {info['wall_time_s']:.1f} s")
@@ -459,12 +473,74 @@ def run_figures(args) -> int:
     return 0
 
 
+def _add_orientation(sub) -> None:
+    p = sub.add_parser("phantoms", help="virtual phantom measurements (MDF) + measurements.csv + truth.json",
+                       description="Simulate the single-sample and map phantoms of orientation.phantoms with the "
+                       "virtual scanner's mixture, transfer function, background and noise.")
+    _add_config_arg(p)
+    p.set_defaults(run=run_phantoms)
+
+    p = sub.add_parser("model-matrices", help="full-band model system matrices from the fit (zarr + MDF per angle)",
+                       description="Simulate the non-zero-weight (D, K) entries of the M1/M2/M3 fits on every bin "
+                       "from orientation.matrices.min_frequency up and apply the transfer function.")
+    _add_config_arg(p)
+    p.add_argument("--model", action="append", choices=["M1", "M2", "M3"],
+                   help="fit model (repeatable; default: those in orientation.models)")
+    p.set_defaults(run=run_model_matrices)
+
+    p = sub.add_parser("reconstruct", help="multi-contrast Kaczmarz reconstruction of every phantom + readout",
+                       description="Reconstruct all phantoms with one system-matrix set (measured, M1, M2, M3) and "
+                       "read out each single-sample phantom's position and easy-axis angle.")
+    _add_config_arg(p)
+    p.add_argument("--model", required=True, choices=["measured", "M1", "M2", "M3"], help="system-matrix set")
+    p.set_defaults(run=run_reconstruct)
+
+    p = sub.add_parser("orientation-summary", help="angle and position error statistics + orientation figures",
+                       description="Score every readout table (bias, SD, mean absolute error, 95th percentile, "
+                       "maximum; position error in pixels) and draw the box plot and orientation maps.")
+    _add_config_arg(p)
+    p.set_defaults(run=run_orientation_summary)
+
+
+def run_phantoms(args) -> int:
+    from .sweep.phantoms import simulate_phantoms
+
+    truth = simulate_phantoms(_sweep(args.config))
+    print(f"{len(truth['phantoms'])} phantom measurements, noise σ {truth['noise_sigma']:.4g}")
+    return 0
+
+
+def run_model_matrices(args) -> int:
+    from .sweep.model_matrices import synthesize
+
+    synthesize(_sweep(args.config), args.model, log=lambda m: _stderr(f"mpisweep model-matrices: {m}"))
+    return 0
+
+
+def run_reconstruct(args) -> int:
+    from .sweep.reconstruct import reconstruct
+
+    reconstruct(_sweep(args.config), args.model, log=lambda m: _stderr(f"mpisweep reconstruct: {m}"))
+    return 0
+
+
+def run_orientation_summary(args) -> int:
+    from .sweep.orientation_summary import figures, summarize
+
+    sweep = _sweep(args.config)
+    summarize(sweep, log=print)
+    for path in figures(sweep):
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mpisweep", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_moment(sub)
     _add_mdf_info(sub)
     _add_sweep(sub)
+    _add_orientation(sub)
     return parser
 
 

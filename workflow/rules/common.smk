@@ -4,6 +4,7 @@
 from mpisweep.errors import MpisweepError
 from mpisweep.figures import FILE_NAMES as FIGURE_FILES
 from mpisweep.io.atomic import write_json, write_text
+from mpisweep.sweep import cost as mscost
 from mpisweep.sweep import measurement as msmeasurement
 from mpisweep.sweep.specs import all_specs, spec_hashes
 from mpisweep.sweep.virtual_scanner import measurement_files
@@ -44,8 +45,24 @@ for _var in (
 
 BLOCKS = {name: (d, k) for name, d, k in SWEEP.blocks}
 COMPONENTS = dict(SWEEP.components)
-SHARDS = [str(LAYOUT.shard(name)) for name in BLOCKS]
-MARKERS = [str(LAYOUT.marker(name)) for name in BLOCKS]
+# The simulate jobs (mpisweep.sweep.cost): one per block, or per part (mirror-paired angles) of a
+# block too heavy for cluster.max_job_minutes, each with its planned runtime and memory.
+try:
+    JOBS = {job.name: job for job in mscost.plan_jobs(SWEEP)}
+except MpisweepError as _err:
+    raise WorkflowError(f"invalid configuration: {_err}") from None
+SHARDS = [str(LAYOUT.shard(name)) for name in JOBS]
+MARKERS = [str(LAYOUT.marker(name)) for name in JOBS]
+# Cluster groups: jobs packed into Slurm jobs of at most cluster.max_job_minutes (a group runs its
+# members one after another, so Snakemake sums their runtimes), unfinished jobs first. Every
+# planned group id counts as group "simulate" for the profile's group-components, which then
+# merges all jobs of one id (Snakemake otherwise only merges jobs connected in the DAG).
+SIMULATE_GROUPS = mscost.group_jobs(
+    JOBS.values(),
+    SWEEP.cluster.max_job_minutes,
+    first=[name for name in JOBS if not LAYOUT.marker(name).exists()],
+)
+workflow.parent_groupids.update(dict.fromkeys(SIMULATE_GROUPS.values(), "simulate"))
 
 if SWEEP.source == "virtual":
     MEASURED_FILES = [str(path) for path, _ in measurement_files(SWEEP)]
@@ -84,6 +101,33 @@ def caption(key):
 
 
 wildcard_constraints:
-    block=r"D[0-9.]+_K[0-9.]+",
+    block=r"D[0-9.]+_K[0-9.]+(_part[0-9]+of[0-9]+)?",
     comp=r"D[0-9.]+_K[0-9.]+",
     spec=r"[A-Za-z0-9_.]+",
+
+
+# Orientation imaging (config orientation.enabled): system-matrix sets and their outputs.
+ORIENTATION = SWEEP.orientation["enabled"]
+ORIENTATION_MODELS = list(SWEEP.orientation["models"]) if ORIENTATION else []
+FIT_MODELS_FOR_ORIENTATION = [m for m in ORIENTATION_MODELS if m != "measured"]
+VIRTUAL_PHANTOMS = SWEEP.orientation["phantoms"]["source"] == "virtual"
+ORIENTATION_OUTPUTS = (
+    [str(LAYOUT.orientation_summary)]
+    + [
+        str(LAYOUT.figure(f))
+        for f in ("orientation_errors.png", "orientation_maps.png")
+    ]
+    if ORIENTATION
+    else []
+)
+
+
+def reconstruct_inputs(wildcards):
+    """The model matrices (not for "measured"), the calibration files and the phantoms."""
+    inputs = {"spec": spec("orientation"), "files": MEASURED_FILES}
+    if wildcards.model != "measured":
+        inputs["matrices"] = str(LAYOUT.model_matrices(wildcards.model))
+    if VIRTUAL_PHANTOMS:
+        inputs["phantoms"] = str(LAYOUT.phantom_index)
+        inputs["truth"] = str(LAYOUT.phantom_truth)
+    return inputs

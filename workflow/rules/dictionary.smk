@@ -22,7 +22,11 @@ rule warmup:
 
 
 rule simulate:
-    """One (D, K) block: all angles × offsets → its Zarr shard (atomic rename), then its JSON marker."""
+    """One (D, K) block, or a planned part of it: its angles × all offsets → its Zarr shard (atomic rename), then its JSON marker.
+
+    Runtime and memory come from the cost model of the block (mpisweep.sweep.cost.plan_jobs); on
+    a cluster the jobs are packed into groups that stay within cluster.max_job_minutes.
+    """
     input:
         spec=spec("dictionary"),
         warmup=ancient(str(LAYOUT.warmup)),
@@ -33,15 +37,22 @@ rule simulate:
         str(LAYOUT.log("simulate", "{block}")),
     benchmark:
         str(LAYOUT.benchmark("simulate", "{block}"))
+    group:
+        lambda w: SIMULATE_GROUPS[w.block]
     conda:
         CONDA_ENV
     threads: 1
+    resources:
+        runtime=lambda w: JOBS[w.block].runtime_min,
+        mem_mb=lambda w: JOBS[w.block].mem_mb,
     params:
-        diameter=lambda w: BLOCKS[w.block][0],
-        anisotropy=lambda w: BLOCKS[w.block][1],
+        diameter=lambda w: JOBS[w.block].diameter_nm,
+        anisotropy=lambda w: JOBS[w.block].anisotropy,
+        part=lambda w: JOBS[w.block].part,
     shell:
         '"$MPISWEEP_PYTHON" -m mpisweep simulate-block --config "$MPISWEEP_CONFIG" --diameter {params.diameter} '
-        "--anisotropy {params.anisotropy} --shard {output.shard} --marker {output.marker} 2>&1 | tee {log}"
+        "--anisotropy {params.anisotropy} --part {params.part} --shard {output.shard} --marker {output.marker} "
+        "2>&1 | tee {log}"
 
 
 rule assemble:
@@ -54,6 +65,8 @@ rule assemble:
         directory(str(LAYOUT.fp)),
     log:
         str(LAYOUT.log("assemble")),
+    benchmark:
+        str(LAYOUT.benchmark("assemble", "assemble"))
     conda:
         CONDA_ENV
     shell:

@@ -18,6 +18,8 @@ rule fit:
         models=directory(str(LAYOUT.models)),
     log:
         str(LAYOUT.log("fit")),
+    benchmark:
+        str(LAYOUT.benchmark("fit", "fit"))
     conda:
         CONDA_ENV
     threads: 8  # capped at --cores by Snakemake
@@ -42,6 +44,8 @@ rule figures:
         },
     log:
         str(LAYOUT.log("figures")),
+    benchmark:
+        str(LAYOUT.benchmark("figures", "figures"))
     conda:
         CONDA_ENV
     params:

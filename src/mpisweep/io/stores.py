@@ -96,12 +96,13 @@ def stamp_variables(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def verify_variables(ds: xr.Dataset, path) -> xr.Dataset:
-    """Load `ds` and raise StoreError naming `path` and the variable that no longer matches its sha256."""
+def verify_variables(ds: xr.Dataset, path, names=None) -> xr.Dataset:
+    """Load `ds` (or only the variables `names`) and raise StoreError naming `path` and the variable that no
+    longer matches its sha256."""
     import json
 
     want = json.loads(ds.attrs.get(VARIABLES_SHA256, "{}"))
-    ds = ds.load()
+    ds = ds.load() if names is None else ds[list(names)].load()
     for name, sha in want.items():
         if name in ds and checksum(np.asarray(ds[name].values)) != sha:
             raise StoreError(f"{path}: variable {name} does not match the sha256 recorded when the store was written "

@@ -5,7 +5,8 @@ chunk per block, plus the per-block solver statistics (rtol, max_periodicity, st
 wall_time_s, degree). Each shard's rows are checked against its marker (sha256,
 dictionary-spec hash, coordinates) before they are copied, so a stale or corrupt shard stops
 the assembly with its name. Only the evaluation bins are stored: all 817 bins of the paper
-grid would be 27 GB.
+grid would be 27 GB. :func:`write_rows` is the block-wise writer (one (D, K) block in memory at a
+time); benchmarks/fit_scale.py writes its synthetic M0a store with it too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ..io.stores import ROWS_SHA256, checksum, to_zarr
 from ..physics.spectra import CHANNELS
 from .config import Sweep, block_name, digest
 from .coords import FP_DIMS, ROW_DIMS, all_coords, check_coords, store_attrs
-from .simulate import read_marker, read_shard
+from .simulate import block_marker, read_block
 from .specs import dictionary_spec
 
 
@@ -33,7 +34,7 @@ def _markers(sweep: Sweep, shape) -> dict:
     markers = {}
     for name, _, _ in sweep.blocks:
         path = sweep.layout.marker(name)
-        m = read_marker(path)
+        m = block_marker(sweep, name)  # a split block's parts merged
         if m.get("spec_hash") != spec_hash:
             raise StoreError(f"{path}: shard was simulated for another dictionary spec "
                              f"({m.get('spec_hash', '?')[:12]} ≠ {spec_hash[:12]}); delete it to recompute")
@@ -55,45 +56,44 @@ def _statistics(sweep: Sweep, markers: dict, shape) -> dict:
     return stats
 
 
-def assemble(sweep: Sweep, output=None, verify: bool = True) -> Path:
-    """Combine all shards of the configured grid into one Zarr v3 store (default ``layout.fp``)."""
+def write_rows(sweep: Sweep, output, block_rows, stats: dict | None = None, attrs: dict | None = None,
+               long_name: str = "system-matrix rows phi_k (spectrum convention)") -> Path:
+    """Write a (diameter, anisotropy, angle, …) rows store block by block, atomically.
+
+    ``block_rows(i, j)``: the rows (angle, channel, frequency, offset_y, offset_x) of entry (i, j);
+    only one block is in memory at a time. The store gets one chunk per block, ``stats`` as extra
+    (dims, array) variables, ``attrs`` and the sha256 of the whole tensor (verified when a fit reads it).
+    """
     import dask.array as da
     import zarr
 
-    output = Path(output) if output is not None else sweep.layout.fp
+    output = Path(output)
     g = sweep.grids
     coords = all_coords(sweep)
     shape = (len(g.diameters_nm), len(g.anisotropies_Jm3), len(g.angles_deg), len(CHANNELS),
              coords["frequency"].size, sweep.offset_grid.ny, sweep.offset_grid.nx)
-    markers = _markers(sweep, shape)
-    stats = _statistics(sweep, markers, shape)
-    ds = xr.Dataset(
-        {"rows": (FP_DIMS, da.zeros(shape, chunks=(1, 1) + shape[2:], dtype=np.complex128)), **stats},
-        coords=coords,
-        attrs={**store_attrs(sweep), "shard_checksums": json.dumps({n: m["sha256"] for n, m in markers.items()})},
-    )
-    ds["rows"].attrs.update(long_name="system-matrix rows phi_k (spectrum convention)", units="1/s")
-    ds["degree"].attrs.update(long_name="truncation degree L per block and offset")
-    ds["max_periodicity"].attrs.update(long_name="largest periodicity residual |<m>(T) - <m>(0)| in the block")
-    ds["wall_time_s"].attrs.update(units="s")
+    stats = stats or {}
+    ds = xr.Dataset({"rows": (FP_DIMS, da.zeros(shape, chunks=(1, 1) + shape[2:], dtype=np.complex128)), **stats},
+                    coords=coords, attrs=attrs or {})
+    ds["rows"].attrs.update(long_name=long_name, units="1/s")
+    for name, text in (("degree", "truncation degree L per block and offset"),
+                       ("max_periodicity", "largest periodicity residual |<m>(T) - <m>(0)| in the block")):
+        if name in ds:
+            ds[name].attrs.update(long_name=text)
+    if "wall_time_s" in ds:
+        ds["wall_time_s"].attrs.update(units="s")
     with atomic_path(output) as tmp:
         to_zarr(ds, tmp, compute=False)  # metadata and coordinates; the rows follow block by block
         group = zarr.open_group(tmp, mode="r+", zarr_format=3)
         for key, (_, arr) in stats.items():
             group[key][...] = arr
         rows = group["rows"]
-        digest_rows = hashlib.sha256()  # of the whole tensor in C order, verified when a fit reads it
-        for i, d in enumerate(g.diameters_nm):
-            for j, k in enumerate(g.anisotropies_Jm3):
-                name = block_name(d, k)
-                path = sweep.layout.shard(name)
-                shard = read_shard(path)
-                block = np.asarray(shard["rows"].transpose(*ROW_DIMS).values)
-                if verify:
-                    if checksum(block) != markers[name]["sha256"]:
-                        raise StoreError(f"{path}: rows do not match the sha256 in {sweep.layout.marker(name)}; "
-                                         "delete both to recompute")
-                    check_coords(shard, sweep, path, names=("angle", "frequency", "offset_x", "offset_y"))
+        digest_rows = hashlib.sha256()  # of the whole tensor in C order
+        for i in range(shape[0]):
+            for j in range(shape[1]):
+                block = np.asarray(block_rows(i, j), dtype=np.complex128)
+                if block.shape != shape[2:]:
+                    raise StoreError(f"{output}: block ({i}, {j}) has shape {block.shape}, expected {shape[2:]}")
                 rows[i, j] = block
                 digest_rows.update(np.ascontiguousarray(block, dtype="<c16").tobytes())
         group.attrs[ROWS_SHA256] = digest_rows.hexdigest()
@@ -101,3 +101,28 @@ def assemble(sweep: Sweep, output=None, verify: bool = True) -> Path:
             warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
             zarr.consolidate_metadata(tmp, zarr_format=3)
     return output
+
+
+def assemble(sweep: Sweep, output=None, verify: bool = True) -> Path:
+    """Combine all shards of the configured grid into one Zarr v3 store (default ``layout.fp``)."""
+    output = Path(output) if output is not None else sweep.layout.fp
+    g = sweep.grids
+    shape = (len(g.diameters_nm), len(g.anisotropies_Jm3), len(g.angles_deg), len(CHANNELS),
+             len(sweep.bins), sweep.offset_grid.ny, sweep.offset_grid.nx)
+    markers = _markers(sweep, shape)
+    stats = _statistics(sweep, markers, shape)
+
+    def block_rows(i, j):
+        name = block_name(g.diameters_nm[i], g.anisotropies_Jm3[j])
+        path = sweep.layout.shard(name)
+        shard = read_block(sweep, name)  # a split block's parts joined, each checked
+        block = np.asarray(shard["rows"].transpose(*ROW_DIMS).values)
+        if verify:
+            if checksum(block) != markers[name]["sha256"]:
+                raise StoreError(f"{path}: rows do not match the sha256 in {sweep.layout.marker(name)}; "
+                                 "delete both to recompute")
+            check_coords(shard, sweep, path, names=("angle", "frequency", "offset_x", "offset_y"))
+        return block
+
+    attrs = {**store_attrs(sweep), "shard_checksums": json.dumps({n: m["sha256"] for n, m in markers.items()})}
+    return write_rows(sweep, output, block_rows, stats, attrs)

@@ -128,6 +128,14 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    """Sizing of the simulate jobs for a batch cluster (the job plan of cost.plan_jobs; no row depends on it)."""
+
+    max_job_minutes: int = 240
+    safety_factor: float = 2.0
+
+
+@dataclass(frozen=True)
 class FitSettings:
     ranks: tuple  # as written in the config ("5%" or counts)
     rank_fractions: tuple[float, ...]
@@ -152,6 +160,8 @@ class Sweep:
     limits: Limits
     fit: FitSettings
     measurement: MappingProxyType  # source, virtual {...}, mdf {...} as the schema defines them
+    orientation: MappingProxyType  # enabled, models, matrices, phantoms, reconstruction, readout (the schema)
+    cluster: ClusterSettings  # sizing of the simulate jobs for a cluster (cost.plan_jobs)
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -192,6 +202,8 @@ class Sweep:
                             M3Settings(tuple(f["m3"]["ranks"]), tuple(f["m3"]["rank_fractions"]), float(f["m3"]["l2"]),
                                        int(f["m3"]["max_iter"]), float(f["m3"]["tol"]))),
             measurement=freeze(d["measurement"]),
+            orientation=freeze(d.get("orientation", {"enabled": False})),
+            cluster=ClusterSettings(**d.get("cluster", {})),
         )
 
     def to_dict(self) -> dict:
@@ -214,6 +226,9 @@ class Sweep:
                     "m3": {"ranks": list(m3.ranks), "rank_fractions": list(m3.rank_fractions), "l2": m3.l2,
                            "max_iter": m3.max_iter, "tol": m3.tol}},
             "measurement": thaw(self.measurement),
+            "orientation": thaw(self.orientation),
+            "cluster": {"max_job_minutes": self.cluster.max_job_minutes,
+                        "safety_factor": self.cluster.safety_factor},
         }
 
     def write(self, path) -> None:
@@ -412,6 +427,8 @@ def resolve(cfg: dict) -> Sweep:
                         M3Settings(tuple(m3_ranks), tuple(m3_fractions), float(m3["l2"]), int(m3["max_iter"]),
                                    float(m3["tol"]))),
         measurement=freeze(cfg["measurement"]),
+        orientation=freeze(cfg["orientation"]),
+        cluster=ClusterSettings(int(cfg["cluster"]["max_job_minutes"]), float(cfg["cluster"]["safety_factor"])),
     )
     cost.check(sweep)
     return sweep

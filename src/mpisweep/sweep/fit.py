@@ -31,15 +31,13 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
     measured = measurement.load(sweep, check_report)
     log(f"measured: {measured.sizes['angle']} angles × {measured.sizes['channel']} channels × "
         f"{measured.sizes['frequency']} bins × {measured.sizes['offset']} offsets")
-    dictionary, fp_attrs = open_fp(sweep, fp, log=log)
-    dictionary_m0 = open_m0(sweep, m0)
-    dictionary_m0a, _ = open_m0a(sweep, m0a, log=log)
-
-    r0 = fit_m0(measured, dictionary_m0, bins)
+    # one dictionary in memory at a time (3 GB each at the paper's size): M0, then M0a, then fp for M1-M3
+    r0 = fit_m0(measured, open_m0(sweep, m0), bins)
     log(f"M0: best D = {r0.best_diameter:g} nm, ε_global = {r0.eps_global_best:.6g}")
-    r0a = fit_m0a(measured, dictionary_m0a, bins)
+    r0a = fit_m0a(measured, open_m0a(sweep, m0a, log=log)[0], bins)
     log(f"M0a: best (D, K) = ({r0a.best_diameter:g} nm, {r0a.best_anisotropy:g} J/m³), "
         f"ε_global = {r0a.eps_global_best:.6g}")
+    dictionary, fp_attrs = open_fp(sweep, fp, log=log)
     r1 = fit_m1(measured, dictionary, bins)
     log(f"M1: best (D, K) = ({r1.best_diameter:g} nm, {r1.best_anisotropy:g} J/m³), ε_global = {r1.eps_global_best:.6g}")
     r2 = fit_m2(measured, dictionary, bins, ranks=sweep.fit.ranks, svd=sweep.fit.svd)
@@ -47,6 +45,7 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
         log(f"M2: rank {100 * frac:g} % (s = {int(s)}): ε_global = {float(e):.6g}")
     m3 = sweep.fit.m3
     r3 = fit_m3(measured, dictionary, bins, ranks=m3.ranks, l2=m3.l2, max_iter=m3.max_iter, tol=m3.tol)
+    del dictionary
     for i, row in enumerate(r3.to_table()):
         top = ", ".join(f"({w['diameter']:g}, {w['anisotropy']:g}) {w['weight']:.3f}" for w in r3.largest_weights(i, 3))
         log(f"M3: rank {100 * row['rank_fraction']:g} % (s = {row['rank']}), λ = {m3.l2:g}: "
@@ -64,5 +63,5 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
     result = summary(sweep, measured, *results, fp_attrs, time.perf_counter() - t0)
     sweep.write(outdir / sweep.layout.fit_config.name)  # provenance: what these fits used
     write_summary(outdir / sweep.layout.fit_table("summary").name, result)
-    log(f"fits written to {outdir} in {result['wall_time_s']:.1f} s")
+    log(f"fits written to {outdir} in {result['wall_time_s']:.1f} s, peak memory {result['peak_rss_gb']:.2f} GB")
     return result

@@ -13,7 +13,8 @@
 * ``eps_freq.csv``       model, rank_fraction (M2, M3 only), mx, my, bin, eps_freq
 * ``eps_rows.csv``       model, rank_fraction (M2, M3 only), angle, channel, mx, my, bin, eps, transfer_re,
   transfer_im (the fitted transfer function â of M0/M0a/M1 per row; M3's shared a_ck, equal for all angles)
-* ``summary.json``       ε_global and best parameters per model, M2 and M3 per rank, virtual-scanner truth
+* ``summary.json``       ε_global and best parameters per model, M2 and M3 per rank, virtual-scanner truth,
+  wall time and peak memory (RSS) of the fit step
 """
 
 from __future__ import annotations
@@ -61,6 +62,15 @@ def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir) -> None:
         write_csv(outdir / sweep.layout.fit_table(key).name, table, FIELDS[key])
 
 
+def peak_rss_gb() -> float:
+    """Peak resident memory of this process so far, in GB (10⁹ bytes)."""
+    import resource
+    import sys
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return rss / 1e9 if sys.platform == "darwin" else rss * 1024 / 1e9
+
+
 def read_truth(sweep: Sweep) -> dict | None:
     """The virtual scanner's ground truth, when the measurement is virtual."""
     if sweep.source != "virtual" or not sweep.layout.truth.exists():
@@ -97,6 +107,7 @@ def summary(sweep: Sweep, measured, r0, r0a, r1, r2, r3, dictionary_attrs: dict,
         "dictionary_config_hash": dictionary_attrs.get("config_hash"),
         **package_attrs(),
         "wall_time_s": wall_time_s,
+        "peak_rss_gb": peak_rss_gb(),
     }
     if truth is not None:
         dom = truth["dominant"]

@@ -67,3 +67,23 @@ def release(output) -> None:
             path.unlink()
     except (OSError, ValueError):
         pass
+
+
+def stale_lock_hint(workdir, output) -> str | None:
+    """A hint when Snakemake's lock in `workdir` was left by a killed run on `output`, else None.
+
+    After a kill -9 Snakemake's own lock (.snakemake/locks) stays and the next run refuses to
+    start; our claim of the same run names a process that is gone, so the lock is known stale.
+    """
+    locks = Path(workdir) / ".snakemake" / "locks"
+    claim_path = Path(output) / ".in-use"
+    if not locks.is_dir() or not any(locks.iterdir()) or not claim_path.exists():
+        return None
+    try:
+        other = json.loads(claim_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if other.get("host") != socket.gethostname() or _alive(int(other.get("pid", -1))):
+        return None
+    return (f"mpisweep: the run that wrote {output} (PID {other.get('pid')}) was killed and left Snakemake's lock "
+            f"behind; run the same command once with --unlock, then again without it (finished work is kept)")

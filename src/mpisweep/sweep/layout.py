@@ -13,6 +13,10 @@ Under ``<output>/`` (``results/`` by default)::
     measurement/<angle>.mdf              virtual scanner: one MDF per angle
     measurement/calibrations.csv, truth.json, check.json, components/D22_K1100.npz
     fits/*.csv, summary.json, config.json, models.zarr, mdf/<model>/<angle>.mdf
+    orientation/phantoms/measurements.csv, measurements/<n>.mdf, truth.json   phantom measurements
+    orientation/matrices/<model>.zarr, <model>/<angle>.mdf                   full-band model matrices
+    orientation/reconstructions/<model>.zarr, readout/<model>.csv            reconstruction, readout
+    orientation/summary.csv, summary.json                                    angle and position errors
     figures/*.png
     logs/<rule>[/<name>].log, benchmarks/<rule>/<name>.tsv
 """
@@ -163,3 +167,41 @@ class Layout:
 
     def benchmark(self, rule: str, name: str) -> Path:
         return self.root / "benchmarks" / rule / f"{name}.tsv"
+
+    # ----------------------------------------------------------------------- orientation
+    @property
+    def orientation(self) -> Path:
+        return self.root / "orientation"
+
+    @property
+    def phantoms(self) -> Path:
+        return self.orientation / "phantoms"
+
+    @property
+    def phantom_index(self) -> Path:
+        """measurements.csv in the record's layout (experimentNumber, easyAxisOrientation, x, y, path)."""
+        return self.phantoms / "measurements.csv"
+
+    def phantom_file(self, number: int) -> Path:
+        return self.phantoms / "measurements" / f"{number}.mdf"
+
+    @property
+    def phantom_truth(self) -> Path:
+        return self.phantoms / "truth.json"
+
+    def model_matrices(self, model: str) -> Path:
+        """Full-band model system matrices of one fit model (M1, M2, M3) for all angles."""
+        return self.orientation / "matrices" / f"{model}.zarr"
+
+    def model_matrix_mdf(self, model: str, angle_deg: float) -> Path:
+        return self.orientation / "matrices" / model / f"{_label(angle_deg)}.mdf"
+
+    def reconstruction(self, model: str) -> Path:
+        return self.orientation / "reconstructions" / f"{model}.zarr"
+
+    def readout(self, model: str) -> Path:
+        return self.orientation / "readout" / f"{model}.csv"
+
+    @property
+    def orientation_summary(self) -> Path:
+        return self.orientation / "summary.csv"

@@ -175,7 +175,8 @@ def expected_fields(sweep: Sweep) -> dict:
     }
 
 
-def _channels(sweep: Sweep) -> list[int]:
+def receive_channels(sweep: Sweep) -> list[int]:
+    """The measured files' receive channels used as x and y."""
     return [0, 1] if sweep.source == "virtual" else list(sweep.mdf["channels"])
 
 
@@ -187,7 +188,7 @@ def _read(sweep: Sweep, path: Path, bins=None) -> xr.Dataset:
     ds = read_system_matrix(path, frequencies=bins)
     if "period" in ds.dims:
         raise MDFError(f"{path}: /acquisition/numPeriodsPerFrame is {ds.sizes['period']}; one period per frame is supported")
-    need = max(_channels(sweep)) + 1
+    need = max(receive_channels(sweep)) + 1
     if ds.sizes["channel"] < need:
         raise MDFError(f"{path}: /acquisition/receiver/numChannels is {ds.sizes['channel']}, config uses channel "
                        f"{need - 1} (measurement.mdf.channels)")
@@ -204,7 +205,7 @@ def check_data(sweep: Sweep, ds: xr.Dataset, path) -> None:
     bins = sweep.bins[:, 2]
     pos = np.searchsorted(ds["frequency_bin"].values, bins) if np.all(np.diff(ds["frequency_bin"].values) > 0) else \
         np.array([int(np.flatnonzero(ds["frequency_bin"].values == k)[0]) for k in bins])
-    chans = _channels(sweep)
+    chans = receive_channels(sweep)
     rows = ds["system_matrix"].transpose("channel", "frequency", "offset").values[chans][:, pos]
     bad = ~np.isfinite(rows)
     if bad.any():
@@ -255,7 +256,7 @@ def load(sweep: Sweep, check_report: dict | None = None) -> xr.DataArray:
     entries = index(sweep) if check_report is None else [
         {"file": Path(f["file"]), "angle": f["angle"]} for f in check_report["files"]]
     bins = sweep.bins[:, 2]
-    chans = _channels(sweep)
+    chans = receive_channels(sweep)
     data = []
     for e in entries:
         ds = _read(sweep, e["file"], bins=bins)
@@ -267,3 +268,17 @@ def load(sweep: Sweep, check_report: dict | None = None) -> xr.DataArray:
         coords={"angle": [e["angle"] for e in entries], "channel": list(CHANNELS), "frequency": bins.astype(np.int64)},
         name="measured", attrs={"files": json.dumps([str(e["file"]) for e in entries])},
     )
+
+
+def calibration(sweep: Sweep, bins) -> tuple[np.ndarray, np.ndarray | None, list[float]]:
+    """The measured calibration at any rfft bins: rows (angle, channel x/y, bin, offset), SNR (angle, channel,
+    bin) or None when a file has no /calibration/snr, and the angles (grid order)."""
+    rows, snrs = [], []
+    entries = index(sweep)
+    chans = receive_channels(sweep)
+    for e in entries:
+        ds = _read(sweep, e["file"], bins=np.asarray(bins, np.int64))
+        rows.append(ds["system_matrix"].transpose("channel", "frequency", "offset").values[chans])
+        snrs.append(ds["snr"].transpose("channel", "frequency").values[chans] if "snr" in ds else None)
+    snr = None if any(s is None for s in snrs) else np.stack(snrs)
+    return np.stack(rows).astype(np.complex128), snr, [e["angle"] for e in entries]

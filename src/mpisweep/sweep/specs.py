@@ -3,7 +3,9 @@
 Snakemake reruns a job when an input changes. Every job reads the whole resolved config, but
 depends only on the spec of its own concern, each rewritten only when its own hash changes:
 
-    config      the whole resolved config    → assemble, m0_dictionary, fit (cheap to redo)
+    config      the resolved config without orientation → assemble, m0_dictionary, fit (cheap to redo)
+    orientation the whole resolved config    → model matrices, reconstruction, readout
+    phantoms    what determines the virtual phantom measurements → phantoms
     dictionary  what determines one block    → simulate
     component_* one virtual-scanner component → virtual_component
     virtual     mixture, noise, transfer fn  → virtual_scanner
@@ -46,8 +48,13 @@ def component_spec(sweep: Sweep, component: dict) -> dict:
 def all_specs(sweep: Sweep) -> dict[str, dict]:
     """name → spec of every concern of the sweep (the Snakefile writes each to layout.spec(name))."""
     d = sweep.to_dict()
+    phantoms = {k: d[k] for k in ("particle", "scanner", "offsets", "solver", "output")}
+    phantoms |= {"virtual": d["measurement"]["virtual"], "orientation": {k: d["orientation"].get(k) for k in
+                                                                         ("enabled", "field_of_view", "phantoms")}}
     specs = {
-        "config": d,
+        "config": {k: v for k, v in d.items() if k not in ("orientation", "cluster")},  # cluster: job sizing only
+        "orientation": d,
+        "phantoms": phantoms,
         "dictionary": dictionary_spec(sweep),
         "virtual": {"virtual": d["measurement"]["virtual"], "scanner": _scanner(sweep), "output": sweep.output},
         "check": {"measurement": d["measurement"], "scanner": _scanner(sweep), "output": sweep.output},

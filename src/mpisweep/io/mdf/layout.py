@@ -81,12 +81,12 @@ class Layout:
         return self.base_frequency / self.dividers
 
 
-def parse_layout(r: Reader) -> Layout:
-    """Read and validate all metadata of the open file behind `r`."""
+def parse_layout(r: Reader, calibration: bool = True) -> Layout:
+    """Read and validate all metadata of the open file behind `r` (a measurement file when not `calibration`)."""
     version = r.string("/version")
     if not version.startswith("2"):
         raise r.error("/version", f"is {version!r}; only MDF v2.x is supported")
-    method = r.string("/calibration/method")
+    method = r.string("/calibration/method", required=calibration, default="")  # empty: a measurement file
     base = r.scalar("/acquisition/drivefield/baseFrequency", float)
     cycle = r.scalar("/acquisition/drivefield/cycle", float)
     if not (base > 0 and cycle > 0):
@@ -143,7 +143,7 @@ def parse_layout(r: Reader) -> Layout:
     mask = r.array("/measurement/isBackgroundFrame", np.int64, ndim=1, required=False)
     N = None if mask is None else mask.size
     J = next((r.scalar(k, int) for k in PERIOD_COUNTS if r.has(k)), None)
-    fast, fast_key = _frame_axis(r, shape, N, J, C, X, "K" if fourier else "V")
+    fast, fast_key = _frame_axis(r, shape, N, J, C, X, "K" if fourier else "V", selection)
     N = shape[-1] if fast else shape[0]
     J = shape[0] if fast else shape[1]
 
@@ -209,16 +209,31 @@ def _per_offset(r: Reader, key, O):
     return arr
 
 
-def _frame_axis(r: Reader, shape, N, J, C, X, xname):
+def _frame_axis(r: Reader, shape, N, J, C, X, xname, selection=False):
     """Decide the frame-axis order from the flag(s) and check it against the data shape."""
     found = {k: r.flag(k) for k in FRAME_AXIS_FLAGS if r.has(k)}
     if len(set(found.values())) > 1:
         listing = ", ".join(f"{k} = {int(v)}" for k, v in found.items())
         raise MDFError(f"{r.name}: inconsistent frame-axis flags: {listing}")
 
-    def fits(fast):
-        expect = (J, C, X, N) if fast else (N, J, C, X)
+    def fits(fast, x=X):
+        expect = (J, C, x, N) if fast else (N, J, C, x)
         return all(e is None or e == s for e, s in zip(expect, shape))
+
+    def sample_count_mismatch(fast):
+        """The shape fits except on the sample/frequency axis: name numSamplingPoints, not the shape."""
+        if not fits(fast, None):
+            return None
+        got = shape[2] if fast else shape[3]
+        if xname == "V":
+            return MDFError(f"{r.name}: /acquisition/receiver/numSamplingPoints is {X}, but {DATA} holds {got} "
+                            "samples per frame; the file is inconsistent (fix numSamplingPoints)")
+        if selection:
+            return MDFError(f"{r.name}: {DATA} holds {got} frequencies per frame, but /measurement/"
+                            f"frequencySelection lists {X}")
+        return MDFError(f"{r.name}: {DATA} holds {got} frequencies per frame, but /acquisition/receiver/"
+                        f"numSamplingPoints = {2 * X - 2} gives {X} (V/2+1) and no /measurement/frequencySelection "
+                        "is set; fix numSamplingPoints or add the frequency selection")
 
     def describe(fast):
         names = ("J", "C", xname, "N") if fast else ("N", "J", "C", xname)
@@ -229,6 +244,9 @@ def _frame_axis(r: Reader, shape, N, J, C, X, xname):
         key, fast = next(iter(found.items()))
         if fits(fast):
             return fast, key
+        mismatch = sample_count_mismatch(fast)
+        if mismatch is not None:
+            raise mismatch
         if fits(not fast):
             raise MDFError(
                 f"{r.name}: {DATA} has shape {shape}, the layout of {key} = {int(not fast)} {describe(not fast)}, "
@@ -238,4 +256,8 @@ def _frame_axis(r: Reader, shape, N, J, C, X, xname):
     for fast in (False, True):
         if fits(fast):
             return fast, "(shape)"
+    for fast in (False, True):
+        mismatch = sample_count_mismatch(fast)
+        if mismatch is not None:
+            raise mismatch
     raise MDFError(f"{r.name}: {DATA} has shape {shape}, expected {describe(False)} or {describe(True)}")

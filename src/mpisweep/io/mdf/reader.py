@@ -30,7 +30,7 @@ LAYOUT_ATTRS = (
 
 
 def read_system_matrix(path, *, frequencies=None, subtract_background=True, apply_transfer_function=False,
-                       snr_threshold=None, convert_units=True) -> xr.Dataset:
+                       snr_threshold=None, convert_units=True, calibration=True) -> xr.Dataset:
     """Load the system matrix of the MDF file `path`.
 
     frequencies: 0-based rfft bin indices k (f = k / cycle) to keep, in the order given; they must
@@ -42,11 +42,12 @@ def read_system_matrix(path, *, frequencies=None, subtract_background=True, appl
         it is already corrected); MDFError when the file has none.
     snr_threshold: keep frequencies where /calibration/snr of any channel (and period) is >= it.
     convert_units: apply /acquisition/receiver/dataConversionFactor (a * raw + b) when present.
+    calibration: False reads a measurement file (no /calibration/method; its frames on "offset").
     """
     name = os.fspath(path)
     with open_mdf(name) as handle:
         r = Reader(handle, name)
-        lay = parse_layout(r)
+        lay = parse_layout(r, calibration)
         data = _load_frames(r, lay, convert_units)  # (J, C, K, N) complex
         tf = _per_column(r, lay, TRANSFER_FUNCTION, r.complex_array(TRANSFER_FUNCTION, required=False), 2)
         snr = _per_column(r, lay, SNR, r.array(SNR, float, required=False), 3)

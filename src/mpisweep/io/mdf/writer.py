@@ -32,7 +32,7 @@ METADATA_KEYS = (
 def write_system_matrix(path, data: xr.Dataset, *, background=None, frame_permutation=None, frequency_bins=None,
                         fast_frame_axis=True, offset_fields=None, positions=None, snr=None, transfer_function=None,
                         study=None, experiment=None, scanner=None, tracer=None, time=None, file_uuid=None,
-                        **metadata) -> None:
+                        calibration=True, **metadata) -> None:
     """Write `data["system_matrix"]` (dims [period,] channel, frequency, offset) to the MDF file `path`.
 
     background: raw background frames (dims [period,] channel, frequency, background_frame, or the
@@ -46,6 +46,8 @@ def write_system_matrix(path, data: xr.Dataset, *, background=None, frame_permut
     offset_fields (O, 3) T, positions (O, 3) m, snr ([J,] C, K), transfer_function (C, K): default
         from the coordinates / variables of `data` with those names.
     study, experiment, scanner, tracer: dicts overriding the MDF fields of those groups.
+    calibration: False writes a measurement file: the frames are measurement frames and there is no
+        /calibration group (see :mod:`.measurement`).
     **metadata: any of METADATA_KEYS, overriding data.attrs.
     """
     unknown = sorted(set(metadata) - set(METADATA_KEYS))
@@ -139,7 +141,9 @@ def write_system_matrix(path, data: xr.Dataset, *, background=None, frame_permut
                 "/calibration/positions": positions, "/calibration/snr": snr,
                 "/acquisition/receiver/transferFunction": tf}
     fields.update({k: v for k, v in optional.items() if v is not None})
-    if size is not None:
+    if not calibration:
+        fields = {k: v for k, v in fields.items() if not k.startswith("/calibration/")}
+    elif size is not None:
         fields["/calibration/order"] = str(meta.get("calibration_order", "xyz"))
     for group, values in groups.items():
         fields.update({f"{group}/{k}": v for k, v in values.items()})

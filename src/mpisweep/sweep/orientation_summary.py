@@ -1,0 +1,75 @@
+"""Scores of the orientation readout per system-matrix set: angle error statistics and position error.
+
+Angle error e = θ̂ − θ wrapped to ±90°: bias mean(e), SD std(e) (ddof 1), mean absolute error,
+95th percentile and maximum of |e|. Position error: distance of the found sample from the true
+position, in calibration pixels (mean, 95th percentile, maximum). Written to
+``orientation/summary.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+
+from ..io.atomic import write_csv
+from .config import Sweep
+
+SUMMARY_COLUMNS = ["model", "measurements", "angle_bias_deg", "angle_sd_deg", "angle_mae_deg", "angle_p95_deg",
+                   "angle_max_deg", "position_mean_px", "position_p95_px", "position_max_px"]
+
+
+def read_readout(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return [{k: (v if k == "file" else float(v)) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def scores(rows: list[dict]) -> dict:
+    """The statistics of one readout table."""
+    e = np.array([r["angle_error_deg"] for r in rows], float)
+    p = np.array([r["position_error_px"] for r in rows], float)
+    if e.size == 0:
+        return {k: float("nan") for k in SUMMARY_COLUMNS[1:]} | {"measurements": 0}
+    return {"measurements": int(e.size), "angle_bias_deg": float(e.mean()),
+            "angle_sd_deg": float(e.std(ddof=1)) if e.size > 1 else 0.0, "angle_mae_deg": float(np.abs(e).mean()),
+            "angle_p95_deg": float(np.percentile(np.abs(e), 95)), "angle_max_deg": float(np.abs(e).max()),
+            "position_mean_px": float(p.mean()), "position_p95_px": float(np.percentile(p, 95)),
+            "position_max_px": float(p.max())}
+
+
+def summarize(sweep: Sweep, log=print) -> list[dict]:
+    """One row of scores per model in orientation.models → summary.csv."""
+    table = []
+    for model in sweep.orientation["models"]:
+        row = {"model": model} | scores(read_readout(sweep.layout.readout(model)))
+        table.append(row)
+        log(f"{model:>8}: angle MAE {row['angle_mae_deg']:.2f}°, p95 {row['angle_p95_deg']:.2f}°, bias "
+            f"{row['angle_bias_deg']:+.2f}°, SD {row['angle_sd_deg']:.2f}°, max {row['angle_max_deg']:.2f}°; "
+            f"position {row['position_mean_px']:.2f} px (max {row['position_max_px']:.2f})")
+    write_csv(sweep.layout.orientation_summary, table, SUMMARY_COLUMNS)
+    return table
+
+
+def figures(sweep: Sweep) -> list:
+    """figures/orientation_errors.png (box plots) and figures/orientation_maps.png (map phantoms, else the first singles)."""
+    from ..figures.orientation import error_boxplot, orientation_maps
+    from ..io.stores import open_zarr
+    from .phantoms import phantom_index, true_pixels
+
+    lay = sweep.layout
+    models = list(sweep.orientation["models"])
+    readouts = {m: read_readout(lay.readout(m)) for m in models}
+    lay.figures.mkdir(parents=True, exist_ok=True)
+    boxes = lay.figure("orientation_errors.png")
+    error_boxplot(readouts, boxes)
+    phantoms = phantom_index(sweep)
+    shown = [i for i, p in enumerate(phantoms) if p["kind"] == "map"] or list(range(min(3, len(phantoms))))
+    images, angles = {}, {}
+    for m in models:
+        ds = open_zarr(lay.reconstruction(m))
+        images[m] = np.asarray(ds["c"].values)[shown]
+        angles[m] = [float(a) for a in ds["angle"].values]
+    maps = lay.figure("orientation_maps.png")
+    orientation_maps(images, angles, [phantoms[i]["samples"] for i in shown],
+                     lambda samples: true_pixels(sweep, {"samples": samples}), maps)
+    return [boxes, maps]

@@ -1,0 +1,181 @@
+"""Orientation imaging: Kaczmarz against a direct reference, readout, geometry, measurement files, phantoms, model matrices."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mpisweep.errors import MeasurementError, MpisweepError
+from mpisweep.io.mdf.measurement import read_measurement, write_measurement
+from mpisweep.orientation.kaczmarz import kaczmarz, kaczmarz_batch, reference_solution, regularization
+from mpisweep.orientation.readout import (channel_weights, doubled_angle_mean, fit_angle, locate, orientation_map,
+                                          orientation_model, read_out, wrap_angle)
+from mpisweep.orientation.system import row_weights, select_rows, stack
+from mpisweep.physics.block import simulate_block
+from mpisweep.sweep import Sweep
+from mpisweep.sweep.coords import system_matrix_dataset
+from mpisweep.sweep.geometry import pixel_to_position, position_to_offset, position_to_pixel
+from mpisweep.sweep.model_matrices import fit_transfer_function
+from mpisweep.sweep.phantoms import phantom_index, plan, positions_mm
+
+CALIBRATION = np.arange(0.0, 180.0, 15.0)
+
+
+def random_system(m, n, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((m, n)) + 1j * rng.standard_normal((m, n)), rng
+
+
+# ------------------------------------------------------------------------------- Kaczmarz
+def test_batched_kaczmarz_is_the_row_by_row_iteration():
+    A, rng = random_system(40, 60)
+    U = rng.standard_normal((40, 5)) + 1j * rng.standard_normal((40, 5))
+    lam = regularization(A, 1e-2)
+    rows = np.stack([kaczmarz(A, U[:, b], lam, 300) for b in range(5)], axis=1)
+    assert np.max(np.abs(kaczmarz_batch(A, U, lam, 300) - rows)) < 1e-12 * np.max(rows)
+    assert np.max(np.abs(kaczmarz_batch(A, U, lam, 300, single=True) - rows)) < 1e-5 * np.max(rows)
+    assert rows.min() >= 0
+
+
+@pytest.mark.parametrize("real", [True, False])
+def test_kaczmarz_converges_to_the_tikhonov_solution_where_no_constraint_is_active(real):
+    A, rng = random_system(80, 30)
+    A = A.real.astype(complex) if real else A
+    u = A @ (1 + rng.random(30))
+    lam = regularization(A, 1e-2)
+    ref = reference_solution(A, u, lam)
+    assert ref.min() > 0.5  # interior: no bound active
+    assert np.max(np.abs(kaczmarz(A, u, lam, 2000) - ref)) < 1e-10 * ref.max()
+
+
+def test_kaczmarz_with_active_constraints_stays_close_to_the_constrained_minimizer():
+    # the projected iteration's fixed point is a non-negative solution of the augmented system, not
+    # exactly the constrained least-squares minimizer: measured 2e-3 relative here; same peak
+    A, rng = random_system(40, 60)
+    truth = np.zeros(60)
+    truth[[3, 17, 40]] = [1.0, 0.5, 2.0]
+    u = A @ truth + 0.05 * (rng.standard_normal(40) + 1j * rng.standard_normal(40))
+    lam = regularization(A, 1e-2)
+    ref = reference_solution(A, u, lam)
+    c = kaczmarz(A, u, lam, 3000)
+    assert np.max(np.abs(c - ref)) < 1e-2 * ref.max()
+    assert np.argsort(c)[-3:].tolist() == np.argsort(ref)[-3:].tolist()
+
+
+def test_noise_free_on_grid_phantom_returns_its_pixel_and_contrast_channel():
+    sweep = Sweep.load({"grids": {"diameters": [22], "anisotropies": [1100], "angles": [0, 60, 120]},
+                        "offsets": {"x": {"min": -10, "max": 10, "count": 3}, "y": {"min": -10, "max": 10, "count": 3}}})
+    bins = np.arange(53, 400)
+    res = simulate_block(sweep.particle(22, 1100), sweep.excitation, sweep.angles, sweep.offsets, bins)
+    sm = res.rows.reshape(3, 2, bins.size, 9)  # (angle, channel, bin, pixel)
+    channel, k = np.repeat([0, 1], bins.size), np.tile(np.arange(bins.size), 2)
+    A = stack(sm, channel, k)
+    for angle, pixel in ((1, 4), (2, 7), (0, 2)):
+        u = sm[angle, channel, k, pixel]
+        c = kaczmarz(A, u, regularization(A, 1e-3), 500).reshape(3, 9)
+        assert np.unravel_index(int(np.argmax(c)), c.shape) == (angle, pixel)
+
+
+# -------------------------------------------------------------------------------- rows
+def test_rows_need_the_snr_in_every_contrast_and_the_minimum_frequency():
+    freqs = np.arange(6) * 40e3
+    snr = np.full((2, 2, 6), 10.0)
+    snr[1, 0, 3] = 4.0  # one contrast below the threshold on channel x, bin 3
+    ch, k = select_rows(snr, freqs, 80e3, 5.0)
+    assert list(zip(ch.tolist(), k.tolist())) == [(0, 2), (0, 4), (0, 5), (1, 2), (1, 3), (1, 4), (1, 5)]
+    with pytest.raises(MpisweepError, match="snr_threshold"):
+        select_rows(snr, freqs, 1e9, 5.0)
+    with pytest.raises(MpisweepError, match="calibration/snr"):
+        select_rows(None, freqs, 80e3, 5.0)
+    A, _ = random_system(4, 3)
+    assert np.allclose(np.linalg.norm(A * row_weights(A, "row_norm")[:, None], axis=1), 1.0)
+
+
+# ----------------------------------------------------------------------------- readout
+@pytest.mark.parametrize("theta", [0.0, 7.3, 44.9, 88.0, 131.2, 172.4, 179.9])
+def test_readout_recovers_a_known_angle_from_channel_weights(theta):
+    w = orientation_model(CALIBRATION, 2.0, theta, 3.0)
+    angle, p = fit_angle(w, CALIBRATION)
+    assert abs(wrap_angle(angle - theta)) < 0.1 and p[2] == pytest.approx(3.0, rel=1e-3)
+
+
+def test_readout_locates_a_blob_and_reads_its_angle_without_the_truth():
+    yy, xx = np.indices((11, 11))
+    blob = np.exp(-((yy - 6.3) ** 2 + (xx - 3.6) ** 2) / 0.8)
+    c = orientation_model(CALIBRATION, 1.0, 123.0, 2.0)[:, None, None] * blob[None]
+    r = read_out(c, CALIBRATION, radius=2.0)
+    assert np.hypot(*(r.position_yx - [6.3, 3.6])) < 0.15
+    assert abs(wrap_angle(r.angle_deg - 123.0)) < 0.1
+    assert channel_weights(c, r.position_yx, 2.0).shape == (12,)
+    assert locate(c, 2.0).tolist() == r.position_yx.tolist()
+    theta, conc = orientation_map(c, CALIBRATION)
+    assert abs(wrap_angle(theta[6, 4] - 123.0)) < 1e-6 and conc.shape == (11, 11)
+
+
+def test_doubled_angle_mean_and_wrap_are_axial():
+    assert doubled_angle_mean([1, 1], [170, 10]) == pytest.approx(0.0, abs=1e-9) or \
+        doubled_angle_mean([1, 1], [170, 10]) == pytest.approx(180.0)
+    assert wrap_angle(179.0 - 1.0) == pytest.approx(-2.0)
+    assert wrap_angle(-95.0) == pytest.approx(85.0)
+
+
+# ---------------------------------------------------------------------------- geometry
+def test_positions_offsets_and_pixels_agree():
+    sweep = Sweep.load({"grids": {"diameters": [22], "anisotropies": [1100], "angles": [0]},
+                        "orientation": {"field_of_view": [30, 30]}})
+    # 11 pixels of 2.727 mm: pixel 5 is position 0, the offset grid's centre; pixel 10 the last offset
+    assert np.allclose(position_to_pixel(sweep, [0.0, 0.0]), [5.0, 5.0], atol=1e-12)
+    assert position_to_offset(sweep, [5 * 30 / 11, 0])[0] * 1e3 == pytest.approx(14.35)
+    xy = np.array([[1.3, -4.2], [-7.0, 8.5]])
+    assert np.allclose(pixel_to_position(sweep, position_to_pixel(sweep, xy)), xy)
+
+
+# ---------------------------------------------------------------------- measurement files
+def test_measurement_file_round_trip_subtracts_the_background(tmp_path):
+    sweep = Sweep.load({"grids": {"diameters": [22], "anisotropies": [1100], "angles": [0]}})
+    attrs = system_matrix_dataset(sweep, np.zeros((2, 817, 11, 11)), None).attrs
+    rng = np.random.default_rng(0)
+    signal = rng.standard_normal((2, 817)) + 1j * rng.standard_normal((2, 817))
+    background = 3.0 + 1j
+    frames = signal[..., None] + background + 0.0 * rng.standard_normal((2, 817, 2))
+    write_measurement(tmp_path / "m.mdf", frames, np.full((2, 817, 3), background), attrs)
+    u = read_measurement(tmp_path / "m.mdf")
+    assert u.dims == ("channel", "frequency") and np.allclose(u.values, signal, atol=1e-12)
+    assert u.attrs["calibration_method"] == "" and u.attrs["frames"] == 2
+
+
+def test_phantom_index_reads_the_records_layout_and_names_a_bad_column(tmp_path):
+    (tmp_path / "measurements" / "a").mkdir(parents=True)
+    for n in (1, 2):
+        (tmp_path / "measurements" / "a" / f"{n}.mdf").write_bytes(b"")
+    csv = "experimentNumber,easyAxisOrientation,x,y,path\n1,7.5,0.001,-0.002,measurements/a/1.mdf\n" \
+          "2,97.5,0.0,0.0027,measurements/a/2.mdf\n"
+    (tmp_path / "measurements.csv").write_text(csv)
+    cfg = {"grids": {"diameters": [22], "anisotropies": [1100], "angles": [0]},
+           "measurement": {"source": "mdf", "mdf": {"directory": str(tmp_path), "angle_offset": 90, "angle_sign": -1}},
+           "orientation": {"enabled": True, "phantoms": {"source": "mdf", "directory": str(tmp_path)}}}
+    rows = phantom_index(Sweep.load(cfg))
+    assert [r["samples"][0]["angle"] for r in rows] == [82.5, 172.5]  # 90 − CSV angle
+    assert rows[0]["samples"][0]["x"] == pytest.approx(1.0) and rows[1]["samples"][0]["y"] == pytest.approx(2.7)
+    (tmp_path / "measurements.csv").write_text(csv.replace(",x,", ",xpos,"))
+    with pytest.raises(MeasurementError, match="no column 'x'"):
+        phantom_index(Sweep.load(cfg))
+
+
+def test_phantom_plan_covers_every_orientation_at_every_position():
+    sweep = Sweep.load({"grids": {"diameters": [22], "anisotropies": [1100], "angles": [0]},
+                        "orientation": {"phantoms": {"orientations": [2.5, 182.5], "positions": {"count": 4, "radius": 5},
+                                                     "maps": [[{"x": 0, "y": 0, "angle": 10}, {"x": 3, "y": 3, "angle": 100}]]}}})
+    p = plan(sweep)
+    assert len(p) == 2 * 4 + 1 and p[-1]["kind"] == "map" and len(p[-1]["samples"]) == 2
+    assert {s["samples"][0]["angle"] for s in p[:-1]} == {2.5}  # 182.5 ≡ 2.5: listed twice
+    assert np.all(np.hypot(*positions_mm(sweep).T) <= 5)
+    json.dumps(p)
+
+
+# -------------------------------------------------------------------------- model matrices
+def test_transfer_function_fit_is_exact_for_a_scaled_model():
+    rng = np.random.default_rng(3)
+    phi = rng.standard_normal((3, 2, 5, 7)) + 1j * rng.standard_normal((3, 2, 5, 7))
+    a = rng.standard_normal((2, 5)) + 1j * rng.standard_normal((2, 5))
+    assert np.allclose(fit_transfer_function(phi, a[None, :, :, None] * phi), a, rtol=1e-12)
