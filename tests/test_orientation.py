@@ -164,11 +164,12 @@ def test_phantom_index_reads_the_records_layout_and_names_a_bad_column(tmp_path)
 
 def test_phantom_plan_covers_every_orientation_at_every_position():
     sweep = Sweep.load({"grids": {"diameters": [22], "anisotropies": [1100], "angles": [0]},
-                        "orientation": {"phantoms": {"orientations": [2.5, 182.5], "positions": {"count": 4, "radius": 5},
+                        "orientation": {"phantoms": {"orientations": {"start": 2.5, "stop": 7.5, "step": 5},
+                                                     "positions": {"count": 4, "radius": 5},
                                                      "maps": [[{"x": 0, "y": 0, "angle": 10}, {"x": 3, "y": 3, "angle": 100}]]}}})
     p = plan(sweep)
     assert len(p) == 2 * 4 + 1 and p[-1]["kind"] == "map" and len(p[-1]["samples"]) == 2
-    assert {s["samples"][0]["angle"] for s in p[:-1]} == {2.5}  # 182.5 ≡ 2.5: listed twice
+    assert {s["samples"][0]["angle"] for s in p[:-1]} == {2.5, 7.5}
     assert np.all(np.hypot(*positions_mm(sweep).T) <= 5)
     json.dumps(p)
 
@@ -179,3 +180,15 @@ def test_transfer_function_fit_is_exact_for_a_scaled_model():
     phi = rng.standard_normal((3, 2, 5, 7)) + 1j * rng.standard_normal((3, 2, 5, 7))
     a = rng.standard_normal((2, 5)) + 1j * rng.standard_normal((2, 5))
     assert np.allclose(fit_transfer_function(phi, a[None, :, :, None] * phi), a, rtol=1e-12)
+
+
+def test_phantom_signals_are_the_same_in_worker_processes():
+    from mpisweep.sweep.phantoms import noise_free_signals
+
+    sweep = Sweep.load({"grids": {"diameters": [20], "anisotropies": [500], "angles": [0]},
+                        "measurement": {"virtual": {"components": [{"diameter": 20, "anisotropy": 500, "weight": 1}]}},
+                        "orientation": {"phantoms": {"orientations": [10, 100], "positions": [[0, 0], [2, -3]]}}})
+    phantoms = plan(sweep)
+    serial = noise_free_signals(sweep, phantoms, progress=False)
+    assert np.array_equal(noise_free_signals(sweep, phantoms, progress=False, workers=2), serial)
+    assert serial.shape == (4, 2, 817) and np.all(np.abs(serial[:, :, 5]) > 0)

@@ -478,6 +478,7 @@ def _add_orientation(sub) -> None:
                        description="Simulate the single-sample and map phantoms of orientation.phantoms with the "
                        "virtual scanner's mixture, transfer function, background and noise.")
     _add_config_arg(p)
+    p.add_argument("--jobs", type=int, default=1, help="simulate this many (angle, component) sets at once (processes)")
     p.set_defaults(run=run_phantoms)
 
     p = sub.add_parser("model-matrices", help="full-band model system matrices from the fit (zarr + MDF per angle)",
@@ -486,6 +487,7 @@ def _add_orientation(sub) -> None:
     _add_config_arg(p)
     p.add_argument("--model", action="append", choices=["M1", "M2", "M3"],
                    help="fit model (repeatable; default: those in orientation.models)")
+    p.add_argument("--jobs", type=int, default=1, help="simulate this many (D, K) entries at once (processes)")
     p.set_defaults(run=run_model_matrices)
 
     p = sub.add_parser("reconstruct", help="multi-contrast Kaczmarz reconstruction of every phantom + readout",
@@ -505,7 +507,9 @@ def _add_orientation(sub) -> None:
 def run_phantoms(args) -> int:
     from .sweep.phantoms import simulate_phantoms
 
-    truth = simulate_phantoms(_sweep(args.config))
+    if args.jobs < 1:
+        raise UsageError(f"--jobs: must be at least 1, got {args.jobs}")
+    truth = simulate_phantoms(_sweep(args.config), workers=args.jobs)
     print(f"{len(truth['phantoms'])} phantom measurements, noise σ {truth['noise_sigma']:.4g}")
     return 0
 
@@ -513,7 +517,10 @@ def run_phantoms(args) -> int:
 def run_model_matrices(args) -> int:
     from .sweep.model_matrices import synthesize
 
-    synthesize(_sweep(args.config), args.model, log=lambda m: _stderr(f"mpisweep model-matrices: {m}"))
+    if args.jobs < 1:
+        raise UsageError(f"--jobs: must be at least 1, got {args.jobs}")
+    synthesize(_sweep(args.config), args.model, log=lambda m: _stderr(f"mpisweep model-matrices: {m}"),
+               workers=args.jobs)
     return 0
 
 

@@ -13,10 +13,13 @@ rule phantoms:
         files=directory(str(LAYOUT.phantoms / "measurements")),
     log:
         str(LAYOUT.log("phantoms")),
+    benchmark:
+        str(LAYOUT.benchmark("phantoms", "phantoms"))
     conda:
         CONDA_ENV
+    threads: 8  # one process per (angle, component) set, capped at --cores by Snakemake
     shell:
-        '"$MPISWEEP_PYTHON" -m mpisweep phantoms --config "$MPISWEEP_CONFIG" 2>&1 | tee {log}'
+        '"$MPISWEEP_PYTHON" -m mpisweep phantoms --config "$MPISWEEP_CONFIG" --jobs {threads} 2>&1 | tee {log}'
 
 
 rule model_matrices:
@@ -36,10 +39,13 @@ rule model_matrices:
         ],
     log:
         str(LAYOUT.log("model_matrices")),
+    benchmark:
+        str(LAYOUT.benchmark("model_matrices", "model_matrices"))
     conda:
         CONDA_ENV
+    threads: 8  # one process per (D, K) entry, capped at --cores by Snakemake
     shell:
-        '"$MPISWEEP_PYTHON" -m mpisweep model-matrices --config "$MPISWEEP_CONFIG" 2>&1 | tee {log}'
+        '"$MPISWEEP_PYTHON" -m mpisweep model-matrices --config "$MPISWEEP_CONFIG" --jobs {threads} 2>&1 | tee {log}'
 
 
 rule reconstruct:

@@ -65,31 +65,57 @@ def kaczmarz(A: np.ndarray, u: np.ndarray, lam: float, sweeps: int) -> np.ndarra
     return c.real.copy()
 
 
+@numba.njit(cache=True)
+def _residual(U, AC, V, sq, out):
+    """out = U − (AC[:M] + i·AC[M:]) − √λ·V (the right-hand side of one sweep)."""
+    M, B = U.shape
+    for i in range(M):
+        for b in range(B):
+            out[i, b] = U[i, b] - (AC[i, b] + 1j * AC[M + i, b]) - sq * V[i, b]
+
+
+@numba.njit(cache=True)
+def _project(C, X, C_low):
+    """C ← max(C + X, 0) in float64 and its copy in the products' precision."""
+    N, B = C.shape
+    for n in range(N):
+        for b in range(B):
+            v = C[n, b] + X[n, b]
+            v = v if v > 0.0 else 0.0
+            C[n, b] = v
+            C_low[n, b] = v
+
+
 def kaczmarz_batch(A: np.ndarray, U: np.ndarray, lam: float, sweeps: int, single: bool = False,
                    progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Non-negative real C (N, B) for B measurements U (M, B): :func:`kaczmarz` for every column at once.
 
-    single: the two products with A per sweep in float32 (about 3× faster; c still accumulates in
-    float64, the difference to double precision is ~1e-6 relative).
+    single: the products with A and the triangular solve in float32 / complex64 (about 2× faster;
+    c still accumulates in float64; the difference to double precision is ~1e-7 relative).
     """
     A = np.asarray(A, dtype=np.complex128)
     U = np.asarray(U, dtype=np.complex128).reshape(A.shape[0], -1)
     M, N = A.shape
-    real = np.float32 if single else np.float64
+    real, cplx = (np.float32, np.complex64) if single else (np.float64, np.complex128)
     stacked = np.ascontiguousarray(np.vstack([A.real, A.imag]), dtype=real)  # A c = top + i·bottom for real c
     stacked_t = np.ascontiguousarray(stacked.T)
     sweep_matrix = np.tril(A @ A.conj().T, -1)
     sweep_matrix[np.diag_indices(M)] = np.sum(np.abs(A) ** 2, axis=1) + lam
+    sweep_matrix = np.asfortranarray(sweep_matrix, dtype=cplx)
     sq = np.sqrt(lam)
-    C = np.zeros((N, U.shape[1]))
-    V = np.zeros_like(U)
+    B = U.shape[1]
+    U = U.astype(cplx)
+    C = np.zeros((N, B))
+    C_low = np.zeros((N, B), dtype=real)
+    V = np.zeros((M, B), dtype=cplx)
+    rhs = np.empty((M, B), dtype=cplx)
+    parts = np.empty((2 * M, B), dtype=real)
     for it in range(int(sweeps)):
-        AC = stacked @ C.astype(real, copy=False)
-        rhs = U - (AC[:M] + 1j * AC[M:]) - sq * V
-        alpha = solve_triangular(sweep_matrix, rhs, lower=True, check_finite=False)
-        V += sq * alpha
-        C += stacked_t @ np.vstack([alpha.real, alpha.imag]).astype(real, copy=False)
-        np.maximum(C, 0.0, out=C)
+        _residual(U, stacked @ C_low, V, cplx(sq).real, rhs)
+        alpha = solve_triangular(sweep_matrix, rhs, lower=True, check_finite=False, overwrite_b=True)
+        V += cplx(sq) * alpha
+        parts[:M], parts[M:] = alpha.real, alpha.imag
+        _project(C, stacked_t @ parts, C_low)
         if progress is not None:
             progress(it + 1, int(sweeps))
     return C

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -313,7 +314,7 @@ class Sweep:
 # ------------------------------------------------------------------------------ resolve
 def expand_grid(spec, key: str) -> tuple[float, ...]:
     """A grid given as a list or {start, stop, step} → sorted unique floats (ConfigError naming `key`)."""
-    if isinstance(spec, dict):
+    if isinstance(spec, Mapping):
         start, stop, step = (float(spec[k]) for k in ("start", "stop", "step"))
         if stop < start:
             raise ConfigError(f"config key '{key}.stop': {stop:g} is below start {start:g}")
@@ -389,6 +390,15 @@ def _check_measurement(meas: dict) -> None:
         raise ConfigError("config key 'measurement.mdf.directory': required for measurement.source mdf")
 
 
+def _check_orientation(o: dict) -> None:
+    """The orientation grids expand (errors name the key) before any work."""
+    if o["matrices"]["angles"] is not None:
+        expand_grid(o["matrices"]["angles"], "orientation.matrices.angles")
+    expand_grid(o["phantoms"]["orientations"], "orientation.phantoms.orientations")
+    if o["enabled"] and o["phantoms"]["source"] == "mdf" and not o["phantoms"].get("directory"):
+        raise ConfigError("config key 'orientation.phantoms.directory': required for orientation.phantoms.source mdf")
+
+
 def resolve(cfg: dict) -> Sweep:
     """Validated config (defaults filled, see :mod:`.schema`) → the resolved :class:`Sweep`."""
     sc, off = cfg["scanner"], cfg["offsets"]
@@ -408,6 +418,7 @@ def resolve(cfg: dict) -> Sweep:
     m3_ranks = list(m3["ranks"])
     m3_fractions = _rank_fractions(m3_ranks, len(grids.diameters_nm) * len(grids.anisotropies_Jm3), "fit.m3.ranks")
     _check_measurement(cfg["measurement"])
+    _check_orientation(cfg["orientation"])
     solver = cfg["solver"]
     sweep = Sweep(
         output=str(cfg["output"]),

@@ -86,7 +86,24 @@ def fit_transfer_function(model: np.ndarray, measured: np.ndarray) -> np.ndarray
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
-def synthesize(sweep: Sweep, models=None, progress: bool = True, log=print) -> dict:
+def _simulate_entry_of(resolved: dict, diameter, anisotropy, angles, bins, progress) -> np.ndarray:
+    """:func:`simulate_entry` in a worker process, from the resolved config."""
+    return simulate_entry(Sweep.from_dict(resolved), diameter, anisotropy, angles, bins, progress)
+
+
+def _simulate_all(sweep: Sweep, points, angles, bins, workers: int, progress: bool) -> dict:
+    """φ of every (D, K) in `points` at `angles`; with workers > 1 in that many processes (same values)."""
+    if workers <= 1 or len(points) <= 1:
+        return {p: simulate_entry(sweep, *p, angles, bins, progress) for p in points}
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(workers, len(points))) as pool:
+        resolved = sweep.to_dict()  # a Sweep does not pickle; each worker rebuilds it
+        futures = {p: pool.submit(_simulate_entry_of, resolved, *p, angles, bins, progress) for p in points}
+        return {p: f.result() for p, f in futures.items()}
+
+
+def synthesize(sweep: Sweep, models=None, progress: bool = True, log=print, workers: int = 1) -> dict:
     """Write the model matrices of every fit model in orientation.models (or `models`); return a summary."""
     wanted = [m for m in (models or sweep.orientation["models"]) if m in FIT_MODELS]
     bins = model_bins(sweep)
@@ -97,13 +114,12 @@ def synthesize(sweep: Sweep, models=None, progress: bool = True, log=print) -> d
     same = tuple(angles) == cal_angles
     tf_cfg = sweep.orientation["matrices"]["transfer_function"]
     start = time.perf_counter()
-    rows, cal_rows = {}, {}
-    for d, k in union:
-        rows[(d, k)] = simulate_entry(sweep, d, k, angles, bins, progress)
-        if tf_cfg["source"] == "calibration" and not same:
-            cal_rows[(d, k)] = simulate_entry(sweep, d, k, cal_angles, bins, progress)
+    rows = _simulate_all(sweep, union, angles, bins, workers, progress)
+    cal_rows = {}
+    if tf_cfg["source"] == "calibration" and not same:
+        cal_rows = _simulate_all(sweep, union, cal_angles, bins, workers, progress)
     log(f"simulated {len(union)} (D, K) entries × {len(angles)} angles × {sweep.offsets.shape[0] * sweep.offsets.shape[1]} "
-        f"offsets on {bins.size} bins in {time.perf_counter() - start:.1f} s")
+        f"offsets on {bins.size} bins in {time.perf_counter() - start:.1f} s ({workers} processes)")
     measured = None
     if tf_cfg["source"] == "calibration":
         measured, _, _ = calibration(sweep, bins)

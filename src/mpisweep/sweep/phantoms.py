@@ -87,35 +87,57 @@ def _component_rows(sweep: Sweep, component: dict, angle: float, offsets: np.nda
     return np.moveaxis(res.rows[0, :, :, 0, :], -1, 0)  # (P, C, K)
 
 
-def noise_free_signals(sweep: Sweep, phantoms: list[dict], progress: bool = True) -> np.ndarray:
-    """(n phantoms, channel, all bins) noise-free spectra, transfer function applied."""
+def _component_rows_of(resolved: dict, component: dict, angle: float, offsets: np.ndarray) -> np.ndarray:
+    """:func:`_component_rows` in a worker process, from the resolved config."""
+    return _component_rows(Sweep.from_dict(resolved), component, angle, offsets)
+
+
+def noise_free_signals(sweep: Sweep, phantoms: list[dict], progress: bool = True, workers: int = 1) -> np.ndarray:
+    """(n phantoms, channel, all bins) noise-free spectra, transfer function applied.
+
+    One simulation per (angle, mixture component) over all positions at that angle; with
+    workers > 1 they run in that many processes (the same values).
+    """
     nbins = sweep.scanner.samples // 2 + 1
     out = np.zeros((len(phantoms), 2, nbins), complex)
     by_angle: dict[float, list[tuple[int, dict]]] = {}
     for i, ph in enumerate(phantoms):
         for s in ph["samples"]:
             by_angle.setdefault(s["angle"], []).append((i, s))
-    total_w = sum(c["weight"] for _, c in sweep.components)
-    done, count, start = 0, len(by_angle) * len(sweep.components), time.perf_counter()
-    show = printer("phantoms (angle, component) sets") if progress else None
-    for angle, members in by_angle.items():
-        offsets = position_to_offset(sweep, np.array([[s["x"], s["y"]] for _, s in members]))
-        for _, comp in sweep.components:
-            rows = _component_rows(sweep, comp, angle, offsets) * (comp["weight"] / total_w)
-            for (i, s), r in zip(members, rows):
-                out[i] += s["amount"] * r
-            done += 1
+    tasks = [(angle, comp, position_to_offset(sweep, np.array([[s["x"], s["y"]] for _, s in members])))
+             for angle, members in by_angle.items() for _, comp in sweep.components]
+    show = printer("phantoms: (angle, component) sets") if progress else None
+    start = time.perf_counter()
+
+    def collect(results):
+        for done, ((angle, comp, _), rows) in enumerate(zip(tasks, results), start=1):
+            yield angle, comp, rows
             if show:
-                show(done, count, time.perf_counter() - start)
+                show(done, len(tasks), time.perf_counter() - start)
+
+    if workers > 1 and len(tasks) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            resolved = sweep.to_dict()  # a Sweep does not pickle; each worker rebuilds it
+            futures = [pool.submit(_component_rows_of, resolved, comp, angle, offsets) for angle, comp, offsets in tasks]
+            results = (f.result() for f in futures)
+            simulated = list(collect(results))
+    else:
+        simulated = list(collect(_component_rows(sweep, comp, angle, offsets) for angle, comp, offsets in tasks))
+    total_w = sum(c["weight"] for _, c in sweep.components)
+    for angle, comp, rows in simulated:
+        for (i, s), r in zip(by_angle[angle], rows):
+            out[i] += s["amount"] * r * (comp["weight"] / total_w)
     H = transfer_function(sweep.virtual["transfer_function"], np.arange(nbins) / sweep.cycle)
     return out * H[None]
 
 
-def simulate_phantoms(sweep: Sweep, progress: bool = True) -> dict:
+def simulate_phantoms(sweep: Sweep, progress: bool = True, workers: int = 1) -> dict:
     """Write the virtual phantom measurements, measurements.csv and truth.json; return the truth."""
     lay, ph = sweep.layout, sweep.orientation["phantoms"]
     phantoms = plan(sweep)
-    signal = noise_free_signals(sweep, phantoms, progress)
+    signal = noise_free_signals(sweep, phantoms, progress, workers)
     rms = float(np.sqrt(np.mean(np.abs(signal[:, :, sweep.bins[:, 2]]) ** 2)))
     sigma = 0.0 if ph["snr_db"] is None else rms * 10.0 ** (-float(ph["snr_db"]) / 20.0)
     rng = np.random.default_rng(int(ph["seed"]))
