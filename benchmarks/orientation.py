@@ -91,6 +91,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-run", action="store_true", help="only report an existing run")
     p.add_argument("--timing", action="store_true", help="also time the Kaczmarz variants")
     p.add_argument("--cores", default="all")
+    p.add_argument("--repeats", type=int, default=2, help="timing: best of this many runs")
     args = p.parse_args(argv)
     sys.path.insert(0, str(REPO / "src"))
     from mpisweep.sweep import Sweep
@@ -103,7 +104,7 @@ def main(argv=None) -> int:
     sweep = Sweep.read(resolved)
     report(sweep)
     if args.timing:
-        timing(sweep)
+        timing(sweep, repeats=args.repeats)
     return 0
 
 

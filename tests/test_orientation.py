@@ -7,7 +7,8 @@ import pytest
 
 from mpisweep.errors import MeasurementError, MpisweepError
 from mpisweep.io.mdf.measurement import read_measurement, write_measurement
-from mpisweep.orientation.kaczmarz import kaczmarz, kaczmarz_batch, reference_solution, regularization
+from mpisweep.orientation.kaczmarz import (kaczmarz, kaczmarz_batch, kaczmarz_parallel, reference_solution,
+                                           regularization)
 from mpisweep.orientation.readout import (channel_weights, doubled_angle_mean, fit_angle, locate, orientation_map,
                                           orientation_model, read_out, wrap_angle)
 from mpisweep.orientation.system import row_weights, select_rows, stack
@@ -35,6 +36,8 @@ def test_batched_kaczmarz_is_the_row_by_row_iteration():
     assert np.max(np.abs(kaczmarz_batch(A, U, lam, 300) - rows)) < 1e-12 * np.max(rows)
     assert np.max(np.abs(kaczmarz_batch(A, U, lam, 300, single=True) - rows)) < 1e-5 * np.max(rows)
     assert rows.min() >= 0
+    # split over two worker processes: the same iteration per column
+    assert np.max(np.abs(kaczmarz_parallel(A, U, lam, 300, workers=2) - rows)) < 1e-12 * np.max(rows)
 
 
 @pytest.mark.parametrize("real", [True, False])

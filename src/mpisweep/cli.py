@@ -495,6 +495,7 @@ def _add_orientation(sub) -> None:
                        "read out each single-sample phantom's position and easy-axis angle.")
     _add_config_arg(p)
     p.add_argument("--model", required=True, choices=["measured", "M1", "M2", "M3"], help="system-matrix set")
+    p.add_argument("--jobs", type=int, default=1, help="split the phantoms over this many processes")
     p.set_defaults(run=run_reconstruct)
 
     p = sub.add_parser("orientation-summary", help="angle and position error statistics + orientation figures",
@@ -527,7 +528,10 @@ def run_model_matrices(args) -> int:
 def run_reconstruct(args) -> int:
     from .sweep.reconstruct import reconstruct
 
-    reconstruct(_sweep(args.config), args.model, log=lambda m: _stderr(f"mpisweep reconstruct: {m}"))
+    if args.jobs < 1:
+        raise UsageError(f"--jobs: must be at least 1, got {args.jobs}")
+    reconstruct(_sweep(args.config), args.model, log=lambda m: _stderr(f"mpisweep reconstruct: {m}"),
+                workers=args.jobs)
     return 0
 
 

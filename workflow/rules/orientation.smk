@@ -61,11 +61,10 @@ rule reconstruct:
         str(LAYOUT.benchmark("reconstruct", "{model}"))
     conda:
         CONDA_ENV
-    threads: 8  # capped at --cores by Snakemake
+    threads: 8  # one process per share of the phantoms, capped at --cores by Snakemake
     shell:
-        "export OMP_NUM_THREADS={threads} OPENBLAS_NUM_THREADS={threads} MKL_NUM_THREADS={threads}; "
         '"$MPISWEEP_PYTHON" -m mpisweep reconstruct --config "$MPISWEEP_CONFIG" --model {wildcards.model} '
-        "2>&1 | tee {log}"
+        "--jobs {threads} 2>&1 | tee {log}"
 
 
 rule orientation_summary:

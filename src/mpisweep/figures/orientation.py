@@ -21,7 +21,7 @@ def error_boxplot(readouts: dict[str, list[dict]], path) -> None:
 
     models = list(readouts)
     angles = sorted({round(r["true_angle_deg"], 6) for rows in readouts.values() for r in rows})
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(angles) * len(models)), 3.6), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(min(16.0, max(6.0, 0.12 * len(angles) * len(models) + 2)), 3.6), constrained_layout=True)
     width = 0.8 / max(len(models), 1)
     for i, m in enumerate(models):
         data = [[r["angle_error_deg"] for r in readouts[m] if round(r["true_angle_deg"], 6) == a] for a in angles]

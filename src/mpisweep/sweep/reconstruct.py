@@ -25,7 +25,7 @@ from ..io.atomic import atomic_path, write_csv
 from ..io.mdf.measurement import read_measurement
 from ..io.provenance import package_attrs
 from ..io.stores import stamp_variables, to_zarr
-from ..orientation.kaczmarz import kaczmarz_batch, regularization
+from ..orientation.kaczmarz import kaczmarz_parallel, regularization
 from ..orientation.readout import read_out, wrap_angle
 from ..orientation.system import noise_sigma, row_weights, select_rows, stack
 from .config import MT, Sweep
@@ -64,8 +64,11 @@ def measurements(sweep: Sweep, phantoms: list[dict], bins: np.ndarray) -> np.nda
     return np.stack([read_measurement(p["file"], frequencies=bins).values[chans] for p in phantoms])
 
 
-def reconstruct(sweep: Sweep, model: str, log=print) -> dict:
-    """Reconstruct every phantom with `model`'s matrices, read them out, write store and table; return a summary."""
+def reconstruct(sweep: Sweep, model: str, log=print, workers: int = 1) -> dict:
+    """Reconstruct every phantom with `model`'s matrices, read them out, write store and table; return a summary.
+
+    workers: processes the phantoms are split over (one BLAS thread each).
+    """
     rec = sweep.orientation["reconstruction"]
     bins = reconstruction_bins(sweep)
     matrices, angles, cal, snr = system_matrices(sweep, model, bins)
@@ -79,7 +82,7 @@ def reconstruct(sweep: Sweep, model: str, log=print) -> dict:
     U = measurements(sweep, phantoms, bins)[:, channel, k].T * w[:, None]  # (M, B)
     sweeps = int(rec["iterations"])
     log(f"{model}: A {A.shape[0]} rows × {A.shape[1]} columns ({len(angles)} contrasts), {U.shape[1]} measurements, "
-        f"λ = {lam:.4g}, {sweeps} sweeps")
+        f"λ = {lam:.4g}, {sweeps} sweeps, {workers} process(es)")
     start = time.perf_counter()
 
     def progress(done, total):
@@ -87,7 +90,7 @@ def reconstruct(sweep: Sweep, model: str, log=print) -> dict:
             el = time.perf_counter() - start
             log(f"  {model}: sweep {done}/{total}, {el:.1f} s, eta {el / done * (total - done):.0f} s")
 
-    C = kaczmarz_batch(A, U, lam, sweeps, single=bool(rec["single_precision"]), progress=progress)
+    C = kaczmarz_parallel(A, U, lam, sweeps, single=bool(rec["single_precision"]), workers=workers, progress=progress)
     wall = time.perf_counter() - start
     ny, nx = sweep.offsets.shape[:2]
     images = C.T.reshape(len(phantoms), len(angles), ny, nx)
