@@ -11,7 +11,7 @@ from mpisweep.orientation.kaczmarz import (kaczmarz, kaczmarz_batch, kaczmarz_pa
                                            regularization)
 from mpisweep.orientation.readout import (channel_weights, doubled_angle_mean, fit_angle, locate, orientation_map,
                                           orientation_model, read_out, wrap_angle)
-from mpisweep.orientation.system import row_weights, select_rows, stack
+from mpisweep.orientation.system import noise_sigma, row_weights, select_rows, stack
 from mpisweep.physics.block import simulate_block
 from mpisweep.sweep import Sweep
 from mpisweep.sweep.coords import system_matrix_dataset
@@ -92,6 +92,12 @@ def test_rows_need_the_snr_in_every_contrast_and_the_minimum_frequency():
         select_rows(None, freqs, 80e3, 5.0)
     A, _ = random_system(4, 3)
     assert np.allclose(np.linalg.norm(A * row_weights(A, "row_norm")[:, None], axis=1), 1.0)
+    # whitening: noise σ per row = RMS of the calibration row / its SNR (mean over angles)
+    cal = np.ones((2, 2, 6, 4)) * 3.0
+    sigma = noise_sigma(cal, snr, np.array([0, 1]), np.array([2, 3]))
+    assert np.allclose(sigma, [3.0 / 10.0, 3.0 / 10.0]) and np.allclose(row_weights(A[:2], "whitening", sigma), 10 / 3)
+    with pytest.raises(MpisweepError, match="weighting"):
+        row_weights(A, "bogus")
 
 
 # ----------------------------------------------------------------------------- readout

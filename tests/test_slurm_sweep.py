@@ -70,10 +70,11 @@ def test_slurm_sweep_equals_local_sweep(slurm_cluster, tmp_path):  # noqa: F811
     # members (mpisweep.sweep.cost: 3 min and 1500 MB each → 1 CPU, 1500 MB, 2 × 3 min). Logs of
     # successful jobs are kept.
     logs = remote / ".snakemake" / "slurm_logs"
-    group = [p.stem for p in (logs / "group_simulate_simulate").rglob("*.log")]
-    assert len(group) == 1, group
+    group_dirs = [d for d in logs.iterdir() if d.name.startswith("group_")]
+    group = [p.stem for d in group_dirs for p in d.rglob("*.log")]
+    assert len(group) == 1, (group, sorted(p.name for p in logs.iterdir()))
     assert jobs[group[0]][1:4] == ["1", "1500M", "00:06:00"], jobs[group[0]]
-    assert {p.name for p in logs.iterdir()} >= {"group_simulate_simulate", "rule_assemble", "rule_fit"}
+    assert {p.name for p in logs.iterdir()} >= {"rule_assemble", "rule_fit"} and len(group_dirs) == 1
     print(f"\nlocal --cores 2: {local_wall:.0f} s; Slurm: {slurm_wall:.0f} s in {len(jobs)} Slurm jobs")
 
     for name in ("fp.zarr", "m0.zarr"):

@@ -9,7 +9,8 @@ What a researcher scripts with (imported on first use, so ``import mpisweep`` st
     rows = ms.spectrum(r.rate)                                     # φ_k per receive channel
 
 Layers: :mod:`mpisweep.physics` (solver), :mod:`mpisweep.fitting` (M0, M0a, M1, M2, M3),
-:mod:`mpisweep.io` (MDF, Zarr), :mod:`mpisweep.sweep` (the workflow's steps), :mod:`mpisweep.figures`.
+:mod:`mpisweep.io` (MDF, Zarr), :mod:`mpisweep.orientation` (multi-contrast reconstruction and
+readout), :mod:`mpisweep.sweep` (the workflow's steps), :mod:`mpisweep.figures`.
 """
 
 from importlib import import_module
@@ -31,6 +32,11 @@ _API = {
     "read_system_matrix": "mpisweep.io.mdf",
     "write_system_matrix": "mpisweep.io.mdf",
     "open_dictionary": "mpisweep.io.stores",
+    "read_measurement": "mpisweep.io.mdf.measurement",
+    "write_measurement": "mpisweep.io.mdf.measurement",
+    "kaczmarz": "mpisweep.orientation.kaczmarz",
+    "kaczmarz_batch": "mpisweep.orientation.kaczmarz",
+    "read_out": "mpisweep.orientation.readout",
     "fit_m0": "mpisweep.fitting",
     "fit_m0a": "mpisweep.fitting",
     "fit_m1": "mpisweep.fitting",
