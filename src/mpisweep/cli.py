@@ -505,12 +505,17 @@ def _add_orientation(sub) -> None:
     p.set_defaults(run=run_orientation_summary)
 
 
+def _jobs(args) -> int:
+    """--jobs, checked: worker processes of a step."""
+    if args.jobs < 1:
+        raise UsageError(f"--jobs: must be at least 1, got {args.jobs}")
+    return args.jobs
+
+
 def run_phantoms(args) -> int:
     from .sweep.phantoms import simulate_phantoms
 
-    if args.jobs < 1:
-        raise UsageError(f"--jobs: must be at least 1, got {args.jobs}")
-    truth = simulate_phantoms(_sweep(args.config), workers=args.jobs)
+    truth = simulate_phantoms(_sweep(args.config), workers=_jobs(args))
     print(f"{len(truth['phantoms'])} phantom measurements, noise σ {truth['noise_sigma']:.4g}")
     return 0
 
@@ -518,20 +523,16 @@ def run_phantoms(args) -> int:
 def run_model_matrices(args) -> int:
     from .sweep.model_matrices import synthesize
 
-    if args.jobs < 1:
-        raise UsageError(f"--jobs: must be at least 1, got {args.jobs}")
     synthesize(_sweep(args.config), args.model, log=lambda m: _stderr(f"mpisweep model-matrices: {m}"),
-               workers=args.jobs)
+               workers=_jobs(args))
     return 0
 
 
 def run_reconstruct(args) -> int:
     from .sweep.reconstruct import reconstruct
 
-    if args.jobs < 1:
-        raise UsageError(f"--jobs: must be at least 1, got {args.jobs}")
     reconstruct(_sweep(args.config), args.model, log=lambda m: _stderr(f"mpisweep reconstruct: {m}"),
-                workers=args.jobs)
+                workers=_jobs(args))
     return 0
 
 
