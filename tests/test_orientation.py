@@ -201,3 +201,19 @@ def test_phantom_signals_are_the_same_in_worker_processes():
     serial = noise_free_signals(sweep, phantoms, progress=False)
     assert np.array_equal(noise_free_signals(sweep, phantoms, progress=False, workers=2), serial)
     assert serial.shape == (4, 2, 817) and np.all(np.abs(serial[:, :, 5]) > 0)
+
+
+def test_model_matrices_on_a_finer_grid_agree_with_the_calibration_grid_where_they_meet():
+    from mpisweep.sweep.model_matrices import model_sweep, simulate_entry
+
+    cfg = {"grids": {"diameters": [20], "anisotropies": [500], "angles": [30]},
+           "offsets": {"x": {"min": -4, "max": 4, "count": 2}, "y": {"min": 2, "max": 2, "count": 1}}}
+    coarse = Sweep.load(cfg)
+    fine = model_sweep(Sweep.load({**cfg, "orientation": {"matrices": {"offsets": {
+        "x": {"min": -4, "max": 4, "count": 3}, "y": {"min": 2, "max": 2, "count": 1}}}}}))
+    assert fine.offsets.shape == (1, 3, 3) and model_sweep(coarse) is coarse
+    bins = np.arange(53, 120)
+    a = simulate_entry(coarse, 20, 500, [30.0], bins, progress=False)
+    b = simulate_entry(fine, 20, 500, [30.0], bins, progress=False)
+    assert np.allclose(b[..., [0, 2]], a, rtol=1e-12, atol=0)
+    assert not np.allclose(b[..., 1], a[..., 0])  # the new offset is a new row

@@ -49,6 +49,20 @@ def model_bins(sweep: Sweep) -> np.ndarray:
     return np.flatnonzero(f >= float(sweep.orientation["matrices"]["min_frequency"]))
 
 
+def model_sweep(sweep: Sweep) -> Sweep:
+    """The sweep on the model matrices' offset grid (orientation.matrices.offsets; default the calibration's)."""
+    from dataclasses import replace
+
+    from .config import OffsetGrid
+
+    o = sweep.orientation["matrices"]["offsets"]
+    if o is None:
+        return sweep
+    return replace(sweep, offset_grid=OffsetGrid((float(o["x"]["min"]) * MT, float(o["x"]["max"]) * MT),
+                                                 (float(o["y"]["min"]) * MT, float(o["y"]["max"]) * MT),
+                                                 int(o["x"]["count"]), int(o["y"]["count"])))
+
+
 def model_angles(sweep: Sweep) -> tuple[float, ...]:
     """Angles of the model matrices (default: the calibration angles)."""
     given = sweep.orientation["matrices"]["angles"]
@@ -111,14 +125,15 @@ def synthesize(sweep: Sweep, models=None, progress: bool = True, log=print, work
     entries = {m: fitted_entries(sweep, m) for m in wanted}
     union = sorted({(d, k) for es in entries.values() for d, k, _ in es})
     cal_angles = tuple(sweep.angles)
-    same = tuple(angles) == cal_angles
+    target = model_sweep(sweep)
+    same = tuple(angles) == cal_angles and target is sweep
     tf_cfg = sweep.orientation["matrices"]["transfer_function"]
     start = time.perf_counter()
-    rows = _simulate_all(sweep, union, angles, bins, workers, progress)
+    rows = _simulate_all(target, union, angles, bins, workers, progress)
     cal_rows = {}
     if tf_cfg["source"] == "calibration" and not same:
         cal_rows = _simulate_all(sweep, union, cal_angles, bins, workers, progress)
-    log(f"simulated {len(union)} (D, K) entries × {len(angles)} angles × {sweep.offsets.shape[0] * sweep.offsets.shape[1]} "
+    log(f"simulated {len(union)} (D, K) entries × {len(angles)} angles × {target.offsets.shape[0] * target.offsets.shape[1]} "
         f"offsets on {bins.size} bins in {time.perf_counter() - start:.1f} s ({workers} processes)")
     measured = None
     if tf_cfg["source"] == "calibration":
@@ -134,7 +149,7 @@ def synthesize(sweep: Sweep, models=None, progress: bool = True, log=print, work
             tf = {"kind": "h5", "path": tf_cfg["path"], "channels": list(tf_cfg["channels"])}
             a = tabulated_transfer_function(tf, bins / sweep.cycle)
         sm = phi * a[None, :, :, None, None]
-        write_model(sweep, m, sm, a, bins, angles, entries[m])
+        write_model(target, m, sm, a, bins, angles, entries[m])
         summary[m] = {"entries": [{"diameter_nm": d, "anisotropy_Jm3": k, "weight": w} for d, k, w in entries[m]]}
         log(f"{m}: {len(entries[m])} entries → {sweep.layout.model_matrices(m)}")
     return summary

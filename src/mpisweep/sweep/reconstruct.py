@@ -49,6 +49,10 @@ def system_matrices(sweep: Sweep, model: str, bins: np.ndarray):
     if model == "measured":
         return cal, list(cal_angles), cal, snr
     ds = read_model(sweep, model)
+    if ds.sizes["offset_x"] != sweep.offset_grid.nx or ds.sizes["offset_y"] != sweep.offset_grid.ny:
+        raise MpisweepError(f"{sweep.layout.model_matrices(model)}: synthesized on a {ds.sizes['offset_x']} × "
+                            f"{ds.sizes['offset_y']} grid (orientation.matrices.offsets); the reconstruction needs the "
+                            "calibration grid")
     have = ds["frequency"].values
     missing = np.setdiff1d(bins, have)
     if missing.size:
