@@ -98,7 +98,7 @@ def _moment(w_moment, obs_idx, y, out):
 @njit(cache=True)
 def integrate(
     y0, t0, t_end, h0, sample_times,
-    indptr, indices, vals, band_col, band_row, kl, ku,
+    indptr, indices, vals, band_col, band_row, kl, ku, env,
     omega, phase, rtol, atol,
     obs_idx, w_moment,
     out_m, out_dm, stats,
@@ -185,7 +185,7 @@ def integrate(
                     if pivoted:
                         band_solve(ab, kl, ku, piv, r)
                     else:
-                        band_solve_nopivot(ab, kl, ku, r)
+                        band_solve_nopivot(ab, kl, ku, r, env)
                     stats[3] += 1
                     for i in range(n):
                         r[i] *= relax
@@ -208,7 +208,7 @@ def integrate(
             if not converged:
                 # a factorisation at this stage's time and c: one solve is the exact stage
                 _form_newton_matrix(ab, c, v, band_col, band_row, kv)
-                pivoted = band_lu_nopivot(ab, kl, ku, lcol) != 0
+                pivoted = band_lu_nopivot(ab, kl, ku, lcol, env) != 0
                 if pivoted:
                     _form_newton_matrix(ab, c, v, band_col, band_row, kv)
                     if band_lu(ab, kl, ku, piv, lcol) != 0:
@@ -224,7 +224,7 @@ def integrate(
                 if pivoted:
                     band_solve(ab, kl, ku, piv, Y)
                 else:
-                    band_solve_nopivot(ab, kl, ku, Y)
+                    band_solve_nopivot(ab, kl, ku, Y, env)
                 stats[3] += 1
             for i in range(n):
                 Fs[st, i] = (Y[i] - rhs[i]) / c
@@ -237,7 +237,7 @@ def integrate(
         if pivoted:
             band_solve(ab, kl, ku, piv, err)
         else:
-            band_solve_nopivot(ab, kl, ku, err)
+            band_solve_nopivot(ab, kl, ku, err, env)
         stats[3] += 1
         for i in range(n):
             scale[i] = atol[i] + rtol * max(abs(y[i]), abs(Y[i]))
@@ -294,7 +294,7 @@ def solve_esdirk(particle, excitation, axis, degree, rtol, atol=None, warmup=sol
         status, y_end = integrate(
             y_start, t_start, period, min(1e-9, period / 1e3), grid[first:],
             system.indptr, system.indices, system.vals, system.band_col, system.band_row,
-            system.bandwidth, system.bandwidth, omega, phase, rtol, atol_vec,
+            system.bandwidth, system.bandwidth, system.envelope, omega, phase, rtol, atol_vec,
             system.obs_idx, system.w_moment, out_m[first:], out_dm[first:], stats, A, C, E, GAMMA)
         if status != OK:
             raise RuntimeError(STATUS_TEXT[status])

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 
+from mpisweep.kernel_cache import PACKAGE, kernel_digest
 from mpisweep.sweep import Sweep
 
 TINY = {"grids": {"diameters": [16], "anisotropies": [300], "angles": [0]},
@@ -38,5 +39,23 @@ def test_warmup_fills_the_cache(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert stamp.exists() and "compiled" in out.stderr
-    cached = {p.name.split("-")[0] for p in (tmp_path / "cache").rglob("*.nbi")}
+    index = list((tmp_path / "cache" / f"mpisweep-{kernel_digest()}").rglob("*.nbi"))
+    cached = {p.name.split("-")[0] for p in index}
     assert {"integrator.integrate", "banded.band_lu_nopivot", "banded.band_solve_nopivot"} <= cached, cached
+    assert len(index) == len(list((tmp_path / "cache").rglob("*.nbi")))  # nothing outside it
+
+
+def test_the_cache_directory_changes_with_any_kernel_source(tmp_path):
+    """numba checks a cached kernel against its own file only, so a change in a kernel it calls
+    (another file) must lead to another cache directory: the digest covers every kernel file."""
+    for name, text in {"a.py": "@njit(cache=True)\ndef f(): pass\n", "b.py": "@numba.njit(cache=True)\n",
+                       "plain.py": "x = 1\n"}.items():
+        (tmp_path / name).write_text(text)
+    before = kernel_digest(tmp_path)
+    (tmp_path / "plain.py").write_text("x = 2\n")
+    assert kernel_digest(tmp_path) == before  # not a kernel file
+    (tmp_path / "b.py").write_text("@numba.njit(cache=True)\n# changed\n")
+    assert kernel_digest(tmp_path) != before
+    # the package's own kernel files are all covered
+    covered = {p.name for p in PACKAGE.rglob("*.py") if b"njit(cache=True" in p.read_bytes()}
+    assert {"banded.py", "integrator.py", "kaczmarz.py"} <= covered, covered

@@ -28,6 +28,10 @@ import numba
 import numpy as np
 from scipy.linalg import solve_triangular
 
+from ..kernel_cache import use_source_keyed_cache
+
+use_source_keyed_cache()  # before the first @njit: a cache keyed by every kernel's source
+
 
 def regularization(A: np.ndarray, lambda_rel: float) -> float:
     """λ = λ_rel · ‖A‖²_F / (number of columns)."""

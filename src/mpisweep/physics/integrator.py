@@ -23,6 +23,10 @@ from numba import njit
 
 from .banded import band_lu, band_lu_nopivot, band_solve, band_solve_nopivot, band_width
 
+from ..kernel_cache import use_source_keyed_cache
+
+use_source_keyed_cache()  # before the first @njit: a cache keyed by every kernel's source
+
 MAX_ORDER = 5
 NEWTON_MAXITER = 4
 NEWTON_TOL = 0.3  # chord-iteration tolerance in error-norm units (CVODE-like, not SciPy's 0.01)
@@ -170,14 +174,15 @@ def _observe(D, order, h, t, ts, obs_idx, w_moment, out_m, out_dm, k):
 @njit(cache=True)
 def integrate(
     y0, t0, t_end, h0, sample_times,
-    indptr, indices, vals, band_col, band_row, kl, ku,
+    indptr, indices, vals, band_col, band_row, kl, ku, env,
     omega, phase, rtol, atol, max_order,
     obs_idx, w_moment,
     out_m, out_dm, stats,
 ):
     """Integrate from t0 to t_end; fill out_m/out_dm at sample_times (sorted, in (t0, t_end]).
 
-    atol is per component; max_order caps the order (see max_stable_order). w_moment (3, S) maps y[obs_idx] to <m>. Returns (status, y(t_end)). stats accumulates
+    env is the band's envelope (banded.band_envelope). atol is per component; max_order caps
+    the order (see max_stable_order). w_moment (3, S) maps y[obs_idx] to <m>. Returns (status, y(t_end)). stats accumulates
     [steps, rejected steps, LU factorisations, Newton iterations].
     """
     n = y0.shape[0]
@@ -261,7 +266,7 @@ def integrate(
                     if attempt == 1 and lu_t == t_new and lu_c == c:
                         break  # a fresh factorisation did not help: shrink the step
                     _form_newton_matrix(ab, c, v, band_col, band_row, kv)
-                    pivoted = band_lu_nopivot(ab, kl, ku, lcol) != 0
+                    pivoted = band_lu_nopivot(ab, kl, ku, lcol, env) != 0
                     if pivoted:
                         _form_newton_matrix(ab, c, v, band_col, band_row, kv)
                         if band_lu(ab, kl, ku, piv, lcol) != 0:
@@ -290,7 +295,7 @@ def integrate(
                     if pivoted:
                         band_solve(ab, kl, ku, piv, dy)
                     else:
-                        band_solve_nopivot(ab, kl, ku, dy)
+                        band_solve_nopivot(ab, kl, ku, dy, env)
                     if fresh:
                         for i in range(n):
                             dy[i] -= y_pred[i]

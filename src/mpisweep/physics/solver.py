@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from ..errors import SolverError
 from . import integrator
+from .banded import band_envelope
 from .excitation import Excitation
 from .operator import Operator, build_operator, degree_ordering, rotation_to_easy_axis
 from .params import Particle
@@ -108,6 +109,7 @@ class _System:
     vals: np.ndarray  # (Q, nnz)
     band_col: np.ndarray
     band_row: np.ndarray
+    envelope: np.ndarray  # (3, n): the LU's envelope (banded.band_envelope)
     obs_idx: np.ndarray  # the coefficients that carry <m> (degree 1)
     w_moment: np.ndarray  # (3, S): <m> = w_moment @ c[obs_idx]
 
@@ -150,6 +152,7 @@ def _assemble(op: Operator, terms_local: list[np.ndarray]) -> _System:
         vals=vals,
         band_col=band_col,
         band_row=band_row,
+        envelope=band_envelope(n, bw, bw, pattern.indptr, pattern.indices),
         obs_idx=used.astype(np.uint64),
         w_moment=np.ascontiguousarray(w[:, used]),
     )
@@ -239,7 +242,7 @@ def solve(
         status, y_end = integrator.integrate(
             y_start, t_start, period, h0, grid[first:],
             system.indptr, system.indices, system.vals, system.band_col, system.band_row,
-            system.bandwidth, system.bandwidth, omega, phase, rtol, atol_vec,
+            system.bandwidth, system.bandwidth, system.envelope, omega, phase, rtol, atol_vec,
             integrator.max_stable_order(particle.alpha),
             system.obs_idx, system.w_moment, out_m[first:], out_dm[first:], stats,
         )
