@@ -2,7 +2,8 @@
 
 Parallel simulate jobs that all find an empty cache compile at once and race to write it (the
 workflow avoids that with its warm-up rule, but a user may start jobs by hand); all must succeed
-and give the same bytes. After `mpisweep warmup` the cache holds every kernel.
+and give the same bytes (two jobs race: CI has two cores). After `mpisweep warmup` the cache
+holds every kernel.
 """
 
 import json
@@ -25,10 +26,10 @@ def test_parallel_cold_start_jobs_share_an_empty_cache(tmp_path):
     jobs = [subprocess.Popen([sys.executable, "-m", "mpisweep", "simulate-block", "--config", str(config),
                               "--diameter", "16", "--anisotropy", "300", "--quiet",
                               "--shard", str(tmp_path / f"s{i}.zarr"), "--marker", str(tmp_path / f"m{i}.json")],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
     results = [(job.wait(timeout=600), job.stderr.read()) for job in jobs]
-    assert [rc for rc, _ in results] == [0] * 4, [err[-1500:] for _, err in results]
-    hashes = {json.loads((tmp_path / f"m{i}.json").read_text())["sha256"] for i in range(4)}
+    assert [rc for rc, _ in results] == [0] * 2, [err[-1500:] for _, err in results]
+    hashes = {json.loads((tmp_path / f"m{i}.json").read_text())["sha256"] for i in range(2)}
     assert len(hashes) == 1
 
 

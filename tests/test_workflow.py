@@ -243,6 +243,7 @@ def test_mixture_orders_the_models_and_keeps_the_dictionary(sweep):
     before = {p.name: p.stat().st_mtime_ns for p in markers.iterdir()}
     config = json.loads(json.dumps(TINY))
     config["measurement"]["virtual"].update(MIXTURE)
+    config["orientation"] = {"enabled": False}  # its outputs of the noise-free run stay as they are
     rc, log = snakemake(sweep["dir"], config, "--cores", "2")
     assert rc == 0, log[-4000:]
     counts = job_counts(log)
@@ -262,8 +263,10 @@ def test_mixture_orders_the_models_and_keeps_the_dictionary(sweep):
 
 
 def _mdf_config(directory):
+    """TINY reading MDF files from directory; orientation off (test_orientation_* covers it)."""
     config = json.loads(json.dumps(TINY))
     config["measurement"] = {"source": "mdf", "mdf": {"directory": str(directory)}}
+    config["orientation"] = {"enabled": False}
     return config
 
 
@@ -321,11 +324,16 @@ def test_the_records_layout_runs_end_to_end_unchanged(sweep, tmp_path):
     # the record's angle is measured from y: model angle = 90 + CSV angle
     (data / "calibrations.csv").write_text("path,easyAxisOrientation\ncalibrations/1.mdf,90\ncalibrations/2.mdf,0\n")
     work = tmp_path / "work"
-    work.mkdir()
+    # the dictionary of the virtual run, copied with its times: the same grid is not simulated again
+    shutil.copytree(sweep["results"] / "dictionary", work / "results" / "dictionary")
+    (work / "results" / "specs").mkdir()
+    for name in ("specs/dictionary.json", ".warmup"):
+        shutil.copy2(sweep["results"] / name, work / "results" / name)
     config = _mdf_config(data)
     config["measurement"]["mdf"]["angle_offset"] = 90
     rc, log = snakemake(work, config, "--cores", "2")
     assert rc == 0, log[-4000:]
+    assert "simulate" not in job_counts(log) and job_counts(log)["fit"] == 1, job_counts(log)
     summary = json.loads((work / "results" / "fits" / "summary.json").read_text())
     assert (summary["M1"]["best_diameter"], summary["M1"]["best_anisotropy"]) == (22.0, 1100.0)
     # the same files and dictionary as the virtual run they were copied from: the same M1 fit
