@@ -93,11 +93,12 @@ def main():
     parser.add_argument("--quick", action="store_true", help="3 × 3 blocks, one solve each, no accuracy check")
     parser.add_argument("--config", default=str(ROOT / "config" / "paper.yaml"))
     parser.add_argument("--per-block", type=int, default=None, help="solves per sampled block (default 3; quick 1)")
+    parser.add_argument("--no-accuracy", action="store_true", help="time only: skip the tighter comparison solves")
     args = parser.parse_args()
     sweep = Sweep.load(args.config)
     sample_d, sample_k = (QUICK_D, QUICK_K) if args.quick else (SAMPLE_D, SAMPLE_K)
     per_block = args.per_block or (1 if args.quick else 3)
-    accuracy = not args.quick
+    accuracy = not (args.quick or args.no_accuracy)
     rng = np.random.default_rng(0)
     max_fields = np.array([[sweep.excitation.with_offset(o).max_field() for o in row] for row in sweep.offsets])
 

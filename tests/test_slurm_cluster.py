@@ -14,7 +14,7 @@ from slurm.fixture import slurm_cluster  # noqa: F401  (session fixture)
 pytestmark = pytest.mark.slurm
 
 
-def test_wrap_job_completes_and_is_accounted(slurm_cluster, tmp_path):
+def test_wrap_job_completes_and_is_accounted(slurm_cluster, tmp_path):  # noqa: F811
     c = slurm_cluster
     out = tmp_path / "hi.out"
     jid = c.sbatch("-o", str(out), "--wrap", "echo hi")
@@ -24,7 +24,7 @@ def test_wrap_job_completes_and_is_accounted(slurm_cluster, tmp_path):
     assert states and set(states) == {"COMPLETED"}, states  # job and its batch step
 
 
-def test_two_task_job(slurm_cluster, tmp_path):
+def test_two_task_job(slurm_cluster, tmp_path):  # noqa: F811
     c = slurm_cluster
     out = tmp_path / "tasks.out"
     jid = c.sbatch("-n", "2", "-o", str(out), "--wrap", "srun -l bash -c 'echo task $SLURM_PROCID'")
@@ -35,7 +35,7 @@ def test_two_task_job(slurm_cluster, tmp_path):
     assert step == [f"{jid}.0|COMPLETED|2"], rows
 
 
-def test_jobs_run_concurrently(slurm_cluster, tmp_path):
+def test_jobs_run_concurrently(slurm_cluster, tmp_path):  # noqa: F811
     """Two 1-CPU jobs without --mem run at the same time: each waits for the other's start
     marker, so both complete only if they overlap (needs DefMemPerCPU, else every job is
     given the node's whole memory and they run one after the other)."""

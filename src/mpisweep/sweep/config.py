@@ -266,6 +266,11 @@ class Sweep:
         """Drive cycle T in s."""
         return self.excitation.period
 
+    def bins_above(self, min_frequency: float) -> np.ndarray:
+        """The rfft bins of one drive cycle at or above min_frequency (Hz)."""
+        f = np.arange(self.scanner.samples // 2 + 1) / self.cycle
+        return np.flatnonzero(f >= float(min_frequency))
+
     @property
     def offsets(self) -> np.ndarray:
         """(ny, nx, 3) offset fields in T, x fastest (the grid the blocks are simulated on)."""

@@ -42,13 +42,6 @@ FIT_MODELS = ("M1", "M2", "M3")
 WEIGHT_CUTOFF = 1e-9
 
 
-def model_bins(sweep: Sweep) -> np.ndarray:
-    """rfft bins of the model matrices: every bin at or above matrices.min_frequency."""
-    nbins = sweep.scanner.samples // 2 + 1
-    f = np.arange(nbins) / sweep.cycle
-    return np.flatnonzero(f >= float(sweep.orientation["matrices"]["min_frequency"]))
-
-
 def model_sweep(sweep: Sweep) -> Sweep:
     """The sweep on the model matrices' offset grid (orientation.matrices.offsets; default the calibration's)."""
     from dataclasses import replace
@@ -120,7 +113,7 @@ def _simulate_all(sweep: Sweep, points, angles, bins, workers: int, progress: bo
 def synthesize(sweep: Sweep, models=None, progress: bool = True, log=print, workers: int = 1) -> dict:
     """Write the model matrices of every fit model in orientation.models (or `models`); return a summary."""
     wanted = [m for m in (models or sweep.orientation["models"]) if m in FIT_MODELS]
-    bins = model_bins(sweep)
+    bins = sweep.bins_above(sweep.orientation["matrices"]["min_frequency"])
     angles = model_angles(sweep)
     entries = {m: fitted_entries(sweep, m) for m in wanted}
     union = sorted({(d, k) for es in entries.values() for d, k, _ in es})

@@ -32,13 +32,12 @@ from ..errors import MeasurementError
 from ..io.atomic import write_csv, write_json
 from ..io.mdf.measurement import write_measurement
 from ..physics.block import simulate_block
-from ..physics.solver import auto_degree
 from .config import Sweep, expand_grid, label
 from .coords import system_matrix_dataset
 from .geometry import position_to_offset, position_to_pixel
 from .measurement import read_index
 from .progress import printer
-from .virtual_scanner import transfer_function
+from .virtual_scanner import component_settings, transfer_function
 
 CSV_COLUMNS = ["experimentNumber", "easyAxisOrientation", "x", "y", "path"]
 
@@ -76,12 +75,8 @@ def plan(sweep: Sweep) -> list[dict]:
 def _component_rows(sweep: Sweep, component: dict, angle: float, offsets: np.ndarray) -> np.ndarray:
     """φ (P, channel, all bins) of one mixture component at one angle and P offset fields (P, 3)."""
     particle = sweep.particle(component["diameter"], component["anisotropy"])
-    v = sweep.virtual["solver"]
-    rtol = sweep.solver_rtol(particle) * float(v["rtol_factor"])
     grid = offsets.reshape(1, -1, 3)
-    degree = sweep.solver.degree
-    degrees = np.array([[(degree or auto_degree(particle, sweep.excitation.with_offset(o).max_field()))
-                         + int(v["degree_offset"]) for o in grid[0]]])
+    degrees, rtol = component_settings(sweep, component, grid)  # the virtual scanner's settings
     bins = np.arange(sweep.scanner.samples // 2 + 1)
     res = simulate_block(particle, sweep.excitation, [angle], grid, bins, degree=degrees, rtol=rtol, symmetry=False)
     return np.moveaxis(res.rows[0, :, :, 0, :], -1, 0)  # (P, C, K)

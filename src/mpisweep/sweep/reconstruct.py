@@ -37,12 +37,6 @@ READOUT_COLUMNS = ["number", "file", "true_angle_deg", "angle_deg", "angle_error
                    "x_px", "y_px", "position_error_px", "p1", "p2", "p3", "start_angle_deg"]
 
 
-def reconstruction_bins(sweep: Sweep) -> np.ndarray:
-    nbins = sweep.scanner.samples // 2 + 1
-    f = np.arange(nbins) / sweep.cycle
-    return np.flatnonzero(f >= float(sweep.orientation["reconstruction"]["min_frequency"]))
-
-
 def system_matrices(sweep: Sweep, model: str, bins: np.ndarray):
     """(matrices (L, C, K, P) on `bins`, contrast angles, calibration rows, calibration SNR)."""
     cal, snr, cal_angles = calibration(sweep, bins)
@@ -74,7 +68,7 @@ def reconstruct(sweep: Sweep, model: str, log=print, workers: int = 1) -> dict:
     workers: processes the phantoms are split over (one BLAS thread each).
     """
     rec = sweep.orientation["reconstruction"]
-    bins = reconstruction_bins(sweep)
+    bins = sweep.bins_above(sweep.orientation["reconstruction"]["min_frequency"])
     matrices, angles, cal, snr = system_matrices(sweep, model, bins)
     channel, k = select_rows(snr, bins / sweep.cycle, float(rec["min_frequency"]), rec["snr_threshold"])
     A = stack(matrices, channel, k)

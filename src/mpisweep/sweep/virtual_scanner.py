@@ -87,17 +87,19 @@ def transfer_function(tf: dict, freqs_hz) -> np.ndarray:
 
 
 # -------------------------------------------------------------------------- components
-def component_settings(sweep: Sweep, component: dict) -> tuple[np.ndarray | None, float]:
+def component_settings(sweep: Sweep, component: dict, offsets: np.ndarray | None = None
+                       ) -> tuple[np.ndarray | None, float]:
     """(degrees, rtol) of the virtual scanner for one component: the dictionary's settings made finer.
 
+    offsets: (rows, columns, 3) fields in T (default the calibration grid, sweep.offsets).
     degrees: None (exactly the dictionary's automatic choice, when degree_offset is 0) or the
-    truncation degree per offset (offset_y, offset_x); rtol: the dictionary's × rtol_factor.
+    truncation degree per offset; rtol: the dictionary's × rtol_factor.
     """
     particle = sweep.particle(component["diameter"], component["anisotropy"])
     v = sweep.virtual["solver"]
     base_rtol = sweep.solver_rtol(particle)
     rtol = base_rtol if v["rtol_factor"] == 1 else base_rtol * float(v["rtol_factor"])
-    offsets = sweep.offsets
+    offsets = sweep.offsets if offsets is None else offsets
     degree = sweep.solver.degree
     if int(v["degree_offset"]) == 0:
         return (None if degree is None else np.full(offsets.shape[:2], int(degree))), float(rtol)
