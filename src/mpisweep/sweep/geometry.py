@@ -38,14 +38,20 @@ def position_to_offset(sweep: Sweep, xy_mm) -> np.ndarray:
     return out
 
 
+def _grid_axes_mT(sweep: Sweep, grid_x_mT, grid_y_mT) -> tuple[np.ndarray, np.ndarray]:
+    """An offset grid's (x, y) coordinates in mT: the given ones, or the calibration grid's."""
+    o = sweep.offset_grid
+    gx = np.linspace(o.x_T[0], o.x_T[1], o.nx) / MT if grid_x_mT is None else np.asarray(grid_x_mT, float)
+    gy = np.linspace(o.y_T[0], o.y_T[1], o.ny) / MT if grid_y_mT is None else np.asarray(grid_y_mT, float)
+    return gx, gy
+
+
 def position_to_pixel(sweep: Sweep, xy_mm, grid_x_mT=None, grid_y_mT=None) -> np.ndarray:
     """Fractional (y, x) pixel indices of positions (…, 2) in mm on an offset grid (default: the calibration's).
 
     grid_x_mT, grid_y_mT: the grid's offset coordinates in mT (equidistant, increasing).
     """
-    o = sweep.offset_grid
-    gx = np.linspace(o.x_T[0], o.x_T[1], o.nx) / MT if grid_x_mT is None else np.asarray(grid_x_mT, float)
-    gy = np.linspace(o.y_T[0], o.y_T[1], o.ny) / MT if grid_y_mT is None else np.asarray(grid_y_mT, float)
+    gx, gy = _grid_axes_mT(sweep, grid_x_mT, grid_y_mT)
     field = position_to_offset(sweep, xy_mm)[..., :2] / MT
     ix = (field[..., 0] - gx[0]) / (gx[1] - gx[0]) if gx.size > 1 else np.zeros(field.shape[:-1])
     iy = (field[..., 1] - gy[0]) / (gy[1] - gy[0]) if gy.size > 1 else np.zeros(field.shape[:-1])
@@ -54,9 +60,7 @@ def position_to_pixel(sweep: Sweep, xy_mm, grid_x_mT=None, grid_y_mT=None) -> np
 
 def pixel_to_position(sweep: Sweep, yx, grid_x_mT=None, grid_y_mT=None) -> np.ndarray:
     """Positions (…, 2) in mm (x, y) of fractional (y, x) pixel indices on an offset grid."""
-    o = sweep.offset_grid
-    gx = np.linspace(o.x_T[0], o.x_T[1], o.nx) / MT if grid_x_mT is None else np.asarray(grid_x_mT, float)
-    gy = np.linspace(o.y_T[0], o.y_T[1], o.ny) / MT if grid_y_mT is None else np.asarray(grid_y_mT, float)
+    gx, gy = _grid_axes_mT(sweep, grid_x_mT, grid_y_mT)
     yx = np.asarray(yx, float)
     fx = gx[0] + yx[..., 1] * (gx[1] - gx[0] if gx.size > 1 else 0.0)
     fy = gy[0] + yx[..., 0] * (gy[1] - gy[0] if gy.size > 1 else 0.0)

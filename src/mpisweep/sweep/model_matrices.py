@@ -36,6 +36,7 @@ from .coords import system_matrix_dataset
 from .measurement import calibration
 from .progress import printer
 from .virtual_scanner import transfer_function as tabulated_transfer_function
+from .workers import map_over_sweep
 
 FIT_MODELS = ("M1", "M2", "M3")
 #: weights below this fraction of the largest are treated as zero (NNLS returns exact zeros; this drops round-off)
@@ -93,21 +94,10 @@ def fit_transfer_function(model: np.ndarray, measured: np.ndarray) -> np.ndarray
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
-def _simulate_entry_of(resolved: dict, diameter, anisotropy, angles, bins, progress) -> np.ndarray:
-    """:func:`simulate_entry` in a worker process, from the resolved config."""
-    return simulate_entry(Sweep.from_dict(resolved), diameter, anisotropy, angles, bins, progress)
-
-
 def _simulate_all(sweep: Sweep, points, angles, bins, workers: int, progress: bool) -> dict:
     """φ of every (D, K) in `points` at `angles`; with workers > 1 in that many processes (same values)."""
-    if workers <= 1 or len(points) <= 1:
-        return {p: simulate_entry(sweep, *p, angles, bins, progress) for p in points}
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=min(workers, len(points))) as pool:
-        resolved = sweep.to_dict()  # a Sweep does not pickle; each worker rebuilds it
-        futures = {p: pool.submit(_simulate_entry_of, resolved, *p, angles, bins, progress) for p in points}
-        return {p: f.result() for p, f in futures.items()}
+    tasks = [(d, k, angles, bins, progress) for d, k in points]
+    return dict(zip(points, map_over_sweep(simulate_entry, sweep, tasks, workers)))
 
 
 def synthesize(sweep: Sweep, models=None, progress: bool = True, log=print, workers: int = 1) -> dict:

@@ -38,6 +38,7 @@ from .geometry import position_to_offset, position_to_pixel
 from .measurement import read_index
 from .progress import printer
 from .virtual_scanner import component_settings, transfer_function
+from .workers import map_over_sweep
 
 CSV_COLUMNS = ["experimentNumber", "easyAxisOrientation", "x", "y", "path"]
 
@@ -82,11 +83,6 @@ def _component_rows(sweep: Sweep, component: dict, angle: float, offsets: np.nda
     return np.moveaxis(res.rows[0, :, :, 0, :], -1, 0)  # (P, C, K)
 
 
-def _component_rows_of(resolved: dict, component: dict, angle: float, offsets: np.ndarray) -> np.ndarray:
-    """:func:`_component_rows` in a worker process, from the resolved config."""
-    return _component_rows(Sweep.from_dict(resolved), component, angle, offsets)
-
-
 def noise_free_signals(sweep: Sweep, phantoms: list[dict], progress: bool = True, workers: int = 1) -> np.ndarray:
     """(n phantoms, channel, all bins) noise-free spectra, transfer function applied.
 
@@ -104,22 +100,12 @@ def noise_free_signals(sweep: Sweep, phantoms: list[dict], progress: bool = True
     show = printer("phantoms: (angle, component) sets") if progress else None
     start = time.perf_counter()
 
-    def collect(results):
-        for done, ((angle, comp, _), rows) in enumerate(zip(tasks, results), start=1):
-            yield angle, comp, rows
-            if show:
-                show(done, len(tasks), time.perf_counter() - start)
-
-    if workers > 1 and len(tasks) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            resolved = sweep.to_dict()  # a Sweep does not pickle; each worker rebuilds it
-            futures = [pool.submit(_component_rows_of, resolved, comp, angle, offsets) for angle, comp, offsets in tasks]
-            results = (f.result() for f in futures)
-            simulated = list(collect(results))
-    else:
-        simulated = list(collect(_component_rows(sweep, comp, angle, offsets) for angle, comp, offsets in tasks))
+    simulated = []
+    results = map_over_sweep(_component_rows, sweep, [(comp, angle, offsets) for angle, comp, offsets in tasks], workers)
+    for done, ((angle, comp, _), rows) in enumerate(zip(tasks, results), start=1):
+        simulated.append((angle, comp, rows))
+        if show:
+            show(done, len(tasks), time.perf_counter() - start)
     total_w = sum(c["weight"] for _, c in sweep.components)
     for angle, comp, rows in simulated:
         for (i, s), r in zip(by_angle[angle], rows):
