@@ -35,11 +35,11 @@ import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
 from mpisweep.physics import solver  # noqa: E402
-from mpisweep.physics.banded import band_lu, band_lu_nopivot, band_solve, band_solve_nopivot, band_width  # noqa: E402
+from mpisweep.physics.banded import band_solve, band_solve_nopivot, band_width  # noqa: E402
 from mpisweep.physics.excitation import Excitation  # noqa: E402
 from mpisweep.physics.integrator import (  # noqa: E402
     BLOWN_UP, BLOWUP, OK, SINGULAR, STATUS_TEXT, STEP_TOO_SMALL, _coefficients, _combine,
-    _form_newton_matrix, _matvec, _rms,
+    _matvec, _rms, factorize_newton_matrix,
 )
 from mpisweep.physics.operator import build_operator, easy_axis_vector, rotation_to_easy_axis  # noqa: E402
 from mpisweep.physics.params import Particle  # noqa: E402
@@ -107,7 +107,6 @@ def integrate(
     """Same contract as integrator.integrate (without max_order); coef_* are the tableau."""
     n = y0.shape[0]
     ns = coef_c.shape[0]
-    kv = kl + ku
     ab = np.zeros((n, band_width(kl, ku)))
     piv = np.zeros(n, dtype=np.int64)
     lcol = np.zeros(kl + 1)
@@ -207,12 +206,10 @@ def integrate(
                     refactor = True
             if not converged:
                 # a factorisation at this stage's time and c: one solve is the exact stage
-                _form_newton_matrix(ab, c, v, band_col, band_row, kv)
-                pivoted = band_lu_nopivot(ab, kl, ku, lcol, env) != 0
-                if pivoted:
-                    _form_newton_matrix(ab, c, v, band_col, band_row, kv)
-                    if band_lu(ab, kl, ku, piv, lcol) != 0:
-                        return SINGULAR, y
+                kind = factorize_newton_matrix(ab, c, v, band_col, band_row, kl, ku, env, piv, lcol)
+                if kind < 0:
+                    return SINGULAR, y
+                pivoted = kind == 1
                 stats[2] += 1
                 lu_valid = True
                 lu_c = c

@@ -105,6 +105,20 @@ def _form_newton_matrix(ab, c, v, band_col, band_row, kv):
 
 
 @njit(cache=True)
+def factorize_newton_matrix(ab, c, v, band_col, band_row, kl, ku, env, piv, lcol):
+    """Band LU of I - c·A for the combined values v: unpivoted first, pivoted if that fails.
+
+    Returns 0 (unpivoted factors), 1 (pivoted: solve with band_solve and piv) or -1 (singular).
+    """
+    kv = kl + ku
+    _form_newton_matrix(ab, c, v, band_col, band_row, kv)
+    if band_lu_nopivot(ab, kl, ku, lcol, env) == 0:
+        return 0
+    _form_newton_matrix(ab, c, v, band_col, band_row, kv)
+    return 1 if band_lu(ab, kl, ku, piv, lcol) == 0 else -1
+
+
+@njit(cache=True)
 def _rms(e, scale):
     acc = 0.0
     for i in range(e.shape[0]):
@@ -193,7 +207,6 @@ def integrate(
         gam[k] = gam[k - 1] + 1.0 / k
     alf = gam
     errc = 1.0 / np.arange(1, MAX_ORDER + 3)
-    kv = kl + ku
     ab = np.zeros((n, band_width(kl, ku)))
     piv = np.zeros(n, dtype=np.int64)
     lcol = np.zeros(kl + 1)
@@ -265,12 +278,10 @@ def integrate(
                 if stale or attempt == 1:
                     if attempt == 1 and lu_t == t_new and lu_c == c:
                         break  # a fresh factorisation did not help: shrink the step
-                    _form_newton_matrix(ab, c, v, band_col, band_row, kv)
-                    pivoted = band_lu_nopivot(ab, kl, ku, lcol, env) != 0
-                    if pivoted:
-                        _form_newton_matrix(ab, c, v, band_col, band_row, kv)
-                        if band_lu(ab, kl, ku, piv, lcol) != 0:
-                            return SINGULAR, y
+                    kind = factorize_newton_matrix(ab, c, v, band_col, band_row, kl, ku, env, piv, lcol)
+                    if kind < 0:
+                        return SINGULAR, y
+                    pivoted = kind == 1
                     stats[2] += 1
                     lu_valid = True
                     lu_c = c
