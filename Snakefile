@@ -6,8 +6,9 @@
     snakemake --report results/report.html                 # after a run
 
 The rules are thin: each calls one `mpisweep` subcommand that reads the resolved config
-<output>/.resolved/<hash>.json. The logic lives in the package (mpisweep.sweep: one module per
-step); every output path comes from mpisweep.sweep.layout. See README "Sweep workflow".
+<output>/.resolved/<hash>.json. The logic lives in the package: workflow/rules/<stage>.smk calls
+mpisweep.steps.<stage>, and every output path comes from mpisweep.sweep.layout. See the docs'
+"Sweep workflow" page.
 """
 
 import importlib.util
@@ -50,7 +51,6 @@ include: "workflow/rules/specs.smk"
 include: "workflow/rules/dictionary.smk"
 include: "workflow/rules/measurement.smk"
 include: "workflow/rules/fit.smk"
-include: "workflow/rules/angles.smk"
 include: "workflow/rules/orientation.smk"
 
 

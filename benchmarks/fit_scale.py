@@ -117,7 +117,7 @@ def fill(sweep) -> None:
     from mpisweep.io.atomic import atomic_path, write_json
     from mpisweep.io.provenance import package_attrs
     from mpisweep.io.stores import checksum, to_zarr
-    from mpisweep.sweep.assemble import write_rows
+    from mpisweep.steps.dictionary.assemble import write_rows
     from mpisweep.sweep.config import digest
     from mpisweep.sweep.coords import ROW_DIMS, row_coords, store_attrs
     from mpisweep.sweep.specs import component_spec, dictionary_spec

@@ -57,8 +57,8 @@ def timing(sweep, model: str = "measured", repeats: int = 2) -> None:
     """Batched Kaczmarz (double, single precision) for all phantoms vs the numba row-by-row loop (projected)."""
     from mpisweep.orientation.kaczmarz import kaczmarz, kaczmarz_batch, regularization
     from mpisweep.orientation.system import select_rows, stack
-    from mpisweep.sweep.phantoms import phantom_index
-    from mpisweep.sweep.reconstruct import measurements, reconstruction_bins, system_matrices
+    from mpisweep.steps.orientation.phantoms import phantom_index
+    from mpisweep.steps.orientation.reconstruct import measurements, reconstruction_bins, system_matrices
 
     rec = sweep.orientation["reconstruction"]
     bins = reconstruction_bins(sweep)

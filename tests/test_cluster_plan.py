@@ -19,9 +19,9 @@ import yaml
 
 from mpisweep.io.stores import open_zarr
 from mpisweep.sweep import Sweep, cost
-from mpisweep.sweep import simulate as mssimulate
-from mpisweep.sweep.assemble import assemble
-from mpisweep.sweep.simulate import block_marker, read_marker, simulate_shard
+from mpisweep.steps.dictionary import simulate as mssimulate
+from mpisweep.steps.dictionary.assemble import assemble
+from mpisweep.steps.dictionary.simulate import block_marker, read_marker, simulate_shard
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "workflow" / "profiles" / "slurm"

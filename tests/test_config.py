@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from mpisweep.errors import ConfigError
-from mpisweep.sweep import Sweep, block_name, label
+from mpisweep.sweep import Sweep
+from mpisweep.sweep.names import block_name, label
 from mpisweep.sweep.config import digest
 from mpisweep.sweep.specs import dictionary_spec
 

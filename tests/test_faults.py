@@ -24,13 +24,13 @@ from mpisweep import cli
 from mpisweep.errors import ConfigError, MDFError, StoreError
 from mpisweep.io.mdf import check_compatible, describe, read_system_matrix, write_system_matrix
 from mpisweep.sweep import Sweep
-from mpisweep.sweep.assemble import assemble
+from mpisweep.steps.dictionary.assemble import assemble
 from mpisweep.sweep.coords import system_matrix_dataset
 from mpisweep.sweep.cost import AccuracyWarning
-from mpisweep.sweep.dictionaries import open_fp, open_m0
-from mpisweep.sweep.m0_dictionary import build_m0
-from mpisweep.sweep.measurement import check_data, expected_fields, read_index
-from mpisweep.sweep.simulate import simulate_shard
+from mpisweep.steps.fit.dictionaries import open_fp, open_m0
+from mpisweep.steps.dictionary.m0_dictionary import build_m0
+from mpisweep.steps.measurement.measured import check_data, expected_fields, read_index
+from mpisweep.steps.dictionary.simulate import simulate_shard
 
 GRID = {"diameters": [16], "anisotropies": [300, 600], "angles": [0]}
 TINY = {"grids": GRID, "offsets": {"x": {"min": -4, "max": 4, "count": 2}, "y": {"min": 2, "max": 2, "count": 1}},
@@ -221,8 +221,8 @@ def test_a_full_disk_leaves_no_stray_files_and_a_one_line_error(tmp_path):
 
 # ------------------------------------------------------------------------ angle convention
 def test_check_angles_finds_the_convention_of_the_data(tmp_path, capsys):
-    from mpisweep.sweep.angles import check_angles
-    from mpisweep.sweep.virtual_scanner import simulate_component, virtual_scanner
+    from mpisweep.steps.fit.angles import check_angles
+    from mpisweep.steps.measurement.virtual_scanner import simulate_component, virtual_scanner
 
     cfg = {**TINY, "grids": {"diameters": [16], "anisotropies": [1500], "angles": [0, 60, 120]},
            "measurement": {"virtual": {"components": [{"diameter": 16, "anisotropy": 1500, "weight": 1.0}],
@@ -266,9 +266,9 @@ def test_a_second_run_on_the_same_output_is_refused(tmp_path):
 @pytest.fixture(scope="module")
 def full(tmp_path_factory):
     """A complete tiny sweep (virtual measurement, dictionaries) whose resolved config is on disk."""
-    from mpisweep.sweep import measurement
-    from mpisweep.sweep.m0a_dictionary import build_m0a
-    from mpisweep.sweep.virtual_scanner import simulate_component, virtual_scanner
+    from mpisweep.steps.measurement import measured as measurement
+    from mpisweep.steps.dictionary.m0a_dictionary import build_m0a
+    from mpisweep.steps.measurement.virtual_scanner import simulate_component, virtual_scanner
 
     out = tmp_path_factory.mktemp("kill")
     sweep = Sweep.load({**TINY, "output": str(out / "results"), "measurement": {"virtual": {
@@ -319,8 +319,8 @@ def test_sigkill_at_assemble_or_fit_never_leaves_a_partial_store(full, step, tar
 def test_a_corrupted_models_store_is_refused_by_the_figures(full, tmp_path, capsys):
     sweep, config = full
     if not sweep.layout.models.exists():
-        from mpisweep.sweep.assemble import assemble as assemble_step
-        from mpisweep.sweep.fit import run_fit
+        from mpisweep.steps.dictionary.assemble import assemble as assemble_step
+        from mpisweep.steps.fit.fit import run_fit
 
         assemble_step(sweep)
         run_fit(sweep, log=lambda m: None)

@@ -1,4 +1,4 @@
-"""The anisotropic-equilibrium dictionary M0a (mpisweep.sweep.m0a_dictionary) and its fit (fit_m0a)."""
+"""The anisotropic-equilibrium dictionary M0a (mpisweep.steps.dictionary.m0a_dictionary) and its fit (fit_m0a)."""
 
 import numpy as np
 import pytest
@@ -12,8 +12,8 @@ from mpisweep.physics.params import KB, Particle
 from mpisweep.physics.spectra import spectrum
 from mpisweep.sweep import Sweep
 from mpisweep.sweep.coords import FP_DIMS
-from mpisweep.sweep.dictionaries import open_m0a
-from mpisweep.sweep.m0a_dictionary import build_m0a, m0a_rows, quadrature_size
+from mpisweep.steps.fit.dictionaries import open_m0a
+from mpisweep.steps.dictionary.m0a_dictionary import build_m0a, m0a_rows, quadrature_size
 
 TINY = {
     "grids": {"diameters": [18, 22], "anisotropies": [500, 2000], "angles": [0, 60]},

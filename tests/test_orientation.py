@@ -15,9 +15,9 @@ from mpisweep.orientation.system import noise_sigma, row_weights, select_rows, s
 from mpisweep.physics.block import simulate_block
 from mpisweep.sweep import Sweep
 from mpisweep.sweep.coords import system_matrix_dataset
-from mpisweep.sweep.geometry import pixel_to_position, position_to_offset, position_to_pixel
-from mpisweep.sweep.model_matrices import fit_transfer_function
-from mpisweep.sweep.phantoms import phantom_index, plan, positions_mm
+from mpisweep.steps.orientation.geometry import pixel_to_position, position_to_offset, position_to_pixel
+from mpisweep.steps.orientation.model_matrices import fit_transfer_function
+from mpisweep.steps.orientation.phantoms import phantom_index, plan, positions_mm
 
 CALIBRATION = np.arange(0.0, 180.0, 15.0)
 
@@ -192,7 +192,7 @@ def test_transfer_function_fit_is_exact_for_a_scaled_model():
 
 
 def test_phantom_signals_are_the_same_in_worker_processes():
-    from mpisweep.sweep.phantoms import noise_free_signals
+    from mpisweep.steps.orientation.phantoms import noise_free_signals
 
     sweep = Sweep.load({"grids": {"diameters": [20], "anisotropies": [500], "angles": [0]},
                         "measurement": {"virtual": {"components": [{"diameter": 20, "anisotropy": 500, "weight": 1}]}},
@@ -204,7 +204,7 @@ def test_phantom_signals_are_the_same_in_worker_processes():
 
 
 def test_model_matrices_on_a_finer_grid_agree_with_the_calibration_grid_where_they_meet():
-    from mpisweep.sweep.model_matrices import model_sweep, simulate_entry
+    from mpisweep.steps.orientation.model_matrices import model_sweep, simulate_entry
 
     cfg = {"grids": {"diameters": [20], "anisotropies": [500], "angles": [30]},
            "offsets": {"x": {"min": -4, "max": 4, "count": 2}, "y": {"min": 2, "max": 2, "count": 1}}}

@@ -13,11 +13,12 @@ from mpisweep.io.atomic import atomic_path
 from mpisweep.io.stores import checksum, open_zarr, to_zarr
 from mpisweep.physics.equilibrium import langevin_moment
 from mpisweep.physics.spectra import spectrum
-from mpisweep.sweep import Sweep, block_name
-from mpisweep.sweep.assemble import assemble
+from mpisweep.sweep import Sweep
+from mpisweep.sweep.names import block_name
+from mpisweep.steps.dictionary.assemble import assemble
 from mpisweep.sweep.coords import M0_DIMS, ROW_DIMS
-from mpisweep.sweep.m0_dictionary import build_m0
-from mpisweep.sweep.simulate import read_shard, simulate_shard
+from mpisweep.steps.dictionary.m0_dictionary import build_m0
+from mpisweep.steps.dictionary.simulate import read_shard, simulate_shard
 
 # tiny but physical: small particles (fast solves), 1 angle, 2 × 1 offsets, few bins
 TINY = {
@@ -132,7 +133,7 @@ def test_m0_dictionary_is_the_langevin_spectrum(tiny, tmp_path):
 
 def test_blockwise_dictionary_view_gives_the_same_fits(tiny, tmp_path):
     from mpisweep.fitting import DICTIONARY_DIMS, fit_m1, fit_m2
-    from mpisweep.sweep.dictionaries import FlatOffsetView, flat
+    from mpisweep.steps.fit.dictionaries import FlatOffsetView, flat
 
     r, _ = tiny
     ds = open_zarr(assemble(r, tmp_path / "fp.zarr"))

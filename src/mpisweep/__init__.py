@@ -15,7 +15,7 @@ readout), :mod:`mpisweep.sweep` (the workflow's steps), :mod:`mpisweep.figures`.
 
 from importlib import import_module
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _API = {
     "solve": "mpisweep.physics.moment",

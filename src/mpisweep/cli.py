@@ -328,7 +328,7 @@ def run_check_config(args) -> int:
 
 
 def run_warmup(args) -> int:
-    from .sweep.warmup import warm_up
+    from .steps.dictionary.warmup import warm_up
 
     seconds = warm_up(args.output)
     _stderr(f"mpisweep warmup: numba kernels compiled and cached in {seconds:.1f} s")
@@ -341,9 +341,9 @@ def _dk(args):
 
 
 def run_simulate_block(args) -> int:
-    from .sweep.config import block_name
+    from .sweep.names import block_name
     from .sweep.cost import part_name
-    from .sweep.simulate import part_angles, simulate_shard
+    from .steps.dictionary.simulate import part_angles, simulate_shard
 
     _dk(args)
     try:
@@ -369,7 +369,7 @@ def run_simulate_block(args) -> int:
 
 
 def run_assemble(args) -> int:
-    from .sweep.assemble import assemble
+    from .steps.dictionary.assemble import assemble
 
     sweep = _sweep(args.config)
     t0 = time.perf_counter()
@@ -379,7 +379,7 @@ def run_assemble(args) -> int:
 
 
 def run_m0_dictionary(args) -> int:
-    from .sweep.m0_dictionary import build_m0
+    from .steps.dictionary.m0_dictionary import build_m0
 
     out = build_m0(_sweep(args.config), args.output)
     _stderr(f"mpisweep m0-dictionary: {out}")
@@ -387,7 +387,7 @@ def run_m0_dictionary(args) -> int:
 
 
 def run_m0a_dictionary(args) -> int:
-    from .sweep.m0a_dictionary import build_m0a
+    from .steps.dictionary.m0a_dictionary import build_m0a
 
     t0 = time.perf_counter()
     out = build_m0a(_sweep(args.config), args.output)
@@ -396,8 +396,8 @@ def run_m0a_dictionary(args) -> int:
 
 
 def run_virtual_component(args) -> int:
-    from .sweep.config import block_name
-    from .sweep.virtual_scanner import simulate_component
+    from .sweep.names import block_name
+    from .steps.measurement.virtual_scanner import simulate_component
 
     _dk(args)
     sweep = _sweep(args.config)
@@ -413,7 +413,7 @@ def run_virtual_component(args) -> int:
 
 
 def run_virtual_scanner(args) -> int:
-    from .sweep.virtual_scanner import virtual_scanner
+    from .steps.measurement.virtual_scanner import virtual_scanner
 
     truth = virtual_scanner(_sweep(args.config))
     _stderr(f"mpisweep virtual-scanner: {len(truth['files'])} MDF files, SNR {truth['snr_db']} dB, "
@@ -423,7 +423,7 @@ def run_virtual_scanner(args) -> int:
 
 def run_check_measurement(args) -> int:
     from .io.atomic import write_json
-    from .sweep import measurement
+    from .steps.measurement import measured as measurement
 
     report = measurement.check(_sweep(args.config))
     write_json(args.output, report)
@@ -432,7 +432,7 @@ def run_check_measurement(args) -> int:
 
 
 def run_fit(args) -> int:
-    from .sweep.fit import run_fit as fit
+    from .steps.fit.fit import run_fit as fit
 
     fit(_sweep(args.config), args.check, args.fp, args.m0, args.outdir,
         log=lambda msg: _stderr(f"mpisweep fit: {msg}"))
@@ -441,7 +441,7 @@ def run_fit(args) -> int:
 
 def run_check_angles(args) -> int:
     from .io.atomic import write_csv
-    from .sweep.angles import check_angles
+    from .steps.fit.angles import check_angles
 
     rows = check_angles(_sweep(args.config), args.fp, log=_stderr)
     fields = ["angle_offset", "angle_sign", "eps_global", "best_diameter", "best_anisotropy", "note"]
@@ -513,7 +513,7 @@ def _jobs(args) -> int:
 
 
 def run_phantoms(args) -> int:
-    from .sweep.phantoms import simulate_phantoms
+    from .steps.orientation.phantoms import simulate_phantoms
 
     truth = simulate_phantoms(_sweep(args.config), workers=_jobs(args))
     print(f"{len(truth['phantoms'])} phantom measurements, noise σ {truth['noise_sigma']:.4g}")
@@ -521,7 +521,7 @@ def run_phantoms(args) -> int:
 
 
 def run_model_matrices(args) -> int:
-    from .sweep.model_matrices import synthesize
+    from .steps.orientation.model_matrices import synthesize
 
     synthesize(_sweep(args.config), args.model, log=lambda m: _stderr(f"mpisweep model-matrices: {m}"),
                workers=_jobs(args))
@@ -529,7 +529,7 @@ def run_model_matrices(args) -> int:
 
 
 def run_reconstruct(args) -> int:
-    from .sweep.reconstruct import reconstruct
+    from .steps.orientation.reconstruct import reconstruct
 
     reconstruct(_sweep(args.config), args.model, log=lambda m: _stderr(f"mpisweep reconstruct: {m}"),
                 workers=_jobs(args))
@@ -537,7 +537,7 @@ def run_reconstruct(args) -> int:
 
 
 def run_orientation_summary(args) -> int:
-    from .sweep.orientation_summary import figures, summarize
+    from .steps.orientation.summary import figures, summarize
 
     sweep = _sweep(args.config)
     summarize(sweep, log=print)

@@ -5,9 +5,9 @@ from mpisweep.errors import MpisweepError
 from mpisweep.figures import FILE_NAMES as FIGURE_FILES
 from mpisweep.io.atomic import write_json, write_text
 from mpisweep.sweep import cost as mscost
-from mpisweep.sweep import measurement as msmeasurement
+from mpisweep.steps.measurement import measured as msmeasurement
 from mpisweep.sweep.specs import all_specs, spec_hashes
-from mpisweep.sweep.virtual_scanner import measurement_files
+from mpisweep.steps.measurement.virtual_scanner import measurement_files
 
 LAYOUT = SWEEP.layout
 # Every job reads this content-addressed copy of the resolved config, written here at parse

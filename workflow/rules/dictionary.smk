@@ -1,5 +1,6 @@
 # Dictionary: numba warm-up; one simulate job per (D, K) block → shard + marker; assemble → fp.zarr; M0 → m0.zarr;
 # M0a (anisotropic equilibrium) → m0a.zarr.
+# Python home: mpisweep.steps.dictionary.
 
 
 rule warmup:

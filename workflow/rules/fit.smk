@@ -1,4 +1,6 @@
-# Fits M0, M0a, M1, M2, M3 (one job) and the figures of the report.
+# Fits M0, M0a, M1, M2, M3 (one job), the figures of the report and, for measured data, the
+# check of which angle convention (from x or y, either sense) the files follow.
+# Python home: mpisweep.steps.fit.
 
 
 rule fit:
@@ -52,3 +54,24 @@ rule figures:
         outdir=lambda w, output: os.path.dirname(output[0]),
     shell:
         '"$MPISWEEP_PYTHON" -m mpisweep figures {input} {params.outdir} 2>&1 | tee {log}'
+
+
+rule check_angles:
+    """M1 under each candidate angle mapping (offset 0° or 90°, sign ±1): the report's convention table."""
+    input:
+        fp=str(LAYOUT.fp),
+        files=MEASURED_FILES,
+        index=MEASURED_INDEX,
+    output:
+        report(
+            str(LAYOUT.angle_conventions),
+            caption="../report/angle_conventions.rst",
+            category="Tables",
+        ),
+    log:
+        str(LAYOUT.log("check_angles")),
+    conda:
+        CONDA_ENV
+    shell:
+        '"$MPISWEEP_PYTHON" -m mpisweep check-angles --config "$MPISWEEP_CONFIG" --fp {input.fp} '
+        "--output {output} 2>&1 | tee {log}"

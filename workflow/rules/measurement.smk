@@ -1,6 +1,7 @@
 # Measured data: the virtual scanner (default) writes MDF files; measured MDF files (source mdf)
 # are used as they are. Either way check_measurement checks them against the configured scanner.
 # The dictionary does not depend on the check, so a failed check never reruns a finished block.
+# Python home: mpisweep.steps.measurement.
 
 
 rule virtual_component:

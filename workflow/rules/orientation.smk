@@ -1,5 +1,6 @@
 # Orientation imaging: phantoms → full-band model matrices from the fit → multi-contrast
 # reconstruction per system-matrix set → readout, scores and figures.
+# Python home: mpisweep.steps.orientation.
 
 
 rule phantoms:

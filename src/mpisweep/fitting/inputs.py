@@ -144,11 +144,6 @@ def dictionary_inputs(measured, dictionary, bins):
     return k, orders, meas, dic, S, angles, channels
 
 
-def rank_list(ranks) -> list:
-    """The rank specs as a list (one spec alone becomes a list of one)."""
-    return list(ranks) if not isinstance(ranks, (int, float, str, np.integer, np.floating)) else [ranks]
-
-
 def row_weights(S: np.ndarray) -> np.ndarray:
     """1/‖S_ϑ,c,k‖∞ per measured row (the paper's Σ_ϑ, eq. 16); 0 for rows that are identically zero."""
     sinf = np.abs(S).max(axis=-1)

@@ -2,59 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import scipy.linalg
 from scipy.linalg import blas as _blas
-from scipy.optimize import nnls
 
-from .inputs import CHUNK_BYTES, as_index, dictionary_inputs, rank_list, row_weights
+from .inputs import CHUNK_BYTES, as_index
 from .metrics import epsilon_freq, epsilon_global, row_error, transfer_function
 from .results import FitM2Result
-
-
-def parse_rank(r):
-    """One rank spec as written in a config or a call → a count (int) or a fraction of J (float).
-
-    "5%" or "5 %" → 0.05; 28 → 28; 0.05 → 0.05. Anything else raises ValueError.
-    """
-    if isinstance(r, str):
-        text = r.strip()
-        if not text.endswith("%"):
-            raise ValueError(f"ranks: {r!r} is not a percentage (write e.g. '5%') or a count")
-        try:
-            return float(text[:-1].strip()) / 100.0
-        except ValueError:
-            raise ValueError(f"ranks: {r!r} is not a percentage") from None
-    if isinstance(r, (bool, np.bool_)):
-        raise ValueError(f"ranks: {r!r} is not a count or a fraction")
-    if isinstance(r, (int, np.integer)):
-        return int(r)
-    if isinstance(r, (float, np.floating)):
-        return float(r)
-    raise ValueError(f"ranks: {r!r} is not a count (int), a fraction (float) or a percentage ('5%')")
-
-
-def rank_counts(ranks, n_cols: int) -> list[int]:
-    """Rank specs → counts s. int: a count; float in (0, 1] or "p%": fraction of J = n_cols."""
-    if isinstance(ranks, (int, float, str, np.integer, np.floating)):
-        ranks = [ranks]
-    ranks = list(ranks)
-    if not ranks:
-        raise ValueError("ranks: empty")
-    out = []
-    for r in map(parse_rank, ranks):
-        if isinstance(r, int):
-            if not 1 <= r <= n_cols:
-                raise ValueError(f"ranks: count {r} outside 1..{n_cols}")
-            out.append(r)
-        else:
-            if not 0.0 < r <= 1.0:
-                raise ValueError(f"ranks: fraction {r} outside (0, 1]")
-            # floor, as in the paper's Table 1 (4 % of 720 → 28, 0.5 % → 3)
-            out.append(max(1, min(n_cols, math.floor(r * n_cols + 1e-9))))
-    return out
+from .weighted import model_rows, truncated_nnls, weighted_fit
 
 
 def fit_m2(measured, dictionary, bins, ranks=(1.0,), *, svd: str = "complex",
@@ -89,15 +44,11 @@ def fit_m2(measured, dictionary, bins, ranks=(1.0,), *, svd: str = "complex",
     """
     if svd not in ("complex", "real"):
         raise ValueError(f"svd: expected 'complex' or 'real', got {svd!r}")
-    k, orders, meas, dic, S, angles, channels = dictionary_inputs(measured, dictionary, bins)
+    fit = weighted_fit(measured, dictionary, bins, ranks)
+    dic, S, wrow, pos = fit.dic, fit.S, fit.rho, fit.pos
     n_a, n_c, n_f, n = S.shape
-    n_d, n_k = dic.size["diameter"], dic.size["anisotropy"]
-    J = n_d * n_k
-    svals_req = rank_counts(ranks, J)
-    requested = rank_list(ranks)
-    wrow = row_weights(S)
-    pos = dic.freq_positions(k)
-    pos = np.arange(pos.start, pos.stop) if isinstance(pos, slice) else pos
+    n_d, n_k = fit.shape
+    J = fit.n_entries
     f_per = max(1, int(chunk_bytes) // (16 * J * n))
     fblocks = [slice(f0, min(n_f, f0 + f_per)) for f0 in range(0, n_f, f_per)]
 
@@ -137,41 +88,20 @@ def fit_m2(measured, dictionary, bins, ranks=(1.0,), *, svd: str = "complex",
         lam, V = scipy.linalg.eigh(G.real)
         hv = h.real
     lam, V = lam[::-1], V[:, ::-1]
-    sv = np.sqrt(np.clip(lam, 0.0, None))
-    tol = lam[0] * J * np.finfo(float).eps if lam[0] > 0 else np.inf
-    n_pos = int(np.count_nonzero(lam > tol))
-    W = np.zeros((len(svals_req), J))
-    eff = np.zeros(len(svals_req), dtype=int)
-    for r, s in enumerate(svals_req):
-        se = min(s, n_pos)
-        eff[r] = se
-        if se == 0:
-            continue
-        Vs = V[:, :se].conj().T  # (s, J)
-        B = sv[:se, None] * Vs
-        b = (Vs @ hv) / sv[:se]
-        if svd == "complex":
-            B, b = np.vstack([B.real, B.imag]), np.concatenate([b.real, b.imag])
-        w, _ = nnls(B, b, maxiter=maxiter if maxiter is not None else 50 * J)
-        w[~valid] = 0.0
-        W[r] = w
+    W = np.zeros((len(fit.ranks), J))
+    eff = np.zeros(len(fit.ranks), dtype=int)
+    for r, rank in enumerate(fit.ranks):
+        W[r], eff[r] = truncated_nnls(lam, V, hv, rank, valid, maxiter)
 
     # pass 2: model system matrices Σ_q w_q Ψ_q per rank, reading only entries with weight > 0
-    model = np.zeros((len(svals_req), n_a, n_c, n_f, n), dtype=np.complex128)
-    support = np.flatnonzero((W != 0).any(axis=0))
-    per = max(1, int(chunk_bytes) // (16 * n_a * n_c * n_f * n))
-    fpos = as_index(pos)
-    for g0 in range(0, len(support), per):
-        group = support[g0:g0 + per]
-        phi = np.stack([dic.read(diameter=int(j // n_k), anisotropy=int(j % n_k), frequency=fpos) for j in group])
-        psi = ahat[group][..., None] * phi  # (g, A, C, F, N)
-        model += np.tensordot(W[:, group].astype(np.complex128), psi, axes=(1, 0))
+    model = model_rows(fit, W, entry_transfer=ahat, chunk_bytes=chunk_bytes)
     eps = row_error(S, model)
     ef = epsilon_freq(eps)
     return FitM2Result(
-        bins=k, orders=orders, angles=angles, channels=channels,
+        bins=fit.bins, orders=fit.orders, angles=fit.angles, channels=fit.channels,
         diameters=dic.coord("diameter"), anisotropies=dic.coord("anisotropy"), svd=svd,
-        requested=requested, ranks=np.array(svals_req), effective_ranks=eff,
+        requested=fit.requested, ranks=np.array(fit.ranks), effective_ranks=eff,
         weights=W.reshape(-1, n_d, n_k), model=model, eps=eps, eps_freq=ef,
-        eps_global=epsilon_global(ef), singular_values=sv, excluded=~valid.reshape(n_d, n_k),
+        eps_global=epsilon_global(ef), singular_values=np.sqrt(np.clip(lam, 0.0, None)),
+        excluded=~valid.reshape(n_d, n_k),
     )

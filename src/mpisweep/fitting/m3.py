@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
-from scipy.optimize import nnls
 
-from .inputs import CHUNK_BYTES, as_index, dictionary_inputs, rank_list, row_weights
-from .m2 import rank_counts
+from .inputs import CHUNK_BYTES, as_index
 from .metrics import epsilon_freq, epsilon_global, row_error
 from .results import FitM3Result
+from .weighted import model_rows, truncated_nnls, weighted_fit
 
 
 def normal_equations(S, dic, pos, rho, chunk_bytes: int = CHUNK_BYTES):
@@ -78,17 +77,7 @@ class _Problem:
         if self.l2 > 0:
             Q[np.diag_indices(self.J)] += self.l2 * np.trace(Q) / self.J
         lam, V = scipy.linalg.eigh(Q)
-        lam, V = lam[::-1], V[:, ::-1]
-        tol = lam[0] * self.J * np.finfo(float).eps if lam[0] > 0 else np.inf
-        se = min(rank, int(np.count_nonzero(lam > tol)))
-        if se == 0:
-            return np.zeros(self.J), 0
-        sq = np.sqrt(lam[:se])
-        B = sq[:, None] * V[:, :se].T
-        y = (V[:, :se].T @ p) / sq
-        w, _ = nnls(B, y, maxiter=50 * self.J)
-        w[~self.valid] = 0.0
-        return w, se
+        return truncated_nnls(lam[::-1], V[:, ::-1], p, rank, self.valid)
 
 
 def _initial_entry(R, b, s, valid) -> int:
@@ -163,17 +152,13 @@ def fit_m3(measured, dictionary, bins, ranks=(1.0,), *, l2: float = 0.0, max_ite
         raise ValueError(f"l2: must be ≥ 0, got {l2}")
     if int(max_iter) < 1:
         raise ValueError(f"max_iter: must be ≥ 1, got {max_iter}")
-    k, orders, meas, dic, S, angles, channels = dictionary_inputs(measured, dictionary, bins)
-    n_a, n_c, n_f, n = S.shape
-    n_d, n_k = dic.size["diameter"], dic.size["anisotropy"]
-    J = n_d * n_k
-    svals = rank_counts(ranks, J)
-    requested = rank_list(ranks)
-    rho = row_weights(S)
-    pos = dic.freq_positions(k)
-    pos = np.arange(pos.start, pos.stop) if isinstance(pos, slice) else pos
+    fit = weighted_fit(measured, dictionary, bins, ranks)
+    n_a, n_c, n_f, n = fit.S.shape
+    n_d, n_k = fit.shape
+    J = fit.n_entries
+    svals = fit.ranks
 
-    R, b, s, valid = normal_equations(S, dic, pos, rho, chunk_bytes)
+    R, b, s, valid = normal_equations(fit.S, fit.dic, fit.pos, fit.rho, chunk_bytes)
     if not valid.any():
         raise ValueError("dictionary: no (diameter, anisotropy) entry is finite")
     problem = _Problem(R, b, s, valid, l2)
@@ -191,21 +176,14 @@ def fit_m3(measured, dictionary, bins, ranks=(1.0,), *, l2: float = 0.0, max_ite
         hist.append(h)
 
     # model rows a_ck Σ_q w_q Φ_q, reading only the entries with a weight
-    model = np.zeros((nr, n_a, n_c, n_f, n), dtype=np.complex128)
-    support = np.flatnonzero((W != 0).any(axis=0))
-    per = max(1, int(chunk_bytes) // (16 * n_a * n_c * n_f * n))
-    fpos = as_index(pos)
-    for g0 in range(0, len(support), per):
-        group = support[g0:g0 + per]
-        phi = np.stack([dic.read(diameter=int(j // n_k), anisotropy=int(j % n_k), frequency=fpos) for j in group])
-        model += np.tensordot(W[:, group].astype(np.complex128), phi, axes=(1, 0))
+    model = model_rows(fit, W, chunk_bytes=chunk_bytes)
     model *= A[:, None, :, :, None]
-    eps = row_error(S, model)
+    eps = row_error(fit.S, model)
     ef = epsilon_freq(eps)
     return FitM3Result(
-        bins=k, orders=orders, angles=angles, channels=channels,
-        diameters=dic.coord("diameter"), anisotropies=dic.coord("anisotropy"),
-        requested=requested, ranks=np.array(svals), effective_ranks=eff, l2=float(l2), tol=float(tol),
+        bins=fit.bins, orders=fit.orders, angles=fit.angles, channels=fit.channels,
+        diameters=fit.dic.coord("diameter"), anisotropies=fit.dic.coord("anisotropy"),
+        requested=fit.requested, ranks=np.array(svals), effective_ranks=eff, l2=float(l2), tol=float(tol),
         weights=W.reshape(-1, n_d, n_k), transfer=A, model=model, eps=eps, eps_freq=ef,
         eps_global=epsilon_global(ef), iterations=iters, converged=conv, history=hist,
         initial_index=tuple(int(i) for i in np.unravel_index(start, (n_d, n_k))),

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .ranks import parse_rank
+
 
 def py_value(v):
     """numpy scalar → plain Python value (for JSON)."""
@@ -158,8 +160,6 @@ class _RankedWeights:
     @property
     def rank_fractions(self) -> list[float]:
         """Each requested rank as a fraction of J (a count s as s / J)."""
-        from .m2 import parse_rank
-
         specs = [parse_rank(r) for r in self.requested]
         return [s / self.n_entries if isinstance(s, int) else s for s in specs]
 

@@ -6,7 +6,7 @@ import functools
 import subprocess
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 
 
 @functools.cache

@@ -87,7 +87,7 @@ def simulate_block(
         checks = [rotation_to_easy_axis(easy_axis_vector(a)) @ peak for a in angles[:2]] + [np.zeros(3)]
         require_stable(build_operator(particle, int(L)), checks,
                        f"{particle.describe()}, degree L={L}", "raise the degree")
-    degrees = degrees.reshape(offsets.shape[:2])
+    degrees = degrees.reshape(offsets.shape[:2]).astype(np.int64)
 
     rows = np.zeros((angles.size, 2, bins.size, ny, nx), dtype=complex)
     periodicity = 0.0

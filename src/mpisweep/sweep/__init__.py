@@ -1,12 +1,13 @@
-"""The sweep workflow's steps, each runnable and testable without Snakemake.
+"""The machinery every workflow step shares, usable without Snakemake.
 
-config (the typed :class:`Sweep`), schema (YAML → validated config), layout (every output path),
-specs (what decides a rerun), coords (store coordinates), and one module per workflow step:
-simulate, assemble, m0_dictionary, m0a_dictionary, virtual_scanner, measurement (check and load),
-fit (with dictionaries, models, fit_tables), warmup (numba cache).
+config (the typed :class:`Sweep`), names (labels, block names), schema (YAML → validated config),
+layout (every output path), specs (what decides a rerun), cost (degrees, cost model, Slurm plan),
+coords (store coordinates), progress, workers (steps in processes), in_use (output guard).
+The steps themselves live in :mod:`mpisweep.steps`, one package per workflow stage.
 """
 
-from .config import Sweep, block_name, label
+from .config import Sweep
 from .layout import Layout
+from .names import block_name, label
 
 __all__ = ["Sweep", "Layout", "block_name", "label"]

@@ -29,29 +29,17 @@ from types import MappingProxyType
 import numpy as np
 
 from ..errors import ConfigError
-from ..fitting.m2 import parse_rank
+from ..fitting.ranks import parse_rank
 from ..physics.block import offset_grid
 from ..physics.excitation import Excitation
 from ..physics.params import Particle
 from ..physics.spectra import mixing_bins
 from . import cost, schema
+from .layout import Layout
+from .names import block_name
 
 MT = 1e-3  # tesla per millitesla
 NM = 1e-9  # metre per nanometre
-
-
-# ------------------------------------------------------------------------------ labels
-def label(x: float) -> str:
-    """Stable text for a grid value: 22 → '22', 22.5 → '22.5', 1e-3 → '0.001'."""
-    x = float(x)
-    if x.is_integer():
-        return str(int(x))
-    return np.format_float_positional(round(x, 9), trim="-")
-
-
-def block_name(d_nm: float, k: float) -> str:
-    """Shard / marker name of one dictionary block, from the parameter values: D22_K1100."""
-    return f"D{label(d_nm)}_K{label(k)}"
 
 
 def canonical(obj) -> str:
@@ -244,9 +232,7 @@ class Sweep:
         return digest(self.to_dict())
 
     @property
-    def layout(self):
-        from .layout import Layout
-
+    def layout(self) -> Layout:
         return Layout(self.output)
 
     def particle(self, diameter_nm: float, anisotropy: float) -> Particle:

@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .names import label
+
 #: fit tables: key → file name under fits/ (user contract: the names stay)
 FIT_TABLES = {
     "m0": "m0_eps_global.csv",
@@ -40,12 +42,6 @@ FIT_TABLES = {
     "eps_rows": "eps_rows.csv",
     "summary": "summary.json",
 }
-
-
-def _label(x: float) -> str:
-    from .config import label
-
-    return label(x)
 
 
 @dataclass(frozen=True)
@@ -108,7 +104,7 @@ class Layout:
 
     def virtual_file(self, angle_deg: float) -> Path:
         """The virtual scanner's MDF file for one easy-axis angle."""
-        return self.measurement / f"{_label(angle_deg)}.mdf"
+        return self.measurement / f"{label(angle_deg)}.mdf"
 
     @property
     def virtual_index(self) -> Path:
@@ -151,7 +147,7 @@ class Layout:
         return self.fits / "models.zarr"
 
     def model_mdf(self, model: str, angle_deg: float) -> Path:
-        return self.fits / "mdf" / model / f"{_label(angle_deg)}.mdf"
+        return self.fits / "mdf" / model / f"{label(angle_deg)}.mdf"
 
     # --------------------------------------------------------------------------- figures
     @property
@@ -194,7 +190,7 @@ class Layout:
         return self.orientation / "matrices" / f"{model}.zarr"
 
     def model_matrix_mdf(self, model: str, angle_deg: float) -> Path:
-        return self.orientation / "matrices" / model / f"{_label(angle_deg)}.mdf"
+        return self.orientation / "matrices" / model / f"{label(angle_deg)}.mdf"
 
     def reconstruction(self, model: str) -> Path:
         return self.orientation / "reconstructions" / f"{model}.zarr"

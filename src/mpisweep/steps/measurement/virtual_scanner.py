@@ -34,16 +34,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, MDFError, StoreError
-from ..io.atomic import atomic_path, write_csv, write_json
-from ..io.mdf import write_system_matrix
-from ..physics.block import simulate_block
-from ..physics.solver import auto_degree
-from .config import Sweep, digest, label
-from .coords import system_matrix_dataset
-from .progress import printer
-from .simulate import block_degrees
-from .specs import component_spec
+from ...errors import ConfigError, MDFError, StoreError
+from ...io.atomic import atomic_path, write_csv, write_json
+from ...io.mdf import write_system_matrix
+from ...physics.block import simulate_block
+from ...physics.solver import auto_degree
+from ...sweep.config import Sweep, digest
+from ...sweep.names import label
+from ...sweep.coords import system_matrix_dataset
+from ...sweep.progress import printer
+from ...sweep.specs import component_spec
 
 
 def measurement_files(sweep: Sweep) -> list[tuple[Path, float]]:
@@ -115,7 +115,7 @@ def simulate_component(sweep: Sweep, component: dict, output, progress: bool = T
     bins = np.arange(sweep.scanner.samples // 2 + 1)
     res = simulate_block(particle, sweep.excitation, sweep.angles, sweep.offsets, bins, degree=degrees, rtol=rtol,
                          progress=printer(particle.describe()) if progress else None)
-    degrees = block_degrees(res)
+    degrees = res.degrees
     with atomic_path(output, suffix=".npz") as tmp:
         np.savez(tmp, rows=res.rows, degrees=degrees, rtol=rtol, max_periodicity=res.max_periodicity,
                  steps=res.steps, wall_time=res.wall_time, spec_hash=digest(component_spec(sweep, component)))

@@ -7,11 +7,11 @@ import os
 import time
 from pathlib import Path
 
-from ..fitting import fit_m0, fit_m0a, fit_m1, fit_m2, fit_m3
-from ..io.atomic import atomic_path
-from ..io.stores import to_zarr
-from . import measurement
-from .config import Sweep
+from ...fitting import fit_m0, fit_m0a, fit_m1, fit_m2, fit_m3
+from ...io.atomic import atomic_path
+from ...io.stores import to_zarr
+from ..measurement import measured as measurement
+from ...sweep.config import Sweep
 from .dictionaries import open_fp, open_m0, open_m0a
 from .fit_tables import summary, write_summary, write_tables
 from .models import models_dataset, write_model_mdfs

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..errors import MeasurementError
-from ..fitting import fit_m1
-from . import measurement
-from .config import Sweep, freeze, thaw
+from ...errors import MeasurementError
+from ...fitting import fit_m1
+from ..measurement import measured as measurement
+from ...sweep.config import Sweep, freeze, thaw
 from .dictionaries import open_fp
 
 CANDIDATES = ((0.0, 1), (0.0, -1), (90.0, 1), (90.0, -1))

@@ -35,10 +35,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..errors import MDFError, MeasurementError
-from ..io.mdf import check_compatible, read_system_matrix
-from ..physics.spectra import CHANNELS
-from .config import Sweep, label
+from ...errors import MDFError, MeasurementError
+from ...io.mdf import check_compatible, read_system_matrix
+from ...physics.spectra import CHANNELS
+from ...sweep.config import Sweep
+from ...sweep.names import label
 
 FILE_COLUMNS = ("file", "filename", "path", "mdf", "calibration", "calibrationfile", "name", "number", "num",
                 "nr", "no", "id", "experiment", "experimentnumber", "measurement")

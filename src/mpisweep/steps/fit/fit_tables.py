@@ -23,9 +23,9 @@ import json
 
 import numpy as np
 
-from ..io.atomic import write_csv, write_json
-from ..io.provenance import package_attrs
-from .config import Sweep
+from ...io.atomic import write_csv, write_json
+from ...io.provenance import package_attrs
+from ...sweep.config import Sweep
 
 FIELDS = {
     "m0": ["diameter", "eps_global", "best"],

@@ -19,22 +19,18 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..errors import StoreError
-from ..io.atomic import atomic_path, write_json
-from ..io.provenance import package_attrs
-from ..io.stores import checksum, read_zarr, to_zarr
-from ..physics.block import simulate_block
-from ..physics.solver import auto_degree
-from . import cost
-from .config import Sweep, block_name, digest
-from .coords import ROW_DIMS, check_coords, row_coords
-from .progress import printer
-from .specs import dictionary_spec
-
-
-def block_degrees(result) -> np.ndarray:
-    """Truncation degrees (offset_y, offset_x) of a BlockResult."""
-    return np.asarray(result.degrees, dtype=np.int64).reshape(result.rows.shape[-2:])
+from ...errors import StoreError
+from ...io.atomic import atomic_path, write_json
+from ...io.provenance import package_attrs
+from ...io.stores import checksum, read_zarr, to_zarr
+from ...physics.block import simulate_block
+from ...physics.solver import auto_degree
+from ...sweep import cost
+from ...sweep.config import Sweep, digest
+from ...sweep.names import block_name
+from ...sweep.coords import ROW_DIMS, check_coords, row_coords
+from ...sweep.progress import printer
+from ...sweep.specs import dictionary_spec
 
 
 def part_angles(sweep: Sweep, diameter_nm: float, anisotropy: float, index: int, count: int) -> tuple[int, ...]:
@@ -68,7 +64,7 @@ def simulate_shard(sweep: Sweep, diameter_nm: float, anisotropy: float, shard=No
     result = simulate_block(particle, sweep.excitation, angles, sweep.offsets, sweep.bins[:, 2],
                             degree=sweep.solver.degree, rtol=sweep.solver_rtol(particle),
                             progress=printer(particle.describe()) if progress else None)
-    degrees = block_degrees(result)
+    degrees = result.degrees
     info = {
         "block": name,
         "diameter_nm": float(diameter_nm),

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import time
 
-from ..io.atomic import write_text
+from ...io.atomic import write_text
 
 
 def warm_up(stamp=None) -> float:
     """One tiny solve: it compiles the integrator and every kernel it calls; returns seconds."""
     import numpy as np
 
-    from ..physics.excitation import Excitation
-    from ..physics.params import Particle
-    from ..physics.solver import solve
+    from ...physics.excitation import Excitation
+    from ...physics.params import Particle
+    from ...physics.solver import solve
 
     start = time.perf_counter()
     solve(Particle(16e-9, 500.0), Excitation((12e-3,), (100,), 2.5e6), np.array([1.0, 0.0, 0.0]), degree=4)

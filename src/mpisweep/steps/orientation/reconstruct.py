@@ -20,16 +20,16 @@ import time
 import numpy as np
 import xarray as xr
 
-from ..errors import MpisweepError
-from ..io.atomic import atomic_path, write_csv
-from ..io.mdf.measurement import read_measurement
-from ..io.provenance import package_attrs
-from ..io.stores import stamp_variables, to_zarr
-from ..orientation.kaczmarz import kaczmarz_parallel, regularization
-from ..orientation.readout import read_out, wrap_angle
-from ..orientation.system import noise_sigma, row_weights, select_rows, stack
-from .config import MT, Sweep
-from .measurement import calibration, receive_channels
+from ...errors import MpisweepError
+from ...io.atomic import atomic_path, write_csv
+from ...io.mdf.measurement import read_measurement
+from ...io.provenance import package_attrs
+from ...io.stores import stamp_variables, to_zarr
+from ...orientation.kaczmarz import kaczmarz_parallel, regularization
+from ...orientation.readout import read_out, wrap_angle
+from ...orientation.system import noise_sigma, row_weights, select_rows, stack
+from ...sweep.config import MT, Sweep
+from ..measurement.measured import calibration, receive_channels
 from .model_matrices import read_model
 from .phantoms import phantom_index, true_pixels
 

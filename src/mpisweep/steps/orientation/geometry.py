@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import MT, Sweep
+from ...sweep.config import MT, Sweep
 
 
 def pixel_size_mm(sweep: Sweep) -> np.ndarray:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..fitting import DICTIONARY_DIMS, DICTIONARY_M0_DIMS
-from ..errors import StoreError
-from ..io.stores import ROWS_SHA256, open_zarr, rows_digest, verify_rows
-from .config import Sweep
-from .coords import check_coords
+from ...fitting import DICTIONARY_DIMS, DICTIONARY_M0_DIMS
+from ...errors import StoreError
+from ...io.stores import ROWS_SHA256, open_zarr, rows_digest, verify_rows
+from ...sweep.config import Sweep
+from ...sweep.coords import check_coords
 
 
 class _Values:

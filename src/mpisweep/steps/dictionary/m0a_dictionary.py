@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..io.atomic import atomic_path
-from ..io.stores import ROWS_SHA256, checksum, to_zarr
-from ..physics.equilibrium import BoltzmannQuadrature
-from ..physics.operator import easy_axis_vector
-from ..physics.params import Particle
-from ..physics.spectra import spectrum
-from .config import Sweep
-from .coords import FP_DIMS, all_coords, store_attrs
+from ...io.atomic import atomic_path
+from ...io.stores import ROWS_SHA256, checksum, to_zarr
+from ...physics.equilibrium import BoltzmannQuadrature
+from ...physics.operator import easy_axis_vector
+from ...physics.params import Particle
+from ...physics.spectra import spectrum
+from ...sweep.config import Sweep
+from ...sweep.coords import FP_DIMS, all_coords, store_attrs
 
 def quadrature_size(xi_max: float, sigma: float) -> tuple[int, int]:
     """(Gauss–Legendre nodes, azimuths) for ξ ≤ ``xi_max`` and anisotropy σ.

@@ -12,8 +12,8 @@ import csv
 
 import numpy as np
 
-from ..io.atomic import write_csv
-from .config import Sweep
+from ...io.atomic import write_csv
+from ...sweep.config import Sweep
 
 SUMMARY_COLUMNS = ["model", "measurements", "angle_bias_deg", "angle_sd_deg", "angle_mae_deg", "angle_p95_deg",
                    "angle_max_deg", "position_mean_px", "position_p95_px", "position_max_px"]
@@ -52,8 +52,8 @@ def summarize(sweep: Sweep, log=print) -> list[dict]:
 
 def figures(sweep: Sweep) -> list:
     """figures/orientation_errors.png (box plots) and figures/orientation_maps.png (map phantoms, else the first singles)."""
-    from ..figures.orientation import error_boxplot, orientation_maps
-    from ..io.stores import open_zarr
+    from ...figures.orientation import error_boxplot, orientation_maps
+    from ...io.stores import open_zarr
     from .phantoms import phantom_index, true_pixels
 
     lay = sweep.layout

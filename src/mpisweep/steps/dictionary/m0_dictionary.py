@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..io.atomic import atomic_path
-from ..io.stores import ROWS_SHA256, checksum, to_zarr
-from ..physics.equilibrium import langevin_moment
-from ..physics.spectra import CHANNELS, spectrum
-from .config import Sweep
-from .coords import M0_DIMS, all_coords, store_attrs
+from ...io.atomic import atomic_path
+from ...io.stores import ROWS_SHA256, checksum, to_zarr
+from ...physics.equilibrium import langevin_moment
+from ...physics.spectra import CHANNELS, spectrum
+from ...sweep.config import Sweep
+from ...sweep.coords import M0_DIMS, all_coords, store_attrs
 
 
 def m0_rows(sweep: Sweep, diameter_nm: float) -> np.ndarray:

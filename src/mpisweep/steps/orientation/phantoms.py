@@ -28,17 +28,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MeasurementError
-from ..io.atomic import write_csv, write_json
-from ..io.mdf.measurement import write_measurement
-from ..physics.block import simulate_block
-from .config import Sweep, expand_grid, label
-from .coords import system_matrix_dataset
+from ...errors import MeasurementError
+from ...io.atomic import write_csv, write_json
+from ...io.mdf.measurement import write_measurement
+from ...physics.block import simulate_block
+from ...sweep.config import Sweep, expand_grid
+from ...sweep.names import label
+from ...sweep.coords import system_matrix_dataset
 from .geometry import position_to_offset, position_to_pixel
-from .measurement import read_index
-from .progress import printer
-from .virtual_scanner import component_settings, transfer_function
-from .workers import map_over_sweep
+from ..measurement.measured import read_index
+from ...sweep.progress import printer
+from ..measurement.virtual_scanner import component_settings, transfer_function
+from ...sweep.workers import map_over_sweep
 
 CSV_COLUMNS = ["experimentNumber", "easyAxisOrientation", "x", "y", "path"]
 

@@ -19,14 +19,15 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..errors import StoreError
-from ..io.atomic import atomic_path
-from ..io.stores import ROWS_SHA256, checksum, to_zarr
-from ..physics.spectra import CHANNELS
-from .config import Sweep, block_name, digest
-from .coords import FP_DIMS, ROW_DIMS, all_coords, check_coords, store_attrs
+from ...errors import StoreError
+from ...io.atomic import atomic_path
+from ...io.stores import ROWS_SHA256, checksum, to_zarr
+from ...physics.spectra import CHANNELS
+from ...sweep.config import Sweep, digest
+from ...sweep.names import block_name
+from ...sweep.coords import FP_DIMS, ROW_DIMS, all_coords, check_coords, store_attrs
 from .simulate import block_marker, read_block
-from .specs import dictionary_spec
+from ...sweep.specs import dictionary_spec
 
 
 def _markers(sweep: Sweep, shape) -> dict:

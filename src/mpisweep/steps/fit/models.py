@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..io.mdf import write_system_matrix
-from ..io.provenance import package_attrs
-from ..io.stores import stamp_variables
-from .config import Sweep, label
-from .coords import SPECTRUM_CONVENTION, all_coords, system_matrix_dataset
+from ...io.mdf import write_system_matrix
+from ...io.provenance import package_attrs
+from ...io.stores import stamp_variables
+from ...sweep.config import Sweep
+from ...sweep.names import label
+from ...sweep.coords import SPECTRUM_CONVENTION, all_coords, system_matrix_dataset
 
 
 #: model key (variable suffix) → name in tables, MDF folders and captions
