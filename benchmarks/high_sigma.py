@@ -38,8 +38,17 @@ from mpisweep.physics import solver  # noqa: E402
 from mpisweep.physics.banded import band_solve, band_solve_nopivot, band_width  # noqa: E402
 from mpisweep.physics.excitation import Excitation  # noqa: E402
 from mpisweep.physics.integrator import (  # noqa: E402
-    BLOWN_UP, BLOWUP, OK, SINGULAR, STATUS_TEXT, STEP_TOO_SMALL, _coefficients, _combine,
-    _matvec, _rms, factorize_newton_matrix,
+    BLOWN_UP,
+    BLOWUP,
+    OK,
+    SINGULAR,
+    STATUS_TEXT,
+    STEP_TOO_SMALL,
+    _coefficients,
+    _combine,
+    _matvec,
+    _rms,
+    factorize_newton_matrix,
 )
 from mpisweep.physics.operator import build_operator, easy_axis_vector, rotation_to_easy_axis  # noqa: E402
 from mpisweep.physics.params import Particle  # noqa: E402

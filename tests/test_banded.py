@@ -1,10 +1,15 @@
 import numpy as np
 import pytest
-
 import scipy.sparse as sp
 
 from mpisweep.physics.banded import (
-    band_envelope, band_lu, band_lu_nopivot, band_solve, band_solve_nopivot, band_width, to_band,
+    band_envelope,
+    band_lu,
+    band_lu_nopivot,
+    band_solve,
+    band_solve_nopivot,
+    band_width,
+    to_band,
 )
 
 

@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from mpisweep.io.stores import open_zarr
-from mpisweep.sweep import Sweep, cost
 from mpisweep.steps.dictionary import simulate as mssimulate
 from mpisweep.steps.dictionary.assemble import assemble
 from mpisweep.steps.dictionary.simulate import block_marker, read_marker, simulate_shard
+from mpisweep.sweep import Sweep, cost
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "workflow" / "profiles" / "slurm"

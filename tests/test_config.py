@@ -1,20 +1,19 @@
 """Sweep configuration: schema validation with errors naming the key, SI conversion, grid expansion, the typed Sweep."""
 
+import json
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import json
-
 import pytest
 import yaml
 
 from mpisweep.errors import ConfigError
 from mpisweep.sweep import Sweep
-from mpisweep.sweep.names import block_name, label
 from mpisweep.sweep.config import digest
+from mpisweep.sweep.names import block_name, label
 from mpisweep.sweep.specs import dictionary_spec
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,9 +8,9 @@ degrees, corrupted stores, bad command-line values, a full disk.
 import json
 import os
 import re
-import socket
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import warnings
@@ -23,14 +23,14 @@ import zarr
 from mpisweep import cli
 from mpisweep.errors import ConfigError, MDFError, StoreError
 from mpisweep.io.mdf import check_compatible, describe, read_system_matrix, write_system_matrix
-from mpisweep.sweep import Sweep
 from mpisweep.steps.dictionary.assemble import assemble
+from mpisweep.steps.dictionary.m0_dictionary import build_m0
+from mpisweep.steps.dictionary.simulate import simulate_shard
+from mpisweep.steps.fit.dictionaries import open_fp, open_m0
+from mpisweep.steps.measurement.measured import check_data, expected_fields, read_index
+from mpisweep.sweep import Sweep
 from mpisweep.sweep.coords import system_matrix_dataset
 from mpisweep.sweep.cost import AccuracyWarning
-from mpisweep.steps.fit.dictionaries import open_fp, open_m0
-from mpisweep.steps.dictionary.m0_dictionary import build_m0
-from mpisweep.steps.measurement.measured import check_data, expected_fields, read_index
-from mpisweep.steps.dictionary.simulate import simulate_shard
 
 GRID = {"diameters": [16], "anisotropies": [300, 600], "angles": [0]}
 TINY = {"grids": GRID, "offsets": {"x": {"min": -4, "max": 4, "count": 2}, "y": {"min": 2, "max": 2, "count": 1}},
@@ -266,8 +266,8 @@ def test_a_second_run_on_the_same_output_is_refused(tmp_path):
 @pytest.fixture(scope="module")
 def full(tmp_path_factory):
     """A complete tiny sweep (virtual measurement, dictionaries) whose resolved config is on disk."""
-    from mpisweep.steps.measurement import measured as measurement
     from mpisweep.steps.dictionary.m0a_dictionary import build_m0a
+    from mpisweep.steps.measurement import measured as measurement
     from mpisweep.steps.measurement.virtual_scanner import simulate_component, virtual_scanner
 
     out = tmp_path_factory.mktemp("kill")

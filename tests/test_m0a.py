@@ -10,10 +10,10 @@ from mpisweep.physics.equilibrium import BoltzmannQuadrature
 from mpisweep.physics.operator import easy_axis_vector
 from mpisweep.physics.params import KB, Particle
 from mpisweep.physics.spectra import spectrum
+from mpisweep.steps.dictionary.m0a_dictionary import build_m0a, m0a_rows, quadrature_size
+from mpisweep.steps.fit.dictionaries import open_m0a
 from mpisweep.sweep import Sweep
 from mpisweep.sweep.coords import FP_DIMS
-from mpisweep.steps.fit.dictionaries import open_m0a
-from mpisweep.steps.dictionary.m0a_dictionary import build_m0a, m0a_rows, quadrature_size
 
 TINY = {
     "grids": {"diameters": [18, 22], "anisotropies": [500, 2000], "angles": [0, 60]},

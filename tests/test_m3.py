@@ -7,8 +7,8 @@ import xarray as xr
 
 from mpisweep.fitting import fit_m2, fit_m3
 from mpisweep.fitting.metrics import epsilon_freq, epsilon_global, row_error
-from mpisweep.sweep import Sweep
 from mpisweep.steps.dictionary.m0a_dictionary import m0a_rows
+from mpisweep.sweep import Sweep
 
 ND, NK, NA, NC, NF, N = 3, 4, 3, 2, 30, 16
 BINS = np.arange(NF)

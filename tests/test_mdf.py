@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import DATA  # noqa: E402  (tests/data)
 
 from mpisweep import cli
 from mpisweep.io.mdf import (
@@ -22,8 +23,6 @@ from mpisweep.io.mdf import (
     to_grid,
     write_system_matrix,
 )
-
-from conftest import DATA  # noqa: E402  (tests/data)
 
 DATA_DIR = Path(os.environ.get("MPISWEEP_DATA_DIR", DATA))
 REAL = DATA_DIR / "systemMatrix.mdf"

@@ -7,17 +7,30 @@ import pytest
 
 from mpisweep.errors import MeasurementError, MpisweepError
 from mpisweep.io.mdf.measurement import read_measurement, write_measurement
-from mpisweep.orientation.kaczmarz import (kaczmarz, kaczmarz_batch, kaczmarz_parallel, reference_solution,
-                                           regularization)
-from mpisweep.orientation.readout import (channel_weights, doubled_angle_mean, fit_angle, locate, orientation_map,
-                                          orientation_model, read_out, wrap_angle)
+from mpisweep.orientation.kaczmarz import (
+    kaczmarz,
+    kaczmarz_batch,
+    kaczmarz_parallel,
+    reference_solution,
+    regularization,
+)
+from mpisweep.orientation.readout import (
+    channel_weights,
+    doubled_angle_mean,
+    fit_angle,
+    locate,
+    orientation_map,
+    orientation_model,
+    read_out,
+    wrap_angle,
+)
 from mpisweep.orientation.system import noise_sigma, row_weights, select_rows, stack
 from mpisweep.physics.block import simulate_block
-from mpisweep.sweep import Sweep
-from mpisweep.sweep.coords import system_matrix_dataset
 from mpisweep.steps.orientation.geometry import pixel_to_position, position_to_offset, position_to_pixel
 from mpisweep.steps.orientation.model_matrices import fit_transfer_function
 from mpisweep.steps.orientation.phantoms import phantom_index, plan, positions_mm
+from mpisweep.sweep import Sweep
+from mpisweep.sweep.coords import system_matrix_dataset
 
 CALIBRATION = np.arange(0.0, 180.0, 15.0)
 

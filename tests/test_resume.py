@@ -11,8 +11,8 @@ import pytest
 
 from mpisweep.io.atomic import atomic_path
 from mpisweep.io.stores import checksum
-from mpisweep.sweep import Sweep
 from mpisweep.steps.dictionary.simulate import read_shard, simulate_shard
+from mpisweep.sweep import Sweep
 
 SMALL = {
     "offsets": {"x": {"min": -14.35, "max": 14.35, "count": 2}, "y": {"min": -14.71, "max": 14.71, "count": 2}},

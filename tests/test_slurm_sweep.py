@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from slurm.fixture import slurm_cluster  # noqa: F401  (session fixture)
 
 from mpisweep.io.stores import open_zarr
-from slurm.fixture import slurm_cluster  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.slurm
 

@@ -10,14 +10,14 @@ import pytest
 from mpisweep.errors import MeasurementError, StoreError
 from mpisweep.io.mdf import read_system_matrix
 from mpisweep.physics.spectra import mixing_bins, spectrum
-from mpisweep.sweep import Sweep
-from mpisweep.steps.measurement import measured as measurement
 from mpisweep.steps.dictionary.assemble import assemble
-from mpisweep.steps.fit.fit import run_fit
 from mpisweep.steps.dictionary.m0_dictionary import build_m0
 from mpisweep.steps.dictionary.m0a_dictionary import build_m0a
 from mpisweep.steps.dictionary.simulate import simulate_shard
+from mpisweep.steps.fit.fit import run_fit
+from mpisweep.steps.measurement import measured as measurement
 from mpisweep.steps.measurement.virtual_scanner import simulate_component, transfer_function, virtual_scanner
+from mpisweep.sweep import Sweep
 
 TINY = {
     "grids": {"diameters": [16, 18], "anisotropies": [300], "angles": [0, 60]},

@@ -13,12 +13,12 @@ from mpisweep.io.atomic import atomic_path
 from mpisweep.io.stores import checksum, open_zarr, to_zarr
 from mpisweep.physics.equilibrium import langevin_moment
 from mpisweep.physics.spectra import spectrum
-from mpisweep.sweep import Sweep
-from mpisweep.sweep.names import block_name
 from mpisweep.steps.dictionary.assemble import assemble
-from mpisweep.sweep.coords import M0_DIMS, ROW_DIMS
 from mpisweep.steps.dictionary.m0_dictionary import build_m0
 from mpisweep.steps.dictionary.simulate import read_shard, simulate_shard
+from mpisweep.sweep import Sweep
+from mpisweep.sweep.coords import M0_DIMS, ROW_DIMS
+from mpisweep.sweep.names import block_name
 
 # tiny but physical: small particles (fast solves), 1 angle, 2 × 1 offsets, few bins
 TINY = {

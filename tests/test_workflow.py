@@ -19,10 +19,10 @@ import xarray as xr
 import yaml
 
 from mpisweep.io.stores import checksum, open_zarr
-from mpisweep.sweep.names import block_name, label
-from mpisweep.sweep.config import digest
 from mpisweep.steps.dictionary.simulate import read_shard
 from mpisweep.steps.measurement.virtual_scanner import transfer_function
+from mpisweep.sweep.config import digest
+from mpisweep.sweep.names import block_name, label
 
 pytestmark = pytest.mark.snakemake
 

@@ -341,9 +341,9 @@ def _dk(args):
 
 
 def run_simulate_block(args) -> int:
-    from .sweep.names import block_name
-    from .sweep.cost import part_name
     from .steps.dictionary.simulate import part_angles, simulate_shard
+    from .sweep.cost import part_name
+    from .sweep.names import block_name
 
     _dk(args)
     try:
@@ -396,8 +396,8 @@ def run_m0a_dictionary(args) -> int:
 
 
 def run_virtual_component(args) -> int:
-    from .sweep.names import block_name
     from .steps.measurement.virtual_scanner import simulate_component
+    from .sweep.names import block_name
 
     _dk(args)
     sweep = _sweep(args.config)

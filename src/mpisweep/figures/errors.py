@@ -8,8 +8,23 @@ import numpy as np
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.patches import Patch
 
-from ._common import (COLOR, LABEL, eps_rows, finite_range, m3_title, mixing_orders, nan_rms, new_figure, one_d,
-                      present, rank_index, rank_label, rank_values, save, styled)
+from ._common import (
+    COLOR,
+    LABEL,
+    eps_rows,
+    finite_range,
+    m3_title,
+    mixing_orders,
+    nan_rms,
+    new_figure,
+    one_d,
+    present,
+    rank_index,
+    rank_label,
+    rank_values,
+    save,
+    styled,
+)
 
 __all__ = ["plot_eps_freq", "plot_eps_angle", "eps_freq_grid"]
 

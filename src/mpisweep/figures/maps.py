@@ -9,8 +9,20 @@ import numpy as np
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.ticker import FormatStrFormatter
 
-from ._common import (COLOR, KANIS, LABEL, edges, finite_range, m1_optimum, new_figure, one_d, rank_label,
-                      rank_values, save, styled)
+from ._common import (
+    COLOR,
+    KANIS,
+    LABEL,
+    edges,
+    finite_range,
+    m1_optimum,
+    new_figure,
+    one_d,
+    rank_label,
+    rank_values,
+    save,
+    styled,
+)
 
 __all__ = ["plot_eps_global_map", "plot_eps_global_m0", "plot_m2_weights", "plot_m3_weights"]
 

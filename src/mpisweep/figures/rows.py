@@ -5,8 +5,20 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 
-from ._common import (LABEL, m3_title, mixing_orders, new_figure, one_d, present, rank_index, rank_label, rank_values,
-                      save, select_m3, styled)
+from ._common import (
+    LABEL,
+    m3_title,
+    mixing_orders,
+    new_figure,
+    one_d,
+    present,
+    rank_index,
+    rank_label,
+    rank_values,
+    save,
+    select_m3,
+    styled,
+)
 from .colour import NAN_RGB, add_colorbar_2d, complex_to_rgb
 
 __all__ = ["plot_rows", "default_frequencies", "default_angles"]

@@ -36,9 +36,9 @@ from .m0 import fit_m0
 from .m0a import fit_m0a
 from .m1 import fit_m1
 from .m2 import fit_m2
-from .ranks import parse_rank, rank_counts
 from .m3 import fit_m3
 from .metrics import epsilon_freq, epsilon_global, row_error, transfer_function
+from .ranks import parse_rank, rank_counts
 from .results import FitM0aResult, FitM0Result, FitM1Result, FitM2Result, FitM3Result
 
 __all__ = [

@@ -21,9 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .banded import band_lu, band_lu_nopivot, band_solve, band_solve_nopivot, band_width
-
 from ..kernel_cache import use_source_keyed_cache
+from .banded import band_lu, band_lu_nopivot, band_solve, band_solve_nopivot, band_width
 
 use_source_keyed_cache()  # before the first @njit: a cache keyed by every kernel's source
 

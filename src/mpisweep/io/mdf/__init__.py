@@ -8,7 +8,7 @@ order h5py shows). The reader returns an xarray Dataset with a complex `system_m
 from ._hdf import MDFError
 from .info import check_compatible, describe
 from .reader import LAYOUT_ATTRS, read_system_matrix, to_grid
-from .writer import METADATA_KEYS, MDF_VERSION, write_system_matrix
+from .writer import MDF_VERSION, METADATA_KEYS, write_system_matrix
 
 __all__ = [
     "LAYOUT_ATTRS", "MDFError", "MDF_VERSION", "METADATA_KEYS", "check_compatible", "describe",

@@ -24,10 +24,10 @@ from ...io.atomic import atomic_path
 from ...io.stores import ROWS_SHA256, checksum, to_zarr
 from ...physics.spectra import CHANNELS
 from ...sweep.config import Sweep, digest
-from ...sweep.names import block_name
 from ...sweep.coords import FP_DIMS, ROW_DIMS, all_coords, check_coords, store_attrs
-from .simulate import block_marker, read_block
+from ...sweep.names import block_name
 from ...sweep.specs import dictionary_spec
+from .simulate import block_marker, read_block
 
 
 def _markers(sweep: Sweep, shape) -> dict:

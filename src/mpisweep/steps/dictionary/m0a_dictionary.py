@@ -32,6 +32,7 @@ from ...physics.spectra import spectrum
 from ...sweep.config import Sweep
 from ...sweep.coords import FP_DIMS, all_coords, store_attrs
 
+
 def quadrature_size(xi_max: float, sigma: float) -> tuple[int, int]:
     """(Gauss–Legendre nodes, azimuths) for ξ ≤ ``xi_max`` and anisotropy σ.
 

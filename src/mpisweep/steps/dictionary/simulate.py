@@ -27,8 +27,8 @@ from ...physics.block import simulate_block
 from ...physics.solver import auto_degree
 from ...sweep import cost
 from ...sweep.config import Sweep, digest
-from ...sweep.names import block_name
 from ...sweep.coords import ROW_DIMS, check_coords, row_coords
+from ...sweep.names import block_name
 from ...sweep.progress import printer
 from ...sweep.specs import dictionary_spec
 

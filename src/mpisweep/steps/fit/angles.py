@@ -13,8 +13,8 @@ import dataclasses
 
 from ...errors import MeasurementError
 from ...fitting import fit_m1
-from ..measurement import measured as measurement
 from ...sweep.config import Sweep, freeze, thaw
+from ..measurement import measured as measurement
 from .dictionaries import open_fp
 
 CANDIDATES = ((0.0, 1), (0.0, -1), (90.0, 1), (90.0, -1))

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ...fitting import DICTIONARY_DIMS, DICTIONARY_M0_DIMS
 from ...errors import StoreError
+from ...fitting import DICTIONARY_DIMS, DICTIONARY_M0_DIMS
 from ...io.stores import ROWS_SHA256, open_zarr, rows_digest, verify_rows
 from ...sweep.config import Sweep
 from ...sweep.coords import check_coords

@@ -11,9 +11,8 @@ from ...io.mdf import write_system_matrix
 from ...io.provenance import package_attrs
 from ...io.stores import stamp_variables
 from ...sweep.config import Sweep
-from ...sweep.names import label
 from ...sweep.coords import SPECTRUM_CONVENTION, all_coords, system_matrix_dataset
-
+from ...sweep.names import label
 
 #: model key (variable suffix) → name in tables, MDF folders and captions
 MODEL_LABELS = {"m0": "M0", "m0a": "M0a", "m1": "M1", "m2": "M2", "m3": "M3"}

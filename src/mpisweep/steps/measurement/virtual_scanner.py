@@ -40,8 +40,8 @@ from ...io.mdf import write_system_matrix
 from ...physics.block import simulate_block
 from ...physics.solver import auto_degree
 from ...sweep.config import Sweep, digest
-from ...sweep.names import label
 from ...sweep.coords import system_matrix_dataset
+from ...sweep.names import label
 from ...sweep.progress import printer
 from ...sweep.specs import component_spec
 

@@ -25,19 +25,19 @@ import time
 import numpy as np
 import xarray as xr
 
+from ...io.atomic import atomic_path
 from ...io.mdf import write_system_matrix
 from ...io.provenance import package_attrs
 from ...io.stores import open_zarr, stamp_variables, to_zarr, verify_variables
-from ...io.atomic import atomic_path
 from ...physics.block import simulate_block
 from ...physics.spectra import CHANNELS
 from ...sweep.config import MT, Sweep, expand_grid
-from ...sweep.names import block_name, label
 from ...sweep.coords import system_matrix_dataset
-from ..measurement.measured import calibration
+from ...sweep.names import block_name, label
 from ...sweep.progress import printer
-from ..measurement.virtual_scanner import transfer_function as tabulated_transfer_function
 from ...sweep.workers import map_over_sweep
+from ..measurement.measured import calibration
+from ..measurement.virtual_scanner import transfer_function as tabulated_transfer_function
 
 FIT_MODELS = ("M1", "M2", "M3")
 #: weights below this fraction of the largest are treated as zero (NNLS returns exact zeros; this drops round-off)

@@ -33,13 +33,13 @@ from ...io.atomic import write_csv, write_json
 from ...io.mdf.measurement import write_measurement
 from ...physics.block import simulate_block
 from ...sweep.config import Sweep, expand_grid
-from ...sweep.names import label
 from ...sweep.coords import system_matrix_dataset
-from .geometry import position_to_offset, position_to_pixel
-from ..measurement.measured import read_index
+from ...sweep.names import label
 from ...sweep.progress import printer
-from ..measurement.virtual_scanner import component_settings, transfer_function
 from ...sweep.workers import map_over_sweep
+from ..measurement.measured import read_index
+from ..measurement.virtual_scanner import component_settings, transfer_function
+from .geometry import position_to_offset, position_to_pixel
 
 CSV_COLUMNS = ["experimentNumber", "easyAxisOrientation", "x", "y", "path"]
 
