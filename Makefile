@@ -1,18 +1,20 @@
 # Two entry points: `make sweep` (main job on config/config.yaml) and `make test`.
-# Both create the virtual environment from nothing on first use.
+# Both create the virtual environment from nothing on first use, with the exact versions of the
+# lock envs/constraints.txt (pyproject.toml itself only declares compatible ranges).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+LOCK := envs/constraints.txt
 
-.PHONY: env test sweep bench bench-grid bench-orientation bench-fit clean
+.PHONY: env test sweep docs bench bench-grid bench-orientation bench-fit clean
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) pip
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[test,docs]'
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -21,6 +23,10 @@ test: $(STAMP)
 # The default profile adds --rerun-incomplete: after a kill, the same command resumes.
 sweep: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores all --workflow-profile workflow/profiles/default
+
+# The documentation site (Sphinx) into docs/_build/html; warnings are errors, examples run.
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/solve.py
@@ -41,4 +47,4 @@ bench-orientation: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python benchmarks/orientation.py --timing
 
 clean:
-	rm -rf $(VENV) .snakemake results/*/
+	rm -rf $(VENV) .snakemake results/*/ docs/_build docs/auto_examples

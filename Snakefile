@@ -26,6 +26,7 @@ if importlib.util.find_spec("mpisweep") is None:  # not installed: use the check
 
 from mpisweep.errors import MpisweepError  # noqa: E402
 from mpisweep.sweep import Sweep  # noqa: E402
+from mpisweep.sweep.schema import read_yaml  # noqa: E402
 from mpisweep.sweep.in_use import claim as claim_output  # noqa: E402
 from mpisweep.sweep.in_use import release as release_output  # noqa: E402
 from mpisweep.sweep.in_use import stale_lock_hint  # noqa: E402
@@ -35,6 +36,10 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 try:
+    # Snakemake's loader silently keeps the last of a key written twice: read every config file
+    # (the default and each --configfile) with the loader that refuses it
+    for _configfile in workflow.configfiles:
+        read_yaml(_configfile)
     # validated against the schema, defaults filled, resolved to SI: errors name the key
     SWEEP = Sweep.load(config)
 except MpisweepError as _err:

@@ -9,7 +9,8 @@ filler instead, and everything after that runs the project's own code:
 * **filler** (not a pipeline step): rows = lag(D, K, k) · Σ_p g_p(D, K, ϑ) B_p(c, k, offset), with
   16 fixed random patterns B_p (random complex spectra times smooth Legendre polynomials over the
   offset grid), weights g_p smooth in (D, K) and 180°-periodic in ϑ, and a Néel-like phase lag
-  exp(−i·atan(k·τ)) per entry, with τ growing with D and K and falling with the offset field. Deterministic (seeded). It writes the 720 shards and their
+  exp(−i·atan(k·τ)) per entry, with τ growing with D and K and falling with the offset field.
+  Deterministic (seeded). It writes the 720 shards and their
   markers as `simulate` does, `m0a.zarr` (the same rows without the lag: no relaxation) through
   `assemble.write_rows`, and the three mixture components of paper.yaml at all rfft bins as the
   virtual scanner's component files.

@@ -312,7 +312,8 @@ def solve_esdirk(particle, excitation, axis, degree, rtol, atol=None, warmup=sol
         out_m[0], out_dm[0] = out_m[-1], out_dm[-1]
         y = run(y, 0.0, 1)
         cycles += 1
-    return out_m[:-1] @ rot, out_dm[:-1] @ rot, dict(zip(("steps", "rejected", "factorizations", "solves"), stats.tolist()))
+    return out_m[:-1] @ rot, out_dm[:-1] @ rot, dict(zip(("steps", "rejected", "factorizations", "solves"),
+                                                         stats.tolist()))
 
 
 CASES = [(d, k, a, o) for d, k in ((26, 9000), (28, 9000), (26, 5000), (22, 6500))
@@ -353,7 +354,8 @@ def main():
             res = solver.solve(particle, excitation, axis, degree=degree, rtol=rt, atol=at, check=False)
             return res.moment, res.rate, res.stats
 
-        methods = [("bdf", lambda: bdf(), L, rtol), ("esdirk", lambda: solve_esdirk(particle, excitation, axis, L, rtol), L, rtol)]
+        methods = [("bdf", lambda: bdf(), L, rtol),
+                   ("esdirk", lambda: solve_esdirk(particle, excitation, axis, L, rtol), L, rtol)]
         if not args.quick:
             methods += [("bdf L-1", lambda: bdf(degree=L - 1), L - 1, rtol),
                         ("bdf atol x10", lambda: bdf(at=rtol * 0.1), L, rtol),

@@ -27,7 +27,8 @@ TARGETS = {"angle_mae_deg": 2.1, "angle_p95_deg": 5.0, "position_mean_px": 0.5}
 
 def run_workflow(cores: str) -> float:
     start = time.perf_counter()
-    cmd = [sys.executable, "-m", "snakemake", "--cores", cores, "--workflow-profile", str(REPO / "workflow/profiles/default"),
+    cmd = [sys.executable, "-m", "snakemake", "--cores", cores,
+           "--workflow-profile", str(REPO / "workflow/profiles/default"),
            "--configfile", str(CONFIG)]
     subprocess.run(cmd, cwd=REPO, check=True)
     return time.perf_counter() - start
@@ -36,7 +37,8 @@ def run_workflow(cores: str) -> float:
 def report(sweep) -> None:
     rows = list(csv.DictReader(open(sweep.layout.orientation_summary)))
     print(f"\n{len(rows)} system-matrix sets, {rows[0]['measurements']} single-sample phantoms each\n")
-    print("| matrices | bias (°) | SD (°) | MAE (°) | p95 (°) | max (°) | position mean (px) | p95 (px) | max (px) | targets |")
+    print("| matrices | bias (°) | SD (°) | MAE (°) | p95 (°) | max (°) "
+          "| position mean (px) | p95 (px) | max (px) | targets |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         v = {k: float(r[k]) for k in r if k not in ("model", "measurements")}

@@ -93,7 +93,8 @@ def main():
         offsets = offset_grid((-14.35e-3, 14.35e-3), (-14.71e-3, 14.71e-3), 11, 11)
         bins = mixing_bins((102, 96), 9, 9)[:, 2]
         block = simulate_block(particle, bruker, [30.0], offsets, bins)
-        rows.append(("case B (D, K, angle), all 121 offsets: per offset", f"{block.degrees.min()}-{block.degrees.max()}", block.rtol,
+        rows.append(("case B (D, K, angle), all 121 offsets: per offset",
+                     f"{block.degrees.min()}-{block.degrees.max()}", block.rtol,
                      block.wall_time / 121, float("nan"), f"total {block.wall_time:.1f} s", block.steps // 121, None))
 
         start = time.perf_counter()
@@ -106,7 +107,8 @@ def main():
     print()
     print(f"{'problem':<52} {'L':>5} {'rtol':>8} {'wall/solve':>11} {'max|Δm|':>9}  {'steps':>6} {'LUs':>5}  reference")
     for name, degree, rtol, wall, err, ref, steps, lus in rows:
-        print(f"{name:<52} {degree!s:>5} {rtol:>8.1e} {wall:>10.3f}s {err:>9.1e}  {steps or '':>6} {lus or '':>5}  {ref}")
+        print(f"{name:<52} {degree!s:>5} {rtol:>8.1e} {wall:>10.3f}s {err:>9.1e}  "
+              f"{steps or '':>6} {lus or '':>5}  {ref}")
     if not args.quick:
         print(f"\nspeed-up over scipy BDF on case B: {ratio:.1f}x")
 

@@ -43,7 +43,8 @@ class NewtonMatrices:
     def __init__(self, particle, excitation, easy_axis, degree):
         rot = rotation_to_easy_axis(easy_axis)
         self.op = build_operator(particle, degree)
-        self.system = solver._assemble(self.op, [rot @ np.asarray(excitation.offset), *(excitation.drive_vectors @ rot.T)])
+        self.system = solver._assemble(self.op, [rot @ np.asarray(excitation.offset),
+                                                 *(excitation.drive_vectors @ rot.T)])
         self.omega = 2 * np.pi * excitation.frequencies
         self.phase = np.asarray(excitation.phases, dtype=float)
         self.state = self.op.equilibrium_state(excitation.field(T0) @ rot.T)[self.system.perm]

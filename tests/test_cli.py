@@ -73,3 +73,89 @@ def test_unstable_degree_exits_with_message(capsys):
         main(["moment", "--diameter", "28", "--anisotropy", "9000", "--degree", "6", "--force-degree", "--output", "-"])
     assert exc.value.code == 1
     assert "unstable truncation" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ output and limits
+def test_a_refused_or_failed_run_leaves_an_existing_output_as_it_was(tmp_path, capsys):
+    out = tmp_path / "m.csv"
+    out.write_text("earlier results\n")
+    for args, status in ((["--degree", "2"], 2),  # refused: estimated truncation error above the budget
+                         (["--degree", "6", "--force-degree"], 1)):  # solve fails: unstable truncation
+        with pytest.raises(SystemExit) as exc:
+            main(["moment", "--diameter", "28", "--anisotropy", "9000", *args, "--output", str(out)])
+        assert exc.value.code == status
+        assert out.read_text() == "earlier results\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]  # no temporary left behind
+    capsys.readouterr()
+
+
+def test_an_unwritable_output_is_refused_before_the_solve(tmp_path, capsys):
+    for target, why in ((tmp_path / "missing" / "m.csv", "no directory"), (tmp_path, "it is a directory")):
+        with pytest.raises(SystemExit) as exc:
+            main(["moment", *CASE_B, "--output", str(target)])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "--output" in err and why in err and "wall time" not in err
+
+
+def test_output_is_replaced_only_when_complete(tmp_path):
+    out = tmp_path / "m.csv"
+    out.write_text("earlier results\n")
+    table = run_moment(tmp_path, CASE_B[:-3] + ["--samples", "96"])
+    assert table.shape == (96, 7)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]
+
+
+def test_fields_beyond_the_degree_limit_are_refused_at_once(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["moment", "--diameter", "22", "--offset", "3000", "0", "--output", "-"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "L = 150" in err and "--max-degree 60" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["moment", *CASE_B, "--degree", "61", "--output", "-"])
+    assert exc.value.code == 2 and "--degree: 61 is above --max-degree 60" in capsys.readouterr().err
+
+
+def test_the_degree_limit_can_be_lowered_and_raised(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:  # case B needs L = 13
+        main(["moment", *CASE_B, "--samples", "96", "--max-degree", "12", "--output", "-"])
+    assert exc.value.code == 2 and "L = 13, above --max-degree 12" in capsys.readouterr().err
+    table = run_moment(tmp_path, CASE_B + ["--samples", "96", "--max-degree", "13"])
+    assert table.shape == (96, 7)
+
+
+def test_the_api_refuses_degrees_beyond_max_degree():
+    import mpisweep as ms
+    from mpisweep.errors import DegreeError
+
+    particle = ms.Particle(22e-9, 1100.0)
+    drive = ms.Excitation((12.59e-3, 13.55e-3), (102, 96), 2.5e6, offset=(3.0, 0.0, 0.0))
+    with pytest.raises(DegreeError, match=r"L = 150 .* above max_degree = 60"):
+        ms.solve(particle, drive, ms.easy_axis_vector(0))
+    with pytest.raises(DegreeError, match=r"L = 150 .* above max_degree = 60"):
+        ms.simulate_block(particle, drive.with_offset((0, 0, 0)), [0], ms.offset_grid((3.0, 3.0), (0, 0), 1, 1), [16])
+    small = ms.Excitation((12.59e-3, 13.55e-3), (102, 96), 2.5e6, offset=(5e-3, -3e-3, 0.0), samples=96)
+    with pytest.raises(DegreeError, match=r"L = 13 .* above max_degree = 12"):
+        ms.solve(particle, small, ms.easy_axis_vector(30), max_degree=12)
+    assert ms.solve(particle, small, ms.easy_axis_vector(30), max_degree=None).degree == 13
+
+
+def test_ctrl_c_exits_130_with_one_line_and_keeps_the_output(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "m.csv"
+    out.write_text("earlier results\n")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "mpisweep", "moment", "--diameter", "26", "--anisotropy", "9000",
+                             "--output", str(out)], stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(2.0)  # importing, then solving (≈ 4 s per solve at L = 36)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err == "mpisweep moment: interrupted\n"
+    assert out.read_text() == "earlier results\n"

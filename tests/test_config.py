@@ -65,7 +65,8 @@ def test_defaults_are_filled_from_the_schema():
 
 
 def test_grid_ranges_labels_and_ranks():
-    cfg = {"grids": {"diameters": {"start": 14, "stop": 28, "step": 2}, "anisotropies": {"start": 0.5, "stop": 1.5, "step": 0.25},
+    cfg = {"grids": {"diameters": {"start": 14, "stop": 28, "step": 2},
+                     "anisotropies": {"start": 0.5, "stop": 1.5, "step": 0.25},
                      "angles": {"start": 0, "stop": 165, "step": 15}}, "fit": {"ranks": ["100%", "0.5%", 3]}}
     r = resolved(cfg)
     assert r["grids"]["anisotropies_Jm3"] == [0.5, 0.75, 1.0, 1.25, 1.5]
@@ -96,7 +97,8 @@ def test_config_hash_is_canonical():
     ({"grids": {"diameters": [14], "anisotropies": [-1], "angles": [0]}}, "grids.anisotropies[0]"),
     ({"grids": {"diameters": "abc", "anisotropies": [1], "angles": [0]}}, "grids.diameters"),
     ({"grids": {"diameters": {"start": 14, "stop": 20}, "anisotropies": [1], "angles": [0]}}, "grids.diameters.step"),
-    ({"grids": {"diameters": {"start": 14, "stop": 21, "step": 2}, "anisotropies": [1], "angles": [0]}}, "grids.diameters.step"),
+    ({"grids": {"diameters": {"start": 14, "stop": 21, "step": 2}, "anisotropies": [1], "angles": [0]}},
+     "grids.diameters.step"),
     ({"grids": {"diameters": [14, 14], "anisotropies": [1], "angles": [0]}}, "grids.diameters"),
     ({"grids": {"diameters": [14], "anisotropies": [1], "angles": [0, 180]}}, "grids.angles"),
     ({"scanner": {"dividers": [102, "x"]}}, "scanner.dividers[1]"),
@@ -159,7 +161,8 @@ def _snakemake(*args, cwd):
 @pytest.mark.parametrize("patch,key", [
     ({"grids": {"diameters": [20, 22], "anisotropies": [500], "angles": [0]}, "particle": {"temprature": 300}},
      "particle.temprature"),
-    ({"grids": {"diameters": [20, 22], "anisotropies": [500], "angles": [0]}, "offsets": {"x": {"min": -1, "max": 1, "count": 2.5}}},
+    ({"grids": {"diameters": [20, 22], "anisotropies": [500], "angles": [0]},
+      "offsets": {"x": {"min": -1, "max": 1, "count": 2.5}}},
      "offsets.x.count"),
     ({"grids": {"diameters": [-20, 22], "anisotropies": [500], "angles": [0]}}, "grids.diameters[0]"),
 ])
@@ -185,3 +188,26 @@ def test_paper_grid_plans_720_simulate_jobs(tmp_path):
     assert counts["simulate"] == 720
     assert counts["virtual_component"] == 3 and counts["fit"] == 1
     assert elapsed < 60
+
+
+def test_a_number_yaml_reads_as_text_gets_the_hint(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(MINIMAL) + "solver: {rtol: 1e-5}\n")  # YAML 1.1: no dot, so a string
+    with pytest.raises(ConfigError, match=r"'solver.rtol'.*YAML reads 1e-5 as text.*\(1\.0e-5\)"):
+        Sweep.load(path)
+
+
+@pytest.mark.snakemake
+def test_snakemake_rejects_a_key_written_twice_in_a_configfile(tmp_path):
+    cfg = tmp_path / "twice.yaml"
+    cfg.write_text("solver:\n  rtol: 1.0e-5\nsolver:\n  degree: 20\n")  # Snakemake's loader would keep the second
+    out = _snakemake("-n", "--configfile", str(cfg), cwd=tmp_path)
+    assert out.returncode != 0
+    assert f"config file {cfg}: config key 'solver' appears twice (lines 1 and 3)" in out.stdout + out.stderr
+
+
+def test_the_api_degree_limit_is_the_schema_default():
+    from mpisweep.physics.solver import MAX_DEGREE
+    from mpisweep.sweep.schema import schema_default
+
+    assert schema_default("solver", "max_degree") == MAX_DEGREE

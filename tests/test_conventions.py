@@ -1,4 +1,4 @@
-"""Snakemake's own conventions: `snakemake --lint` finds nothing and snakefmt would change nothing."""
+"""Conventions: `snakemake --lint` finds nothing, snakefmt would change nothing, ruff (pyproject) is clean."""
 
 import subprocess
 import sys
@@ -21,6 +21,13 @@ def test_snakemake_lint_is_clean(tmp_path):
 def test_snakefmt_would_change_nothing():
     out = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *SNAKEFILES], capture_output=True, text=True,
                          timeout=120)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+
+
+def test_ruff_is_clean():
+    """The rules selected in pyproject.toml ([tool.ruff]: E, F, I) on the package, tests and benchmarks."""
+    out = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "src", "tests", "benchmarks"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 

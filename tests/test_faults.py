@@ -61,7 +61,8 @@ def test_the_records_own_csv_header_is_detected(tmp_path):
     (tmp_path / "calibrations").mkdir()
     for n in (1, 2):
         (tmp_path / "calibrations" / f"{n}.mdf").write_bytes(b"")
-    (tmp_path / "calibrations.csv").write_text("path,easyAxisOrientation\ncalibrations/1.mdf,0\ncalibrations/2.mdf,15\n")
+    (tmp_path / "calibrations.csv").write_text(
+        "path,easyAxisOrientation\ncalibrations/1.mdf,0\ncalibrations/2.mdf,15\n")
     rows = read_index(tmp_path, angle_offset=90)
     assert [r["file"].name for r in rows] == ["1.mdf", "2.mdf"]
     assert [r["angle"] for r in rows] == [90.0, 105.0]

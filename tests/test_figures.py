@@ -23,7 +23,8 @@ def make_models(n_angle=3, diameters=(18.0, 22.0, 26.0), anisotropies=(100.0, 11
     """A ``models`` Dataset with the exact layout of results/fits/models.zarr (synthetic values)."""
     rng = np.random.default_rng(seed)
     angle = np.arange(n_angle) * (180.0 / max(n_angle, 1))
-    pairs = [(a, b) for a in range(max_order + 1) for b in range(max_order + 1) if (a, b) not in ((0, 0), (0, 1), (1, 0))]
+    pairs = [(a, b) for a in range(max_order + 1) for b in range(max_order + 1)
+             if (a, b) not in ((0, 0), (0, 1), (1, 0))]
     mx = np.array([p[0] for p in pairs])
     my = np.array([p[1] for p in pairs])
     k = 16 * mx + 17 * my
@@ -52,7 +53,8 @@ def make_models(n_angle=3, diameters=(18.0, 22.0, 26.0), anisotropies=(100.0, 11
 
     D, K = np.asarray(diameters, float), np.asarray(anisotropies, float)
     dd, kk = np.meshgrid(D, K, indexing="ij")
-    eg1 = 0.2 + 0.04 * (((dd - 22) / 4 + (kk - 1100) / 2000) ** 2 + 0.3 * ((dd - 22) / 4) ** 2) + 0.01 * rng.random(dd.shape)
+    eg1 = (0.2 + 0.04 * (((dd - 22) / 4 + (kk - 1100) / 2000) ** 2 + 0.3 * ((dd - 22) / 4) ** 2)
+           + 0.01 * rng.random(dd.shape))
     eg0 = 0.3 + 0.02 * ((D - 22) / 4) ** 2
     w = rng.random((len(ranks), D.size, K.size)) * (rng.random((len(ranks), D.size, K.size)) > 0.6)
     eg2 = 0.199 + 0.01 * np.arange(len(ranks))

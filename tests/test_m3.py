@@ -100,7 +100,8 @@ def test_noisy_fit_model_and_tables_are_consistent(random_dictionary):
     rows = r.row_table()
     assert len(rows) == 2 * NA * NC * NF
     # the shared transfer function is the same for every angle
-    t = {(row["rank"], row["channel"], row["bin"]): (row["transfer_re"], row["transfer_im"]) for row in rows if row["angle"] == 0}
+    t = {(row["rank"], row["channel"], row["bin"]): (row["transfer_re"], row["transfer_im"])
+         for row in rows if row["angle"] == 0}
     assert all(t[(row["rank"], row["channel"], row["bin"])] == (row["transfer_re"], row["transfer_im"]) for row in rows)
     assert r.iteration_table()[0]["iteration"] == 0
     assert r.to_dict()["model"] == "M3"
@@ -149,7 +150,8 @@ def test_max_iter_nonfinite_entries_dataarray_input_and_bad_arguments(random_dic
     assert np.abs(r.weights[0] - w).max() < 1e-6
     dims = ("diameter", "anisotropy", "angle", "channel", "frequency", "offset")
     da = xr.DataArray(dic, dims=dims).transpose("angle", "offset", "diameter", "frequency", "channel", "anisotropy")
-    meas = xr.DataArray(S, dims=("angle", "channel", "frequency", "offset")).transpose("offset", "frequency", "channel", "angle")
+    meas = xr.DataArray(S, dims=("angle", "channel", "frequency", "offset")).transpose("offset", "frequency",
+                                                                                      "channel", "angle")
     rd = fit_m3(meas, da, BINS)
     np.testing.assert_allclose(rd.weights, r.weights, atol=1e-12)
     with pytest.raises(ValueError, match="l2"):

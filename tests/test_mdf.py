@@ -74,7 +74,8 @@ def make_dataset(seed=0, grid=(3, 2, 1), channels=2, snr=False, tf=False) -> xr.
     if snr:
         ds["snr"] = (("channel", "frequency"), np.linspace(0.0, 20.0, channels * L).reshape(channels, L))
     if tf:
-        ds["transfer_function"] = (("channel", "frequency"), (1.0 + np.arange(channels * L).reshape(channels, L)) * np.exp(0.3j))
+        ds["transfer_function"] = (("channel", "frequency"),
+                                   (1.0 + np.arange(channels * L).reshape(channels, L)) * np.exp(0.3j))
     return ds
 
 
@@ -321,8 +322,10 @@ def test_to_grid_orders_offsets_x_fastest(tmp_path):
     assert g["system_matrix"].shape == (2, L, 2, 3)
     for iy in range(2):
         for ix in range(3):
-            np.testing.assert_array_equal(g["system_matrix"].values[..., iy, ix], ds["system_matrix"].values[..., ix + 3 * iy])
-            assert g["offset_field"].values[iy, ix].tolist() == pytest.approx([ix * 1e-3 - 1e-3, iy * 1e-3 - 1e-3, -1e-3])
+            np.testing.assert_array_equal(g["system_matrix"].values[..., iy, ix],
+                                          ds["system_matrix"].values[..., ix + 3 * iy])
+            assert (g["offset_field"].values[iy, ix].tolist()
+                    == pytest.approx([ix * 1e-3 - 1e-3, iy * 1e-3 - 1e-3, -1e-3]))
     g3 = to_grid(read_system_matrix(_written(tmp_path / "g3.mdf", make_dataset(grid=(2, 3, 2)))))
     assert g3["system_matrix"].dims[-3:] == ("offset_z", "offset_y", "offset_x")
     assert g3["offset_field"].values[1, 2, 0].tolist() == pytest.approx([-1e-3, 1e-3, 0.0])
@@ -348,14 +351,16 @@ def test_wrong_shapes_and_values_name_the_dataset(tmp_path):
     with h5py.File(path, "r+") as f:
         del f["calibration/offsetFields"]
         f["calibration/offsetFields"] = np.zeros((7, 3))
-    with pytest.raises(MDFError, match=r"s\.mdf: /calibration/offsetFields has shape \(7, 3\), expected \(O, 3\) = \(6, 3\)"):
+    with pytest.raises(MDFError, match=r"s\.mdf: /calibration/offsetFields has shape \(7, 3\), "
+                                       r"expected \(O, 3\) = \(6, 3\)"):
         read_system_matrix(path)
 
     path = _written(tmp_path / "k.mdf", make_dataset(), frequency_bins=[1, 2, 3])
     with h5py.File(path, "r+") as f:
         del f["measurement/frequencySelection"]
         f["measurement/frequencySelection"] = np.array([2, 3])  # data holds 3 bins
-    with pytest.raises(MDFError, match=r"k\.mdf: /measurement/data holds 3 frequencies per frame, but /measurement/frequencySelection lists 2"):
+    with pytest.raises(MDFError, match=r"k\.mdf: /measurement/data holds 3 frequencies per frame, "
+                                       r"but /measurement/frequencySelection lists 2"):
         read_system_matrix(path)
     with h5py.File(path, "r+") as f:
         del f["measurement/frequencySelection"]
@@ -382,8 +387,10 @@ def test_check_compatible_names_file_and_field():
     check_compatible(ds, ok, path="calibrations/3.mdf")
     with pytest.raises(MDFError) as err:
         check_compatible(ds, {**ok, "dividers": [100, 96]}, path="calibrations/3.mdf")
-    assert str(err.value) == "calibrations/3.mdf: /acquisition/drivefield/divider is [102, 96], config expects [100, 96]"
-    with pytest.raises(MDFError, match=r"calibrations/3\.mdf: /calibration/size is \[3, 2, 1\], config expects \[4, 2, 1\]"):
+    assert str(err.value) == ("calibrations/3.mdf: /acquisition/drivefield/divider is [102, 96], "
+                              "config expects [100, 96]")
+    with pytest.raises(MDFError, match=r"calibrations/3\.mdf: /calibration/size is \[3, 2, 1\], "
+                                       r"config expects \[4, 2, 1\]"):
         check_compatible(ds, {"grid_size": (4, 2)}, path="calibrations/3.mdf")
     with pytest.raises(MDFError, match="/acquisition/drivefield/cycle is"):
         check_compatible(ds, {"cycle": CYCLE * 1.001}, path="x.mdf")

@@ -1,4 +1,5 @@
-"""Orientation imaging: Kaczmarz against a direct reference, readout, geometry, measurement files, phantoms, model matrices."""
+"""Orientation imaging: Kaczmarz against a direct reference, readout, geometry, measurement files, phantoms,
+model matrices."""
 
 import json
 
@@ -80,7 +81,8 @@ def test_kaczmarz_with_active_constraints_stays_close_to_the_constrained_minimiz
 
 def test_noise_free_on_grid_phantom_returns_its_pixel_and_contrast_channel():
     sweep = Sweep.load({"grids": {"diameters": [22], "anisotropies": [1100], "angles": [0, 60, 120]},
-                        "offsets": {"x": {"min": -10, "max": 10, "count": 3}, "y": {"min": -10, "max": 10, "count": 3}}})
+                        "offsets": {"x": {"min": -10, "max": 10, "count": 3},
+                                    "y": {"min": -10, "max": 10, "count": 3}}})
     bins = np.arange(53, 400)
     res = simulate_block(sweep.particle(22, 1100), sweep.excitation, sweep.angles, sweep.offsets, bins)
     sm = res.rows.reshape(3, 2, bins.size, 9)  # (angle, channel, bin, pixel)
@@ -188,7 +190,8 @@ def test_phantom_plan_covers_every_orientation_at_every_position():
     sweep = Sweep.load({"grids": {"diameters": [22], "anisotropies": [1100], "angles": [0]},
                         "orientation": {"phantoms": {"orientations": {"start": 2.5, "stop": 7.5, "step": 5},
                                                      "positions": {"count": 4, "radius": 5},
-                                                     "maps": [[{"x": 0, "y": 0, "angle": 10}, {"x": 3, "y": 3, "angle": 100}]]}}})
+                                                     "maps": [[{"x": 0, "y": 0, "angle": 10},
+                                                               {"x": 3, "y": 3, "angle": 100}]]}}})
     p = plan(sweep)
     assert len(p) == 2 * 4 + 1 and p[-1]["kind"] == "map" and len(p[-1]["samples"]) == 2
     assert {s["samples"][0]["angle"] for s in p[:-1]} == {2.5, 7.5}

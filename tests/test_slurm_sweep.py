@@ -45,7 +45,8 @@ def snakemake_args(workdir):
 def test_slurm_sweep_equals_local_sweep(slurm_cluster, tmp_path):  # noqa: F811
     c = slurm_cluster
     if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
-        pytest.fail("snakemake-executor-plugin-slurm is not installed (it is pinned in pyproject.toml)")
+        pytest.fail("snakemake-executor-plugin-slurm is not installed "
+                    "(it is in pyproject.toml and pinned in envs/constraints.txt)")
     local, remote = tmp_path / "local", tmp_path / "slurm"
     local.mkdir()
     remote.mkdir()

@@ -97,7 +97,8 @@ def test_assembled_tensor_equals_shards(tiny, tmp_path):
     assert ds.attrs["config_hash"] == r.config_hash
     assert ds.attrs["package_version"] == __version__
     assert len(ds.attrs["git_revision"]) in (40, 7) or ds.attrs["git_revision"] == "unknown"
-    assert "rfft" in ds.attrs["spectrum_convention"] and json.loads(ds.attrs["solver"]) == {"degree": "auto", "rtol": "auto"}
+    assert ("rfft" in ds.attrs["spectrum_convention"]
+            and json.loads(ds.attrs["solver"]) == {"degree": "auto", "rtol": "auto"})
     assert ds["degree"].dims == ("diameter", "anisotropy", "offset_y", "offset_x")
 
 

@@ -55,7 +55,8 @@ TINY = {
     },
 }
 MIXTURE = {
-    "components": [{"diameter": 22, "anisotropy": 1100, "weight": 0.6}, {"diameter": 20, "anisotropy": 500, "weight": 0.4}],
+    "components": [{"diameter": 22, "anisotropy": 1100, "weight": 0.6},
+                   {"diameter": 20, "anisotropy": 500, "weight": 0.4}],
     "snr_db": 40,
     "solver": {"degree_offset": 4, "rtol_factor": 0.1},
 }
@@ -99,7 +100,8 @@ def test_whole_dag_writes_all_outputs(sweep):
     m1 = pd.read_csv(res / "fits" / "m1_eps_global.csv")
     assert list(m1.columns[:3]) == ["diameter", "anisotropy", "eps_global"] and len(m1) == 4
     rows = pd.read_csv(res / "fits" / "eps_rows.csv")
-    assert set(rows["model"]) == {"M0", "M0a", "M1", "M2", "M3"} and {"angle", "channel", "bin", "eps"} <= set(rows.columns)
+    assert (set(rows["model"]) == {"M0", "M0a", "M1", "M2", "M3"}
+            and {"angle", "channel", "bin", "eps"} <= set(rows.columns))
     freq = pd.read_csv(res / "fits" / "eps_freq.csv")
     assert {"model", "mx", "my", "bin", "eps_freq"} <= set(freq.columns)
     assert len(freq[freq.model == "M1"]) == 22  # (4+1)² - 3 evaluation bins
@@ -149,7 +151,8 @@ def test_models_zarr_layout(sweep):
     assert ds["offset_y"].values == pytest.approx([-14.71, 0, 14.71])
     assert (ds.attrs["best_m0_diameter"] in (20.0, 22.0) and ds.attrs["best_m1_diameter"] == 22.0
             and ds.attrs["best_m1_anisotropy"] == 1100.0)
-    np.testing.assert_allclose(ds["model_m1"].values, ds["measured"].values, rtol=0, atol=1e-12 * np.abs(ds["measured"].values).max())
+    np.testing.assert_allclose(ds["model_m1"].values, ds["measured"].values, rtol=0,
+                               atol=1e-12 * np.abs(ds["measured"].values).max())
 
 
 def test_fitted_models_are_written_as_mdf_that_reads_back(sweep):
@@ -239,7 +242,8 @@ def test_rerun_does_nothing_and_a_deleted_marker_recomputes_only_its_block(sweep
 
 def test_mixture_orders_the_models_and_keeps_the_dictionary(sweep):
     markers = sweep["results"] / "dictionary" / "markers"
-    missing = {name for name in ("D20_K500", "D20_K1100", "D22_K500", "D22_K1100") if not (markers / f"{name}.json").exists()}
+    missing = {name for name in ("D20_K500", "D20_K1100", "D22_K500", "D22_K1100")
+               if not (markers / f"{name}.json").exists()}
     before = {p.name: p.stat().st_mtime_ns for p in markers.iterdir()}
     config = json.loads(json.dumps(TINY))
     config["measurement"]["virtual"].update(MIXTURE)

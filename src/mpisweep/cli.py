@@ -11,6 +11,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -40,6 +41,7 @@ def _add_moment(sub):
     from .sweep.schema import schema_default
 
     scanner = schema_default("scanner")  # the Bruker scanner: one home for its defaults
+    solver = schema_default("solver")
     p = sub.add_parser(
         "moment",
         help="mean moment <m>(t) and d<m>/dt over one drive cycle in periodic steady state",
@@ -51,17 +53,24 @@ def _add_moment(sub):
     axis = p.add_mutually_exclusive_group()
     axis.add_argument("--easy-axis", type=float, default=0.0, help="in-plane easy-axis angle in degrees from x")
     axis.add_argument("--easy-axis-vector", type=float, nargs=3, metavar=("X", "Y", "Z"), help="easy axis as a vector")
-    p.add_argument("--drive", type=float, nargs="+", default=scanner["drive"], help="drive amplitudes in mT, one per axis")
-    p.add_argument("--dividers", type=int, nargs="+", default=scanner["dividers"], help="dividers of the base frequency")
+    p.add_argument("--drive", type=float, nargs="+", default=scanner["drive"],
+                   help="drive amplitudes in mT, one per axis")
+    p.add_argument("--dividers", type=int, nargs="+", default=scanner["dividers"],
+                   help="dividers of the base frequency")
     p.add_argument("--base-frequency", type=float, default=scanner["base_frequency"], help="base frequency in Hz")
     p.add_argument("--phases", type=float, nargs="+", help="drive phases in degrees (default 0)")
-    p.add_argument("--offset", type=float, nargs="+", default=[0.0, 0.0], help="static offset field in mT (2 or 3 components)")
+    p.add_argument("--offset", type=float, nargs="+", default=[0.0, 0.0],
+                   help="static offset field in mT (2 or 3 components)")
     p.add_argument("--samples", type=int, help="samples per cycle (default lcm(dividers))")
     p.add_argument("--degree", type=int, help="truncation degree L (default: automatic from σ and ξ)")
     p.add_argument("--force-degree", action="store_true",
                    help="run --degree even where its estimated truncation error exceeds the 1e-4 budget")
+    p.add_argument("--max-degree", type=int, default=solver["max_degree"],
+                   help=f"refuse a truncation degree above this, given or automatic (default {solver['max_degree']}; "
+                   "a solve costs ~L³)")
     p.add_argument("--rtol", type=float, help="integrator relative tolerance")
-    p.add_argument("--model", default="fp", help=f"{', '.join(MODELS)}: Fokker-Planck, static Boltzmann with K, Langevin")
+    p.add_argument("--model", default="fp",
+                   help=f"{', '.join(MODELS)}: Fokker-Planck, static Boltzmann with K, Langevin")
     p.add_argument("--ms", type=float, help="saturation magnetisation in A/m")
     p.add_argument("--alpha", type=float, help="Gilbert damping")
     p.add_argument("--temperature", type=float, help="temperature in K")
@@ -90,10 +99,13 @@ def _check_moment_args(args) -> None:
         raise UsageError(f"--samples: must be a positive integer, got {args.samples}")
     if args.degree is not None and args.degree < 1:
         raise UsageError(f"--degree: must be a positive integer, got {args.degree}")
+    if args.max_degree < 1:
+        raise UsageError(f"--max-degree: must be a positive integer, got {args.max_degree}")
     if len(args.offset) not in (2, 3):
         raise UsageError(f"--offset: need 2 or 3 components in mT, got {len(args.offset)}")
     if len(args.dividers) != len(args.drive):
-        raise UsageError(f"--dividers: need one divider per --drive amplitude ({len(args.drive)}), got {len(args.dividers)}")
+        raise UsageError(f"--dividers: need one divider per --drive amplitude ({len(args.drive)}), "
+                         f"got {len(args.dividers)}")
     if any(d <= 0 for d in args.dividers):
         raise UsageError(f"--dividers: must be positive integers, got {args.dividers}")
 
@@ -128,27 +140,36 @@ def run_moment(args) -> int:
     else:
         easy = easy_axis_vector(args.easy_axis)
 
-    out = _open_output(args.output)  # an unwritable -o fails now, not after the solve
-    if args.model == "fp" and args.degree is not None:
-        _check_degree(args.degree, particle, excitation, args.force_degree)
+    _check_output(args.output)  # an unwritable -o fails now, not after the solve; the file is not touched
     if args.model == "fp":
+        _check_degree(args.degree, args.max_degree, particle, excitation, args.force_degree)
         options = {k: v for k, v in (("degree", args.degree), ("rtol", args.rtol)) if v is not None}
+        options["max_degree"] = args.max_degree
         result = solve(particle, excitation, easy, model="fp", **options)
         info = (f"degree L={result.degree}, periodicity residual {result.periodicity:.2e} "
                 f"after {result.cycles} cycle(s), {result.stats['steps']} steps")
     else:
         result = solve(particle, excitation, easy, model=args.model)
         info = f"model {args.model}"
-    _write_moment_csv(out, result.times, result.moment, result.rate)
+    _write_moment_csv(args.output, result.times, result.moment, result.rate)
     _stderr(f"mpisweep moment: {info}, wall time {time.perf_counter() - start:.3f} s")
     return 0
 
 
-def _check_degree(degree, particle, excitation, force):
-    """A warning below the automatic degree; an error where the estimated truncation error exceeds the budget."""
+def _check_degree(degree, max_degree, particle, excitation, force):
+    """Errors above --max-degree and where the estimated truncation error exceeds the budget; else a warning
+    below the automatic degree."""
     from .physics.solver import ACCURACY_BUDGET, auto_degree, truncation_estimate
 
     automatic = auto_degree(particle, excitation.max_field())
+    if degree is None and automatic > max_degree:
+        raise UsageError(f"--max-degree: the fields (strongest {excitation.max_field() / MT:.4g} mT from --drive and "
+                         f"--offset) need the truncation degree L = {automatic}, above --max-degree {max_degree} "
+                         "(a solve costs ~L³; the paper grid needs at most 42): weaken them, or raise --max-degree")
+    if degree is None:
+        return
+    if degree > max_degree:
+        raise UsageError(f"--degree: {degree} is above --max-degree {max_degree}; raise --max-degree to run it")
     if degree >= automatic:
         return
     estimate = truncation_estimate(degree, automatic)
@@ -158,24 +179,35 @@ def _check_degree(degree, particle, excitation, force):
     _stderr(f"mpisweep moment: warning: {text}")
 
 
-def _open_output(path):
+def _check_output(path) -> None:
+    """UsageError unless `path` ("-": standard output) can be written; the file itself is not touched."""
     if path == "-":
-        return sys.stdout
-    try:
-        return open(path, "w", newline="")
-    except OSError as err:
-        raise UsageError(f"--output: cannot write {path} ({err.strerror})") from None
+        return
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir():
+        raise UsageError(f"--output: cannot write {path} (it is a directory)")
+    if not folder.is_dir():
+        raise UsageError(f"--output: cannot write {path} (no directory {folder})")
+    if not os.access(folder, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UsageError(f"--output: cannot write {path} (permission denied)")
 
 
-def _write_moment_csv(out, times, moment, rate):
-    try:
+def _write_moment_csv(path, times, moment, rate):
+    """The CSV on standard output ("-"), or to a temporary sibling renamed over `path` once complete."""
+    from .io.atomic import atomic_path
+
+    def write(out):
         w = csv.writer(out)
         w.writerow(["t", "mx", "my", "mz", "dmx", "dmy", "dmz"])
         for t, m, d in zip(times, moment, rate):
             w.writerow([f"{t:.10e}", *(f"{v:.12e}" for v in m), *(f"{v:.12e}" for v in d)])
-    finally:
-        if out is not sys.stdout:
-            out.close()
+
+    if path == "-":
+        write(sys.stdout)
+        return
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as out:
+        write(out)
 
 
 # -------------------------------------------------------------------------------- mdf-info
@@ -234,7 +266,8 @@ def _add_sweep(sub):
     p.add_argument("--output", "-o", help="write a stamp file here when done")
     p.set_defaults(run=run_warmup)
 
-    p = sub.add_parser("simulate-block", help="one dictionary block (D, K): all angles and offsets → Zarr shard + marker",
+    p = sub.add_parser("simulate-block",
+                       help="one dictionary block (D, K): all angles and offsets → Zarr shard + marker",
                        description="Simulate the Fokker-Planck rows of one (D, K) for every configured angle and "
                        "offset; write the shard atomically, then its JSON marker.")
     _add_config_arg(p)
@@ -404,7 +437,8 @@ def run_virtual_component(args) -> int:
     name = block_name(args.diameter, args.anisotropy)
     comps = dict(sweep.components)
     if name not in comps:
-        raise UsageError(f"--diameter/--anisotropy: ({args.diameter:g} nm, {args.anisotropy:g} J/m³) is not a component "
+        raise UsageError(f"--diameter/--anisotropy: ({args.diameter:g} nm, {args.anisotropy:g} J/m³) "
+                         "is not a component "
                          f"of measurement.virtual.components ({', '.join(comps)})")
     info = simulate_component(sweep, comps[name], args.output or sweep.layout.component(name), progress=not args.quiet)
     _stderr(f"mpisweep virtual-component {name}: L≤{info['degree']}, rtol={info['rtol']:.3g}, "
@@ -557,15 +591,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    command = "mpisweep"
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = f"mpisweep {args.command}"
         return args.run(args)
     except MpisweepError as err:
-        parser.exit(err.exit_status, f"mpisweep {args.command}: error: {err}\n")
+        _exit(err.exit_status, f"{command}: error: {err}")
     except OSError as err:  # a full disk, a read-only folder: the writers leave no partial file behind
         where = f"{err.filename}: " if err.filename else ""
-        parser.exit(1, f"mpisweep {args.command}: error: {where}{err.strerror or err}\n")
+        _exit(1, f"{command}: error: {where}{err.strerror or err}")
+    except KeyboardInterrupt:  # Ctrl-C: one line and the shell's status for SIGINT; outputs are written atomically
+        _exit(130, f"{command}: interrupted")
+
+
+def _exit(status: int, message: str):
+    _stderr(message)
+    raise SystemExit(status)
 
 
 if __name__ == "__main__":

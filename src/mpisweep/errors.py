@@ -38,5 +38,9 @@ class StoreError(MpisweepError, RuntimeError):
     """A shard, marker or store is missing, inconsistent or corrupt; the message names it."""
 
 
+class DegreeError(MpisweepError, ValueError):
+    """A truncation degree above the limit ``max_degree``; the message names L, the limit and the field."""
+
+
 class SolverError(MpisweepError, RuntimeError):
     """A solve failed (unstable truncation, blow-up); the message names the parameters."""

@@ -17,7 +17,7 @@ RESOLVED_JSON = str(LAYOUT.resolved_config(SWEEP.config_hash))
 if not os.path.exists(RESOLVED_JSON):
     SWEEP.write(RESOLVED_JSON)
 
-# With --sdm conda every rule runs in envs/mpisweep.yaml (pins = pyproject.toml) and calls that
+# With --sdm conda every rule runs in envs/mpisweep.yaml (the lock envs/constraints.txt) and calls that
 # environment's python; otherwise the interpreter that runs Snakemake (the project's .venv).
 CONDA_ENV = "../../envs/mpisweep.yaml"
 try:

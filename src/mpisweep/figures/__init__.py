@@ -1,4 +1,5 @@
-"""Figures for the model fits M0, M0a, M1, M2, M3 (Albers et al. 2022, Figs. 1, 3–6; hue = phase, brightness = amplitude).
+"""Figures for the model fits M0, M0a, M1, M2, M3 (Albers et al. 2022, Figs. 1, 3–6; hue = phase,
+brightness = amplitude).
 
 Input: the ``models`` Dataset of the fit step (results/fits/models.zarr) with variables
 ``measured``, ``model_m0``, ``model_m1`` (angle, channel, frequency, offset_y, offset_x) complex,

@@ -199,7 +199,8 @@ def _plot_weights(models, path, rank, cmap: str, model: str) -> dict:
         cb = fig.colorbar(mesh, ax=ax, pad=0.015)
         cb.set_label("weight $w_{D,K}$ (a.u.)" if model == "m2" else "weight $w_{D,K}$ ($\\Sigma w = 1$)")
         nz = int(np.sum(np.isfinite(wv) & (wv > 1e-12 * top)))
-        title = f"{name} weights, rank {rank_label(ranks_all[i])} of full" if np.isfinite(ranks_all[i]) else f"{name} weights"
+        title = (f"{name} weights, rank {rank_label(ranks_all[i])} of full" if np.isfinite(ranks_all[i])
+                 else f"{name} weights")
         if eg is not None and np.isfinite(eg[i]):
             title += f"  (ε_global = {eg[i]:.4f})"
         title += f"  —  {nz} of {wv.size} weights non-zero"

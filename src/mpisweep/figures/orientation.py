@@ -21,7 +21,8 @@ def error_boxplot(readouts: dict[str, list[dict]], path) -> None:
 
     models = list(readouts)
     angles = sorted({round(r["true_angle_deg"], 6) for rows in readouts.values() for r in rows})
-    fig, ax = plt.subplots(figsize=(min(16.0, max(6.0, 0.12 * len(angles) * len(models) + 2)), 3.6), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(min(16.0, max(6.0, 0.12 * len(angles) * len(models) + 2)), 3.6),
+                           constrained_layout=True)
     width = 0.8 / max(len(models), 1)
     for i, m in enumerate(models):
         data = [[r["angle_error_deg"] for r in readouts[m] if round(r["true_angle_deg"], 6) == a] for a in angles]
@@ -67,7 +68,8 @@ def orientation_maps(images: dict[str, np.ndarray], angles: dict[str, list[float
             yx = pixels_of(truths[i])
             ax.scatter(yx[:, 1], yx[:, 0], s=30, facecolors="none", edgecolors="w", linewidths=0.8)
             for s, (y, x) in zip(truths[i], yx):
-                ax.annotate(f"{s['angle']:g}°", (x, y), color="w", fontsize=6, xytext=(3, 3), textcoords="offset points")
+                ax.annotate(f"{s['angle']:g}°", (x, y), color="w", fontsize=6, xytext=(3, 3),
+                            textcoords="offset points")
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:

@@ -86,7 +86,8 @@ def select_bins(bins) -> tuple[np.ndarray, np.ndarray | None]:
     if b.ndim == 2 and b.shape[1] == 3:  # rows of mpisweep.physics.spectra.mixing_bins
         orders, b = b[:, :2], b[:, 2]
     if b.ndim != 1 or b.size == 0:
-        raise ValueError(f"bins: expected a non-empty 1-D integer array (or (n, 3) mixing_bins rows), got shape {b.shape}")
+        raise ValueError("bins: expected a non-empty 1-D integer array (or (n, 3) mixing_bins rows), "
+                         f"got shape {b.shape}")
     if not np.issubdtype(b.dtype, np.integer):
         raise ValueError(f"bins: expected integer rfft bin indices, got dtype {b.dtype}")
     if (b < 0).any():

@@ -45,7 +45,8 @@ def fit_m0(measured, dictionary_m0, bins) -> FitM0Result:
     ef = epsilon_freq(eps)
     diam = dic.coord("diameter")
     return FitM0Result(
-        bins=k, orders=orders, angles=meas.coords.get("angle", np.arange(a)), channels=meas.coords.get("channel", dic.coord("channel")),
+        bins=k, orders=orders, angles=meas.coords.get("angle", np.arange(a)),
+        channels=meas.coords.get("channel", dic.coord("channel")),
         diameters=diam, eps_global=eg, best_index=best, best_diameter=py_value(diam[best]),
         transfer=transfer, model=model, eps=eps, eps_freq=ef, eps_global_best=float(epsilon_global(ef)),
     )

@@ -38,7 +38,8 @@ class _Common:
         for a, ang in enumerate(self.angles):
             for c, ch in enumerate(self.channels):
                 for f in range(len(self.bins)):
-                    r = {**extra, "angle": py_value(ang), "channel": py_value(ch), **self._freq_cols(f), "eps": float(eps[a, c, f])}
+                    r = {**extra, "angle": py_value(ang), "channel": py_value(ch), **self._freq_cols(f),
+                         "eps": float(eps[a, c, f])}
                     if transfer is not None:
                         t = transfer[a, c, f]
                         r["transfer_re"], r["transfer_im"] = float(t.real), float(t.imag)
@@ -180,7 +181,8 @@ class _RankedWeights:
         """The n largest non-zero weights of rank r, largest first."""
         w = self.weights[r]
         order = zip(*np.unravel_index(np.argsort(w, axis=None)[::-1][:n], w.shape))
-        return [{"diameter": float(self.diameters[a]), "anisotropy": float(self.anisotropies[b]), "weight": float(w[a, b])}
+        return [{"diameter": float(self.diameters[a]), "anisotropy": float(self.anisotropies[b]),
+                 "weight": float(w[a, b])}
                 for a, b in order if w[a, b] > 0]
 
     def freq_table(self) -> list[dict]:

@@ -19,7 +19,7 @@ import numpy as np
 from .excitation import Excitation
 from .operator import build_operator, easy_axis_vector, rotation_to_easy_axis
 from .params import Particle
-from .solver import auto_degree, default_rtol, require_stable, solve
+from .solver import MAX_DEGREE, auto_degree, default_rtol, limit_degree, require_stable, solve
 from .spectra import spectrum
 from .symmetry import mirror_symmetry, partner_table, solve_plan
 
@@ -57,6 +57,7 @@ def simulate_block(
     rtol: float | None = None,
     progress: Callable[[int, int, float], None] | None = None,
     symmetry: bool = True,
+    max_degree: int | None = MAX_DEGREE,
 ) -> BlockResult:
     """System-matrix rows φ_k (spectra.spectrum convention) at the rfft bins `bins`.
 
@@ -64,6 +65,7 @@ def simulate_block(
     reaches `total` (the caller decides what to show). `symmetry`: derive the rows of mirror
     partners (angles compared modulo 180°, offsets on the grid to 1e-12 T, same truncation degree)
     where physics.symmetry.mirror_symmetry holds for this drive; False solves every row.
+    A degree above `max_degree` (None: no limit) is refused before any solve (DegreeError).
     """
     start = time.perf_counter()
     angles = np.atleast_1d(np.asarray(angles_deg, dtype=float))
@@ -80,6 +82,9 @@ def simulate_block(
         degrees = np.array([auto_degree(particle, ex.max_field()) for ex in trajectories])
     else:
         degrees = np.broadcast_to(np.asarray(degree, dtype=int), (ny, nx)).ravel()
+    worst = int(np.argmax(degrees))
+    limit_degree(int(degrees[worst]), max_degree,
+                 f"{particle.describe()}, strongest field {trajectories[worst].max_field() * 1e3:.4g} mT")
     for L in np.unique(degrees):
         users = [ex for ex, d in zip(trajectories, degrees) if d == L]
         fields = max((ex.field(ex.times) for ex in users), key=lambda b: np.linalg.norm(b, axis=1).max())
@@ -109,7 +114,7 @@ def simulate_block(
                 if source[i] != i:
                     continue  # derived right after its partner was solved
                 res = solve(particle, excitation.with_offset(offsets[iy, ix]), axis,
-                            degree=int(degrees[iy, ix]), rtol=rtol, check=False)
+                            degree=int(degrees[iy, ix]), rtol=rtol, check=False, max_degree=None)
                 rows[a, :, :, iy, ix] = spectrum(res.rate)[:, bins]
                 periodicity = max(periodicity, res.periodicity)
                 steps += res.stats["steps"]

@@ -83,7 +83,8 @@ class BoltzmannQuadrature:
         B = np.atleast_2d(np.asarray(field, dtype=float))
         shape = B.shape[:-1]
         Bl = B.reshape(-1, 3) @ self.rot.T
-        dBl = None if field_rate is None else np.atleast_2d(np.asarray(field_rate, dtype=float)).reshape(-1, 3) @ self.rot.T
+        dBl = (None if field_rate is None
+               else np.atleast_2d(np.asarray(field_rate, dtype=float)).reshape(-1, 3) @ self.rot.T)
         mean = np.empty_like(Bl)
         dm = np.empty_like(Bl)
         for p0 in range(0, Bl.shape[0], self.BLOCK):

@@ -195,8 +195,8 @@ def integrate(
     """Integrate from t0 to t_end; fill out_m/out_dm at sample_times (sorted, in (t0, t_end]).
 
     env is the band's envelope (banded.band_envelope). atol is per component; max_order caps
-    the order (see max_stable_order). w_moment (3, S) maps y[obs_idx] to <m>. Returns (status, y(t_end)). stats accumulates
-    [steps, rejected steps, LU factorisations, Newton iterations].
+    the order (see max_stable_order). w_moment (3, S) maps y[obs_idx] to <m>. Returns (status, y(t_end)).
+    stats accumulates [steps, rejected steps, LU factorisations, Newton iterations].
     """
     n = y0.shape[0]
     nq = vals.shape[0]

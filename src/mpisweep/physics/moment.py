@@ -25,6 +25,9 @@ def solve(particle: Particle, excitation: Excitation, easy_axis=(1.0, 0.0, 0.0),
           **solver_options) -> SolveResult:
     """One cycle of ⟨m⟩ and d⟨m⟩/dt at ``excitation.times``; `solver_options` go to the FP solver.
 
+    Solver options: ``degree`` (automatic by default), ``rtol``, ``atol``, ``max_degree`` (60: a
+    higher degree, given or automatic, is refused with DegreeError before any work; None lifts it).
+
     For the equilibrium models ``degree`` is 0 and ``stats`` is empty: nothing is integrated.
     """
     if model not in MODELS:

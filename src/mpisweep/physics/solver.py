@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import SolverError
+from ..errors import DegreeError, SolverError
 from . import integrator
 from .banded import band_envelope
 from .excitation import Excitation
@@ -52,9 +52,10 @@ def auto_degree(particle: Particle, max_field: float) -> int:
     and where the √σ fit has not been measured). Fitted to truncation errors
     against L + 5 or more at rtol 1e-8 over 36 cases (D 14-28 nm, K 100-5000 J/m³,
     offsets across the Bruker grid): at this L the largest error is 1.0e-5
-    (ξ = 24.9, L = 16), most are 1e-6 to 8e-6 (table in the README). The earlier prototype rule max(10 + 0.3·ξ, 1.2·σ + 9) is
-    1e-7 accurate in its field branch, too coarse in its anisotropy branch, and up
-    to four degrees larger than needed at small σ.
+    (ξ = 24.9, L = 16), most are 1e-6 to 8e-6 (table in the docs' solver page). The
+    earlier prototype rule max(10 + 0.3·ξ, 1.2·σ + 9) is 1e-7 accurate in its field
+    branch, too coarse in its anisotropy branch, and up to four degrees larger than
+    needed at small σ.
     """
     xi = particle.beta * max_field
     sigma = particle.sigma
@@ -72,6 +73,19 @@ TRUNCATION_AT_AUTO = 1e-5
 TRUNCATION_GROWTH = 4.0
 #: the accuracy budget of a dictionary row's <m> (truncation plus time integration)
 ACCURACY_BUDGET = 1e-4
+
+#: The largest truncation degree a solve takes unless told otherwise: a solve costs ~L³, the paper
+#: grid needs at most 42, and a 3000 mT offset would need 150 at 22 nm. The sweep's ``solver.max_degree``
+#: has the same default (a test checks it).
+MAX_DEGREE = 60
+
+
+def limit_degree(degree: int, max_degree: int | None, what: str) -> None:
+    """Raise DegreeError when `degree` exceeds `max_degree` (None: no limit), naming `what`."""
+    if max_degree is not None and degree > max_degree:
+        raise DegreeError(f"truncation degree L = {degree} for {what} is above max_degree = {max_degree} "
+                          "(a solve costs ~L³; the paper grid needs at most 42): weaken the fields, "
+                          "or raise max_degree")
 
 
 def truncation_estimate(degree: int, automatic: int) -> float:
@@ -196,8 +210,13 @@ def solve(
     atol: float | None = None,
     warmup: float = DEFAULT_WARMUP,
     check: bool = True,
+    max_degree: int | None = MAX_DEGREE,
 ) -> SolveResult:
-    """<m>(t) and d<m>/dt over one drive cycle in periodic steady state."""
+    """<m>(t) and d<m>/dt over one drive cycle in periodic steady state.
+
+    `degree` defaults to :func:`auto_degree`; a degree above `max_degree` (None: no limit) is
+    refused with :class:`~mpisweep.errors.DegreeError` before any work.
+    """
     start = time.perf_counter()
     if rtol is None:
         rtol = default_rtol(particle.sigma)
@@ -211,8 +230,10 @@ def solve(
         degree = auto_degree(particle, excitation.max_field())
     if degree < 1:
         raise ValueError(f"degree: must be ≥ 1, got {degree}")
-    op = build_operator(particle, int(degree))
+    limit_degree(int(degree), max_degree,
+                 f"{particle.describe()}, strongest field {excitation.max_field() * 1e3:.4g} mT")
     what = _describe(particle, easy_axis, excitation, degree)
+    op = build_operator(particle, int(degree))
 
     offset_local = rot @ np.asarray(excitation.offset)
     drive_local = excitation.drive_vectors @ rot.T  # (channels, 3)

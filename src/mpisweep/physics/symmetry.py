@@ -12,7 +12,8 @@ The Néel Fokker–Planck drift (params) is built from cross products and dot pr
 the easy axis n only, and the diffusion is isotropic, so the equation is covariant under proper
 rotations: rotating B and n by R rotates the whole density. (So is its Galerkin truncation: the
 spherical harmonics of degree ≤ L span a rotation-invariant space, so the relation is exact at
-every L; only the adaptive time steps differ between the two solves.) R maps the easy axis n(ϑ) = (cos ϑ, sin ϑ, 0) onto (cos ϑ, −sin ϑ, 0) =
+every L; only the adaptive time steps differ between the two solves.) R maps the easy axis
+n(ϑ) = (cos ϑ, sin ϑ, 0) onto (cos ϑ, −sin ϑ, 0) =
 −n(180° − ϑ), and the uniaxial energy −K(n·m)² does not see the sign of n. The periodic steady
 state is unique, so the problem (180° − ϑ, o') has
 

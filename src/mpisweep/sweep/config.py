@@ -402,7 +402,8 @@ def resolve(cfg: dict) -> Sweep:
                           "particles, so the rows would be numerical noise")
     for axis in ("x", "y"):
         if off[axis]["max"] < off[axis]["min"]:
-            raise ConfigError(f"config key 'offsets.{axis}.max': {off[axis]['max']:g} is below min {off[axis]['min']:g}")
+            raise ConfigError(f"config key 'offsets.{axis}.max': {off[axis]['max']:g} "
+                              f"is below min {off[axis]['min']:g}")
     ranks = list(cfg["fit"]["ranks"])
     fractions = _rank_fractions(ranks, len(grids.diameters_nm) * len(grids.anisotropies_Jm3))
     m3 = cfg["fit"]["m3"]

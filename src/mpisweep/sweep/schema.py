@@ -86,6 +86,16 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
+def _text_hint(instance) -> str:
+    """The hint for a number that YAML read as text (1e-5 has no dot, so YAML 1.1 reads a string)."""
+    if not (isinstance(instance, str) and _looks_numeric(instance)):
+        return ""
+    mantissa, e, exponent = instance.strip().lower().partition("e")
+    mantissa += "" if "." in mantissa else ".0"
+    exponent = exponent if not exponent or exponent[0] in "+-" else "+" + exponent
+    return f"; YAML reads {instance} as text: write it with a dot and a signed exponent ({mantissa}{e}{exponent})"
+
+
 def _describe_error(err) -> str:
     """A readable message naming the key of a jsonschema ValidationError."""
     path = list(err.absolute_path)
@@ -106,14 +116,15 @@ def _describe_error(err) -> str:
             return _describe_error(deepest)
         desc = ((err.schema or {}).get("description") or "").strip()
         return (f"config key '{_key(path)}': {json.dumps(err.instance)} is not valid"
-                + (f" (expected {desc})" if desc else ""))
+                + (f" (expected {desc})" if desc else "") + _text_hint(err.instance))
     desc = ((err.schema or {}).get("description") or "").strip()
     msg = err.message
     if err.validator == "type":
-        msg = f"{json.dumps(err.instance)} has the wrong type (expected {err.validator_value})"
-        if isinstance(err.instance, str) and _looks_numeric(err.instance):
-            msg += f"; YAML reads {err.instance} as text: write it with a dot and a signed exponent (e.g. 2.5e+6)"
-    return f"config key '{_key(path)}': {msg}" + (f" ({desc})" if desc and err.validator != "type" else "")
+        msg = (f"{json.dumps(err.instance)} has the wrong type (expected {err.validator_value})"
+               + _text_hint(err.instance))
+    if err.validator != "type":
+        msg += (f" ({desc})" if desc else "") + _text_hint(err.instance)
+    return f"config key '{_key(path)}': {msg}"
 
 
 def _fill_defaults(instance, schema, root):

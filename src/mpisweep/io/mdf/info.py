@@ -39,7 +39,8 @@ def describe(path) -> str:
         f"  version {lay.version}, calibration method {lay.method}",
         f"  grid size {grid}; {lay.num_offsets} calibration frames + {lay.num_background} background frames",
         f"  receive channels {lay.num_channels}, periods per frame {lay.num_periods}, unit {lay.unit}",
-        f"  samples per cycle {lay.num_sampling_points}, cycle {_si(lay.cycle, 's')}, bandwidth {_si(lay.bandwidth, 'Hz')}, "
+        f"  samples per cycle {lay.num_sampling_points}, cycle {_si(lay.cycle, 's')}, "
+        f"bandwidth {_si(lay.bandwidth, 'Hz')}, "
         f"averages {lay.num_averages}",
         f"  frequencies: {freqs.size} bins, {_si(freqs.min(), 'Hz')} to {_si(freqs.max(), 'Hz')} "
         f"(spacing 1/cycle = {_si(1 / lay.cycle, 'Hz')})"
@@ -58,7 +59,8 @@ def describe(path) -> str:
     axis_name = lay.fast_axis_key.rsplit("/", 1)[-1]
     lines += [
         "  flags:",
-        f"    Fourier transformed: {_yes(lay.fourier)} ({'frequency' if lay.fourier else 'time'} domain, /measurement/data "
+        f"    Fourier transformed: {_yes(lay.fourier)} "
+        f"({'frequency' if lay.fourier else 'time'} domain, /measurement/data "
         f"{lay.data_shape} {lay.data_dtype})",
         f"    fast frame axis: {_yes(lay.fast_axis)} (from {axis_name})",
         f"    background frames: {lay.num_background}, background corrected: {_yes(lay.background_corrected)}",
@@ -103,7 +105,8 @@ def check_compatible(ds: xr.Dataset, expected: dict, *, path, rtol: float = 1e-6
         raise MDFError(f"{name}: {field} is {actual}, config expects {want}")
 
     attrs = ds.attrs
-    for key, field in (("cycle", "/acquisition/drivefield/cycle"), ("base_frequency", "/acquisition/drivefield/baseFrequency")):
+    for key, field in (("cycle", "/acquisition/drivefield/cycle"),
+                       ("base_frequency", "/acquisition/drivefield/baseFrequency")):
         if key in expected and not np.isclose(attrs[key], expected[key], rtol=rtol, atol=0):
             fail(field, f"{attrs[key]:.9g}", f"{expected[key]:.9g}")
     if "dividers" in expected:
@@ -117,7 +120,8 @@ def check_compatible(ds: xr.Dataset, expected: dict, *, path, rtol: float = 1e-6
                 f"{actual} on the active channels {[int(a) + 1 for a in active]} (all: {all_dividers.tolist()})")
             fail("/acquisition/drivefield/divider", shown, want)
     if "num_sampling_points" in expected and int(attrs["num_sampling_points"]) != int(expected["num_sampling_points"]):
-        fail("/acquisition/receiver/numSamplingPoints", int(attrs["num_sampling_points"]), int(expected["num_sampling_points"]))
+        fail("/acquisition/receiver/numSamplingPoints", int(attrs["num_sampling_points"]),
+             int(expected["num_sampling_points"]))
     if "grid_size" in expected:
         want = [int(v) for v in expected["grid_size"]]
         want = want + [1] * (3 - len(want))

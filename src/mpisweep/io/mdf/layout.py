@@ -107,7 +107,8 @@ def parse_layout(r: Reader, calibration: bool = True) -> Layout:
     L = V // 2 + 1
     conversion = r.array("/acquisition/receiver/dataConversionFactor", float, ndim=2, required=False)
     if conversion is not None and conversion.shape != (C, 2):
-        raise r.error("/acquisition/receiver/dataConversionFactor", f"has shape {conversion.shape}, expected (C, 2) = ({C}, 2)")
+        raise r.error("/acquisition/receiver/dataConversionFactor",
+                      f"has shape {conversion.shape}, expected (C, 2) = ({C}, 2)")
 
     fourier = r.flag("/measurement/isFourierTransformed")
     if r.flag("/measurement/isSparsityTransformed", required=False, default=False):
@@ -132,7 +133,8 @@ def parse_layout(r: Reader, calibration: bool = True) -> Layout:
     if pair:
         shape = shape[:-1]
     if fourier and not (is_complex or pair):
-        raise r.error(DATA, f"has real dtype {dtype} but isFourierTransformed is 1 (expected a complex compound {{r, i}})")
+        raise r.error(DATA, f"has real dtype {dtype} but isFourierTransformed is 1 "
+                            "(expected a complex compound {r, i})")
     if not fourier and is_complex:
         raise r.error(DATA, "is complex but isFourierTransformed is 0 (time-domain data must be real)")
     if len(shape) != 4:
@@ -160,7 +162,8 @@ def parse_layout(r: Reader, calibration: bool = True) -> Layout:
     if permuted:
         perm = r.array("/measurement/framePermutation", np.int64, ndim=1)
         if perm.size != N or not np.array_equal(np.sort(perm), np.arange(1, N + 1)):
-            raise r.error("/measurement/framePermutation", f"must be a permutation of 1..{N} (N frames), got {perm.size} entries")
+            raise r.error("/measurement/framePermutation",
+                          f"must be a permutation of 1..{N} (N frames), got {perm.size} entries")
         acquisition = perm - 1
     if strength.shape[0] not in (1, J):
         raise r.error("/acquisition/drivefield/strength", f"has {strength.shape[0]} periods, data has J = {J}")

@@ -27,9 +27,11 @@ def write_measurement(path, frames: np.ndarray, background: np.ndarray | None, a
     cycle = float(attrs["cycle"])
     ds = xr.Dataset(
         {"system_matrix": (("channel", "frequency", "offset"), frames)},
-        coords={"channel": np.arange(C), "frequency": np.arange(K) / cycle, "frequency_bin": ("frequency", np.arange(K)),
+        coords={"channel": np.arange(C), "frequency": np.arange(K) / cycle,
+                "frequency_bin": ("frequency", np.arange(K)),
                 "offset": np.arange(F)},
-        attrs={k: v for k, v in attrs.items() if k not in ("calibration_size", "calibration_order", "calibration_method")},
+        attrs={k: v for k, v in attrs.items()
+               if k not in ("calibration_size", "calibration_order", "calibration_method")},
     )
     bg = None if background is None else xr.DataArray(np.asarray(background, complex),
                                                        dims=("channel", "frequency", "background_frame"))

@@ -157,7 +157,8 @@ def _assemble(lay, fg, cols, data, tf, snr, subtracted, tf_applied, subtract_bac
         coords["position"] = (("offset", "xyz"), lay.positions)
     variables = {"system_matrix": (lead + ("channel", "frequency", "offset"), squeeze(fg))}
     if snr is not None:
-        variables["snr"] = (lead + ("channel", "frequency"), squeeze(np.broadcast_to(snr, (J, *snr.shape[1:]))[:, :, cols]))
+        variables["snr"] = (lead + ("channel", "frequency"),
+                            squeeze(np.broadcast_to(snr, (J, *snr.shape[1:]))[:, :, cols]))
     if tf is not None:
         variables["transfer_function"] = (("channel", "frequency"), tf[:, cols])
     if not subtract_background and lay.num_background:
@@ -228,7 +229,8 @@ def to_grid(ds: xr.Dataset) -> xr.Dataset:
     order = ds.attrs.get("calibration_order", "xyz")
     if order != "xyz":
         raise MDFError(f"{src}: /calibration/order is {order!r}; only 'xyz' (x fastest) is supported")
-    dims, shape = (("offset_z", "offset_y", "offset_x"), (nz, ny, nx)) if nz > 1 else (("offset_y", "offset_x"), (ny, nx))
+    dims, shape = ((("offset_z", "offset_y", "offset_x"), (nz, ny, nx)) if nz > 1
+                   else (("offset_y", "offset_x"), (ny, nx)))
     data_vars, coords = {}, {}
     for name, var in ds.variables.items():
         if name == "offset":

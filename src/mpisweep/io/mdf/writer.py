@@ -93,7 +93,8 @@ def write_system_matrix(path, data: xr.Dataset, *, background=None, frame_permut
     if size is not None:
         size = np.asarray(size, dtype=np.int64).reshape(-1)
         if size.size != 3 or int(np.prod(size)) != O:
-            raise ValueError(f"calibration_size {size.tolist()} does not describe {O} calibration frames (need Nx*Ny*Nz = O)")
+            raise ValueError(f"calibration_size {size.tolist()} does not describe {O} calibration frames "
+                             "(need Nx*Ny*Nz = O)")
 
     frames = np.concatenate([sm, bg], axis=-1)
     if not fast_frame_axis:
@@ -101,10 +102,12 @@ def write_system_matrix(path, data: xr.Dataset, *, background=None, frame_permut
     now = time or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
     method = str(meta.get("calibration_method", "hybrid"))
     groups = {
-        "/study": {"name": "", "number": 0, "uuid": str(uuidlib.uuid4()), "description": "", "time": now, **(study or {})},
+        "/study": {"name": "", "number": 0, "uuid": str(uuidlib.uuid4()), "description": "", "time": now,
+                   **(study or {})},
         "/experiment": {"name": "", "number": 0, "uuid": str(uuidlib.uuid4()), "description": "", "subject": "",
                         "isSimulation": int(method == "simulation"), **(experiment or {})},
-        "/scanner": {"facility": "", "manufacturer": "", "name": "", "operator": "", "topology": "FFP", **(scanner or {})},
+        "/scanner": {"facility": "", "manufacturer": "", "name": "", "operator": "", "topology": "FFP",
+                     **(scanner or {})},
         "/tracer": {"batch": [""], "concentration": [0.0], "name": [""], "solute": ["Fe"], "vendor": [""],
                     "volume": [0.0], **(tracer or {})},
     }
@@ -217,7 +220,8 @@ def _permutation(data, given, N, E):
     if given is not None:
         perm = np.asarray(given, dtype=np.int64).reshape(-1)
         if perm.size != N or not np.array_equal(np.sort(perm), np.arange(1, N + 1)):
-            raise ValueError(f"frame_permutation must be a permutation of 1..{N} (O calibration + {E} background frames)")
+            raise ValueError(f"frame_permutation must be a permutation of 1..{N} "
+                             f"(O calibration + {E} background frames)")
     elif "acquisition_frame" in data.coords:
         acq = np.asarray(data["acquisition_frame"].values)
         if E:

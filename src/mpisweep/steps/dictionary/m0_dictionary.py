@@ -37,7 +37,8 @@ def build_m0(sweep: Sweep, output=None) -> Path:
     output = Path(output) if output is not None else sweep.layout.m0
     rows = np.stack([m0_rows(sweep, d) for d in sweep.grids.diameters_nm])
     coords = {k: v for k, v in all_coords(sweep).items() if set(v.dims) <= set(M0_DIMS)}
-    ds = xr.Dataset({"rows": (M0_DIMS, rows)}, coords=coords, attrs={**store_attrs(sweep), "model": "Langevin (M0)", ROWS_SHA256: checksum(rows)})
+    ds = xr.Dataset({"rows": (M0_DIMS, rows)}, coords=coords,
+                    attrs={**store_attrs(sweep), "model": "Langevin (M0)", ROWS_SHA256: checksum(rows)})
     ds["rows"].attrs.update(long_name="Langevin system-matrix rows (spectrum convention)", units="1/s")
     with atomic_path(output) as tmp:
         to_zarr(ds, tmp)

@@ -63,6 +63,7 @@ def simulate_shard(sweep: Sweep, diameter_nm: float, anisotropy: float, shard=No
     angles = [sweep.angles[i] for i in indices]
     result = simulate_block(particle, sweep.excitation, angles, sweep.offsets, sweep.bins[:, 2],
                             degree=sweep.solver.degree, rtol=sweep.solver_rtol(particle),
+                            max_degree=sweep.limits.max_degree,
                             progress=printer(particle.describe()) if progress else None)
     degrees = result.degrees
     info = {

@@ -39,7 +39,8 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
         f"ε_global = {r0a.eps_global_best:.6g}")
     dictionary, fp_attrs = open_fp(sweep, fp, log=log)
     r1 = fit_m1(measured, dictionary, bins)
-    log(f"M1: best (D, K) = ({r1.best_diameter:g} nm, {r1.best_anisotropy:g} J/m³), ε_global = {r1.eps_global_best:.6g}")
+    log(f"M1: best (D, K) = ({r1.best_diameter:g} nm, {r1.best_anisotropy:g} J/m³), "
+        f"ε_global = {r1.eps_global_best:.6g}")
     r2 = fit_m2(measured, dictionary, bins, ranks=sweep.fit.ranks, svd=sweep.fit.svd)
     for frac, s, e in zip(r2.rank_fractions, r2.ranks, r2.eps_global):
         log(f"M2: rank {100 * frac:g} % (s = {int(s)}): ε_global = {float(e):.6g}")

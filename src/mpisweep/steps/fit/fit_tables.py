@@ -92,7 +92,8 @@ def summary(sweep: Sweep, measured, r0, r0a, r1, r2, r3, dictionary_attrs: dict,
         "M1": {"eps_global": float(r1.eps_global_best), "best_diameter": float(r1.best_diameter),
                "best_anisotropy": float(r1.best_anisotropy)},
         "M2": [{"rank_fraction": row["rank_fraction"], "rank": row["rank"], "effective_rank": row["effective_rank"],
-                "eps_global": row["eps_global"], "n_nonzero": row["n_nonzero"], "largest_weights": r2.largest_weights(i)}
+                "eps_global": row["eps_global"], "n_nonzero": row["n_nonzero"],
+                "largest_weights": r2.largest_weights(i)}
                for i, row in enumerate(r2.to_table())],
         "M3": [{"rank_fraction": row["rank_fraction"], "rank": row["rank"], "effective_rank": row["effective_rank"],
                 "l2": row["l2"], "eps_global": row["eps_global"], "n_nonzero": row["n_nonzero"],

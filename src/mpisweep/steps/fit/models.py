@@ -45,7 +45,8 @@ def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3) ->
                                  {"long_name": "requested TSVD rank as a fraction of the full rank"})
     coords["rank_count"] = xr.Variable("rank", np.asarray(r2.ranks, np.int64), {"long_name": "singular values kept"})
     coords["rank_m3"] = xr.Variable("rank_m3", np.asarray(sweep.fit.m3.rank_fractions, float),
-                                    {"long_name": "requested TSVD rank of M3's weight step as a fraction of the full rank"})
+                                    {"long_name": "requested TSVD rank of M3's weight step "
+                                                  "as a fraction of the full rank"})
     coords["rank_m3_count"] = xr.Variable("rank_m3", np.asarray(r3.ranks, np.int64),
                                           {"long_name": "singular values kept (M3)"})
     S = np.asarray(measured.transpose("angle", "channel", "frequency", "offset").values)

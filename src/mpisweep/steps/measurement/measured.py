@@ -188,7 +188,8 @@ def _tolerance(sweep: Sweep) -> float:
 def _read(sweep: Sweep, path: Path, bins=None) -> xr.Dataset:
     ds = read_system_matrix(path, frequencies=bins)
     if "period" in ds.dims:
-        raise MDFError(f"{path}: /acquisition/numPeriodsPerFrame is {ds.sizes['period']}; one period per frame is supported")
+        raise MDFError(f"{path}: /acquisition/numPeriodsPerFrame is {ds.sizes['period']}; "
+                       "one period per frame is supported")
     need = max(receive_channels(sweep)) + 1
     if ds.sizes["channel"] < need:
         raise MDFError(f"{path}: /acquisition/receiver/numChannels is {ds.sizes['channel']}, config uses channel "
@@ -247,7 +248,8 @@ def check(sweep: Sweep) -> dict:
                            "/acquisition/drivefield/divider", "/acquisition/receiver/numSamplingPoints",
                            "/calibration/size", "/calibration/offsetFields", "/acquisition/receiver/numChannels",
                            "stored evaluation bins", "finite, non-zero data with a usable SNR"],
-        "expected": {k: (np.asarray(v).tolist() if not isinstance(v, (int, float)) else v) for k, v in expected.items()},
+        "expected": {k: (np.asarray(v).tolist() if not isinstance(v, (int, float)) else v)
+                     for k, v in expected.items()},
         "files": report,
     }
 

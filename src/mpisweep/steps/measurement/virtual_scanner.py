@@ -60,7 +60,8 @@ def transfer_function(tf: dict, freqs_hz) -> np.ndarray:
         return np.ones((2, f.size), dtype=complex)
     if kind == "analytic":
         s_hp = 1j * f / float(tf["highpass"])
-        shape = s_hp / (1 + s_hp) / (1 + 1j * f / float(tf["lowpass"])) ** 2 * np.exp(-2j * np.pi * f * float(tf["delay"]))
+        shape = (s_hp / (1 + s_hp) / (1 + 1j * f / float(tf["lowpass"])) ** 2
+                 * np.exp(-2j * np.pi * f * float(tf["delay"])))
         gains = np.asarray(tf["gain"], float) * np.exp(1j * np.radians(np.asarray(tf["phase"], float)))
         return gains[:, None] * shape[None, :]
     if kind == "h5":
@@ -113,8 +114,9 @@ def simulate_component(sweep: Sweep, component: dict, output, progress: bool = T
     particle = sweep.particle(component["diameter"], component["anisotropy"])
     degrees, rtol = component_settings(sweep, component)
     bins = np.arange(sweep.scanner.samples // 2 + 1)
+    # max_degree=None: a finer discretisation (L + degree_offset) of fields the config check has limited
     res = simulate_block(particle, sweep.excitation, sweep.angles, sweep.offsets, bins, degree=degrees, rtol=rtol,
-                         progress=printer(particle.describe()) if progress else None)
+                         progress=printer(particle.describe()) if progress else None, max_degree=None)
     degrees = res.degrees
     with atomic_path(output, suffix=".npz") as tmp:
         np.savez(tmp, rows=res.rows, degrees=degrees, rtol=rtol, max_periodicity=res.max_periodicity,
@@ -132,8 +134,9 @@ def _mixture(sweep: Sweep, component_files):
             if str(z["spec_hash"]) != digest(component_spec(sweep, comp)):
                 raise StoreError(f"{path}: simulated for another configuration; delete it to recompute")
             rows = z["rows"]
-            details.append({"name": name, "diameter_nm": float(comp["diameter"]), "anisotropy_Jm3": float(comp["anisotropy"]),
-                            "weight": float(comp["weight"]), "degree": int(np.max(z["degrees"])), "rtol": float(z["rtol"]),
+            details.append({"name": name, "diameter_nm": float(comp["diameter"]),
+                            "anisotropy_Jm3": float(comp["anisotropy"]), "weight": float(comp["weight"]),
+                            "degree": int(np.max(z["degrees"])), "rtol": float(z["rtol"]),
                             "max_periodicity": float(z["max_periodicity"])})
         total = comp["weight"] * rows if total is None else total + comp["weight"] * rows
     return total, details

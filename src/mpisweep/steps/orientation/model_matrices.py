@@ -83,7 +83,7 @@ def simulate_entry(sweep: Sweep, diameter: float, anisotropy: float, angles, bin
     """φ (angle, channel, bin, offset_y, offset_x) of one (D, K) with the dictionary's discretization."""
     particle = sweep.particle(diameter, anisotropy)
     res = simulate_block(particle, sweep.excitation, angles, sweep.offsets, bins, degree=sweep.solver.degree,
-                         rtol=sweep.solver_rtol(particle),
+                         rtol=sweep.solver_rtol(particle), max_degree=sweep.limits.max_degree,
                          progress=printer(f"model entry {block_name(diameter, anisotropy)}") if progress else None)
     return res.rows
 
@@ -117,7 +117,8 @@ def synthesize(sweep: Sweep, models=None, progress: bool = True, log=print, work
     cal_rows = {}
     if tf_cfg["source"] == "calibration" and not same:
         cal_rows = _simulate_all(sweep, union, cal_angles, bins, workers, progress)
-    log(f"simulated {len(union)} (D, K) entries × {len(angles)} angles × {target.offsets.shape[0] * target.offsets.shape[1]} "
+    log(f"simulated {len(union)} (D, K) entries × {len(angles)} angles × "
+        f"{target.offsets.shape[0] * target.offsets.shape[1]} "
         f"offsets on {bins.size} bins in {time.perf_counter() - start:.1f} s ({workers} processes)")
     measured = None
     if tf_cfg["source"] == "calibration":
@@ -128,7 +129,8 @@ def synthesize(sweep: Sweep, models=None, progress: bool = True, log=print, work
         phi = sum(w * rows[(d, k)] for d, k, w in entries[m])
         if tf_cfg["source"] == "calibration":
             phi_cal = phi if same else sum(w * cal_rows[(d, k)] for d, k, w in entries[m])
-            a = fit_transfer_function(phi_cal.reshape(phi_cal.shape[:3] + (-1,)), measured.reshape(measured.shape[:3] + (-1,)))
+            a = fit_transfer_function(phi_cal.reshape(phi_cal.shape[:3] + (-1,)),
+                                      measured.reshape(measured.shape[:3] + (-1,)))
         else:
             tf = {"kind": "h5", "path": tf_cfg["path"], "channels": list(tf_cfg["channels"])}
             a = tabulated_transfer_function(tf, bins / sweep.cycle)
@@ -165,7 +167,8 @@ def write_model(sweep: Sweep, model: str, sm: np.ndarray, a: np.ndarray, bins, a
         full[:, bins] = sm[i]
         write_system_matrix(lay.model_matrix_mdf(model, angle), system_matrix_dataset(sweep, full, None),
                             frequency_bins=bins,
-                            experiment={"name": f"mpisweep model {model}, easy axis {label(angle)} deg", "isSimulation": 1},
+                            experiment={"name": f"mpisweep model {model}, easy axis {label(angle)} deg",
+                                        "isSimulation": 1},
                             scanner={"name": "mpisweep model"}, tracer={"name": [f"model {model}"]})
 
 

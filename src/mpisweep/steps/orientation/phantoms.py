@@ -1,4 +1,5 @@
-"""Phantom measurements for orientation imaging: virtual ones written in the record's layout, and the index that reads them back.
+"""Phantom measurements for orientation imaging: virtual ones written in the record's layout, and the index
+that reads them back.
 
 Virtual phantoms are delta samples of the virtual scanner's mixture at continuous positions
 (between the calibration pixels) and continuous easy-axis angles. The signal of a sample of
@@ -80,7 +81,8 @@ def _component_rows(sweep: Sweep, component: dict, angle: float, offsets: np.nda
     grid = offsets.reshape(1, -1, 3)
     degrees, rtol = component_settings(sweep, component, grid)  # the virtual scanner's settings
     bins = np.arange(sweep.scanner.samples // 2 + 1)
-    res = simulate_block(particle, sweep.excitation, [angle], grid, bins, degree=degrees, rtol=rtol, symmetry=False)
+    res = simulate_block(particle, sweep.excitation, [angle], grid, bins, degree=degrees, rtol=rtol, symmetry=False,
+                         max_degree=None)  # the virtual scanner's finer discretisation, as there
     return np.moveaxis(res.rows[0, :, :, 0, :], -1, 0)  # (P, C, K)
 
 
@@ -102,7 +104,8 @@ def noise_free_signals(sweep: Sweep, phantoms: list[dict], progress: bool = True
     start = time.perf_counter()
 
     simulated = []
-    results = map_over_sweep(_component_rows, sweep, [(comp, angle, offsets) for angle, comp, offsets in tasks], workers)
+    results = map_over_sweep(_component_rows, sweep,
+                             [(comp, angle, offsets) for angle, comp, offsets in tasks], workers)
     for done, ((angle, comp, _), rows) in enumerate(zip(tasks, results), start=1):
         simulated.append((angle, comp, rows))
         if show:
@@ -139,7 +142,8 @@ def simulate_phantoms(sweep: Sweep, progress: bool = True, workers: int = 1) -> 
         path = lay.phantom_file(p["number"])
         first = p["samples"][0]
         write_measurement(path, fg, bg, attrs,
-                          experiment={"name": f"virtual phantom {p['number']}", "number": p["number"], "isSimulation": 1},
+                          experiment={"name": f"virtual phantom {p['number']}", "number": p["number"],
+                                      "isSimulation": 1},
                           tracer={"name": ["virtual mixture"]}, scanner={"name": "mpisweep virtual scanner"})
         p["file"] = str(path.relative_to(lay.phantoms))
         if p["kind"] == "single":
@@ -199,7 +203,8 @@ def phantom_index(sweep: Sweep) -> list[dict]:
         truth = json.loads(sweep.layout.phantom_truth.read_text())
         for p in truth["phantoms"]:
             if p["kind"] == "map":
-                out.append({"number": p["number"], "kind": "map", "file": directory / p["file"], "samples": p["samples"]})
+                out.append({"number": p["number"], "kind": "map", "file": directory / p["file"],
+                            "samples": p["samples"]})
     return out
 
 

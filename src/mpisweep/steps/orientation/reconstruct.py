@@ -52,7 +52,8 @@ def system_matrices(sweep: Sweep, model: str, bins: np.ndarray):
     if missing.size:
         raise MpisweepError(f"{sweep.layout.model_matrices(model)}: bins from {missing.min()} are not synthesized; "
                             "orientation.matrices.min_frequency must not exceed reconstruction.min_frequency")
-    sm = ds["system_matrix"].sel(frequency=bins).transpose("angle", "channel", "frequency", "offset_y", "offset_x").values
+    sm = ds["system_matrix"].sel(frequency=bins).transpose("angle", "channel", "frequency",
+                                                           "offset_y", "offset_x").values
     return sm.reshape(sm.shape[:3] + (-1,)), [float(a) for a in ds["angle"].values], cal, snr
 
 
@@ -120,7 +121,8 @@ def write_store(sweep: Sweep, model: str, images: np.ndarray, phantoms, angles, 
         {"c": (("measurement", "angle", "offset_y", "offset_x"), images.astype(np.float32))},
         coords={"measurement": [int(p["number"]) for p in phantoms],
                 "multi_sample": ("measurement", [p["kind"] == "map" for p in phantoms]),
-                "angle": ("angle", np.asarray(angles, float), {"units": "deg", "long_name": "contrast: easy-axis angle"}),
+                "angle": ("angle", np.asarray(angles, float),
+                          {"units": "deg", "long_name": "contrast: easy-axis angle"}),
                 "offset_y": ("offset_y", np.round(grid[:, 0, 1] / MT, 12), {"units": "mT"}),
                 "offset_x": ("offset_x", np.round(grid[0, :, 0] / MT, 12), {"units": "mT"})},
         attrs={"model": model, **{k: v for k, v in info.items()}, "config_hash": sweep.config_hash, **package_attrs()},

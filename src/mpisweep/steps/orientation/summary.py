@@ -51,7 +51,8 @@ def summarize(sweep: Sweep, log=print) -> list[dict]:
 
 
 def figures(sweep: Sweep) -> list:
-    """figures/orientation_errors.png (box plots) and figures/orientation_maps.png (map phantoms, else the first singles)."""
+    """figures/orientation_errors.png (box plots) and figures/orientation_maps.png (map phantoms, else the
+    first singles)."""
     from ...figures.orientation import error_boxplot, orientation_maps
     from ...io.stores import open_zarr
     from .phantoms import phantom_index, true_pixels
