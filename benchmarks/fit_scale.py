@@ -3,7 +3,7 @@ wall time and peak memory (RSS) of every step.
 
 The grid is config/paper.yaml's: 8 diameters × 90 anisotropies × 12 angles × 2 channels × 97
 evaluation bins × 121 offsets (720 entries, 3.0 GiB of complex128 rows per dictionary). Solving it
-would take ~90 core-hours (README, `make bench-grid`), so the rows come from a cheap synthetic
+would take ~90 core-hours (docs/performance.md, `make bench-grid`), so the rows come from a cheap synthetic
 filler instead, and everything after that runs the project's own code:
 
 * **filler** (not a pipeline step): rows = lag(D, K, k) · Σ_p g_p(D, K, ϑ) B_p(c, k, offset), with

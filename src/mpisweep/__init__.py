@@ -8,9 +8,10 @@ What a researcher scripts with (imported on first use, so ``import mpisweep`` st
     r = ms.solve(p, ex, ms.easy_axis_vector(30))                   # model="fp" | "equilibrium" | "langevin"
     rows = ms.spectrum(r.rate)                                     # φ_k per receive channel
 
-Layers: :mod:`mpisweep.physics` (solver), :mod:`mpisweep.fitting` (M0, M0a, M1, M2, M3),
-:mod:`mpisweep.io` (MDF, Zarr), :mod:`mpisweep.orientation` (multi-contrast reconstruction and
-readout), :mod:`mpisweep.sweep` (the workflow's steps), :mod:`mpisweep.figures`.
+Layers, bottom up: the kernels :mod:`mpisweep.physics` (solver), :mod:`mpisweep.fitting` (M0,
+M0a, M1, M2, M3), :mod:`mpisweep.io` (MDF, Zarr), :mod:`mpisweep.orientation` (multi-contrast
+reconstruction and readout) and :mod:`mpisweep.figures`; the workflow's shared machinery
+:mod:`mpisweep.sweep`; its steps :mod:`mpisweep.steps`, one package per stage.
 """
 
 from importlib import import_module

@@ -58,7 +58,7 @@ class Particle:
 
     @property
     def beta(self) -> float:
-        """m0/(kB T) in 1/T: ξ = β·|B|."""
+        """β = m0/(kB T) in 1/T, so that ξ = β·|B|."""
         return self.moment / (KB * self.temperature)
 
     @property

@@ -23,7 +23,7 @@ from .excitation import Excitation
 from .operator import Operator, build_operator, degree_ordering, rotation_to_easy_axis
 from .params import Particle
 
-DEFAULT_WARMUP = 40e-6  # s; 20-40 µs reached periodic steady state in every case measured (README)
+DEFAULT_WARMUP = 40e-6  # s; 20-40 µs reached periodic steady state in every case measured (docs: solver)
 PERIODICITY_TOL = 1e-5  # |<m>(T) - <m>(0)| above this runs another cycle
 MAX_CYCLES = 6
 MIN_DEGREE = 4  # near-isotropic densities (tiny ξ and σ)
@@ -31,7 +31,7 @@ STABILITY_TOL = 1e-6  # largest real part (units of 1/τ) still taken as the con
 
 
 def default_rtol(sigma: float) -> float:
-    """Relative tolerance that keeps max |Δ<m>| ≤ 1e-4 over the cycle (measured, see README).
+    """Relative tolerance that keeps max |Δ<m>| ≤ 1e-4 over the cycle (measured, see the docs' solver page).
 
     With an anisotropy barrier the moment switches between wells; errors grow while
     it leaves a well, so the global error per unit of local tolerance rises with σ
@@ -67,7 +67,7 @@ def auto_degree(particle: Particle, max_field: float) -> int:
     return max(MIN_DEGREE, int(math.ceil(max(field_branch, anisotropy_branch))))
 
 
-#: truncation error at the automatic degree (largest measured, README table) and its growth per
+#: truncation error at the automatic degree (largest measured, docs' solver table) and its growth per
 #: degree below it (median of the measured ratios error(L - 1) / error(L): 2.6-14, median ~4)
 TRUNCATION_AT_AUTO = 1e-5
 TRUNCATION_GROWTH = 4.0

@@ -69,7 +69,7 @@ def check(sweep) -> None:
 #
 #     t(L, σ, ξ) = T0 + C · L^P · (1 + σ)^S · (1 + ξ)^X   seconds (ξ: the offset's strongest field)
 #
-# was fitted (least squares in log t) to the 30 cells of the grid-cost table in the README
+# was fitted (least squares in log t) to the 30 cells of the grid-cost table in docs/performance.md
 # (benchmarks/grid.py: D 14-28 nm × K 100-9000 J/m³, at the (angle, offset) points it sampled,
 # single core, machine shared): model/measured 0.72-1.41. T0 is the fixed cost of a small solve.
 # Per degree the spectrum check (three dense eigenvalue problems of (L+1)² unknowns) and the
