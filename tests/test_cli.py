@@ -151,8 +151,11 @@ def test_ctrl_c_exits_130_with_one_line_and_keeps_the_output(tmp_path):
     out = tmp_path / "m.csv"
     out.write_text("earlier results\n")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # a job started in the background of a non-interactive shell (as CI may run the suite) ignores
+    # SIGINT, and Python then keeps ignoring it: give the child the default disposition, as a terminal does
     proc = subprocess.Popen([sys.executable, "-m", "mpisweep", "moment", "--diameter", "26", "--anisotropy", "9000",
-                             "--output", str(out)], stderr=subprocess.PIPE, text=True, env=env)
+                             "--output", str(out)], stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(2.0)  # importing, then solving (≈ 4 s per solve at L = 36)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
