@@ -26,22 +26,26 @@ if importlib.util.find_spec("mpisweep") is None:  # not installed: use the check
 
 from mpisweep.errors import MpisweepError  # noqa: E402
 from mpisweep.sweep import Sweep  # noqa: E402
+from mpisweep.sweep.config import without_foreign_defaults  # noqa: E402
 from mpisweep.sweep.schema import read_yaml  # noqa: E402
 from mpisweep.sweep.in_use import claim as claim_output  # noqa: E402
 from mpisweep.sweep.in_use import release as release_output  # noqa: E402
 from mpisweep.sweep.in_use import stale_lock_hint  # noqa: E402
 
+_DEFAULT_CONFIG = os.path.join(workflow.basedir, "config", "config.yaml")
 
-configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+configfile: _DEFAULT_CONFIG
 
 
 try:
     # Snakemake's loader silently keeps the last of a key written twice: read every config file
     # (the default and each --configfile) with the loader that refuses it
-    for _configfile in workflow.configfiles:
-        read_yaml(_configfile)
+    _files = {os.path.abspath(f): read_yaml(f) for f in workflow.configfiles}
+    _own = [c for f, c in _files.items() if f != os.path.abspath(_DEFAULT_CONFIG)]
     # validated against the schema, defaults filled, resolved to SI: errors name the key
-    SWEEP = Sweep.load(config)
+    # (a Brownian sweep drops what only the Néel default config gave it)
+    SWEEP = Sweep.load(without_foreign_defaults(config, _own))
 except MpisweepError as _err:
     raise WorkflowError(f"invalid configuration: {_err}") from None
 if _hint := stale_lock_hint(os.getcwd(), SWEEP.output):
@@ -79,7 +83,7 @@ rule all:
         SHARDS,
         LAYOUT.fp,
         LAYOUT.m0,
-        LAYOUT.m0a,
+        M0A_STORES,
         FIT_OUTPUTS,
         FIGURE_OUTPUTS,
         ANGLE_OUTPUTS,

@@ -162,3 +162,24 @@ def test_ctrl_c_exits_130_with_one_line_and_keeps_the_output(tmp_path):
     assert proc.returncode == 130
     assert err == "mpisweep moment: interrupted\n"
     assert out.read_text() == "earlier results\n"
+
+
+# ------------------------------------------------------------------ the Brownian model
+def test_model_brown_solves_a_fluid_tracer(tmp_path, capsys):
+    table = run_moment(tmp_path, CASE_B[:2] + ["--model", "brown", "--hydrodynamic-diameter", "40", "--viscosity",
+                                               "1e-3"] + CASE_B[6:] + ["--samples", "96"])
+    assert table.shape == (96, 7) and np.linalg.norm(table[:, 1:4], axis=1).max() <= 1.0
+    assert "degree L=" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", "brown"], "--hydrodynamic-diameter: required with --model brown"),
+    (["--model", "brown", "--hydrodynamic-diameter", "10"], "is below --diameter"),
+    (["--model", "brown", "--hydrodynamic-diameter", "40", "--anisotropy", "1100"], "--anisotropy: not a parameter"),
+    (["--hydrodynamic-diameter", "40"], "--hydrodynamic-diameter: only with --model brown"),
+    (["--model", "brown", "--hydrodynamic-diameter", "40", "--viscosity", "0"], "--viscosity"),
+])
+def test_brown_arguments_are_checked(args, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["moment", "--diameter", "22", *args, "--output", "-"])
+    assert exc.value.code == 2 and message in capsys.readouterr().err

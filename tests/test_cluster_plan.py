@@ -177,7 +177,7 @@ def test_a_split_block_assembles_to_the_same_bytes_as_the_whole_block(tmp_path, 
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
             assert out.returncode == 0, out.stderr[-3000:]
         else:
-            simulate_shard(split, job.diameter_nm, job.anisotropy, part=(job.index, job.count), progress=False)
+            simulate_shard(split, job.diameter_nm, job.value, part=(job.index, job.count), progress=False)
     part = read_marker(split.layout.marker("D20_K1100_part2of2"))
     assert part["part"] == [2, 2] and part["angle_indices"] == [1, 3] and part["shape"][0] == 2
     assemble(split)

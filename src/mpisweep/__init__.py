@@ -22,6 +22,7 @@ _API = {
     "solve": "mpisweep.physics.moment",
     "MODELS": "mpisweep.physics.moment",
     "Particle": "mpisweep.physics.params",
+    "BrownParticle": "mpisweep.physics.params",
     "Excitation": "mpisweep.physics.excitation",
     "easy_axis_vector": "mpisweep.physics.operator",
     "simulate_block": "mpisweep.physics.block",

@@ -42,10 +42,12 @@ def _add_moment(sub):
 
     scanner = schema_default("scanner")  # the Bruker scanner: one home for its defaults
     solver = schema_default("solver")
+    particle = schema_default("particle")
     p = sub.add_parser(
         "moment",
         help="mean moment <m>(t) and d<m>/dt over one drive cycle in periodic steady state",
-        description="Solve the Néel Fokker-Planck equation (or an equilibrium model) for one particle "
+        description="Solve the Néel (or, with --model brown, the Brownian) Fokker-Planck equation, or an "
+        "equilibrium model, for one particle "
         "and one field trajectory B(t) = offset + A_i cos(2π fB/divider_i t); write one cycle as CSV.",
     )
     p.add_argument("--diameter", type=float, required=True, help="core diameter in nm")
@@ -70,7 +72,12 @@ def _add_moment(sub):
                    "a solve costs ~L³)")
     p.add_argument("--rtol", type=float, help="integrator relative tolerance")
     p.add_argument("--model", default="fp",
-                   help=f"{', '.join(MODELS)}: Fokker-Planck, static Boltzmann with K, Langevin")
+                   help=f"{', '.join(MODELS)}: Néel Fokker-Planck, Brownian Fokker-Planck (a particle in a fluid), "
+                   "static Boltzmann with K, Langevin")
+    p.add_argument("--hydrodynamic-diameter", type=float,
+                   help="hydrodynamic diameter in nm (--model brown; at least --diameter)")
+    p.add_argument("--viscosity", type=float, default=particle["viscosity"],
+                   help=f"viscosity of the fluid in Pa·s (--model brown; default {particle['viscosity']:g}, water)")
     p.add_argument("--ms", type=float, help="saturation magnetisation in A/m")
     p.add_argument("--alpha", type=float, help="Gilbert damping")
     p.add_argument("--temperature", type=float, help="temperature in K")
@@ -101,6 +108,19 @@ def _check_moment_args(args) -> None:
         raise UsageError(f"--degree: must be a positive integer, got {args.degree}")
     if args.max_degree < 1:
         raise UsageError(f"--max-degree: must be a positive integer, got {args.max_degree}")
+    brown = args.model == "brown"
+    if brown and args.hydrodynamic_diameter is None:
+        raise UsageError("--hydrodynamic-diameter: required with --model brown (nm)")
+    if brown:
+        _positive("viscosity", args.viscosity)
+        if args.hydrodynamic_diameter < args.diameter:
+            raise UsageError(f"--hydrodynamic-diameter: {args.hydrodynamic_diameter:g} nm is below --diameter "
+                             f"{args.diameter:g} nm (the shell adds to the core)")
+        for name in ("anisotropy", "alpha"):
+            if getattr(args, name):
+                raise UsageError(f"--{name}: not a parameter of --model brown (a rigid dipole in a fluid)")
+    elif args.hydrodynamic_diameter is not None:
+        raise UsageError("--hydrodynamic-diameter: only with --model brown")
     if len(args.offset) not in (2, 3):
         raise UsageError(f"--offset: need 2 or 3 components in mT, got {len(args.offset)}")
     if len(args.dividers) != len(args.drive):
@@ -114,15 +134,18 @@ def run_moment(args) -> int:
     import numpy as np
 
     from .physics.excitation import Excitation
-    from .physics.moment import solve
+    from .physics.moment import FOKKER_PLANCK, solve
     from .physics.operator import easy_axis_vector
-    from .physics.params import Particle
+    from .physics.params import BrownParticle, Particle
 
     start = time.perf_counter()
     _check_moment_args(args)
     extra = {k: getattr(args, k) for k in ("ms", "alpha", "temperature") if getattr(args, k) is not None}
     try:
-        particle = Particle(args.diameter * NM, args.anisotropy, **extra)
+        if args.model == "brown":
+            particle = BrownParticle(args.diameter * NM, args.hydrodynamic_diameter * NM, args.viscosity, **extra)
+        else:
+            particle = Particle(args.diameter * NM, args.anisotropy, **extra)
         excitation = Excitation(
             tuple(a * MT for a in args.drive),
             tuple(args.dividers),
@@ -141,11 +164,11 @@ def run_moment(args) -> int:
         easy = easy_axis_vector(args.easy_axis)
 
     _check_output(args.output)  # an unwritable -o fails now, not after the solve; the file is not touched
-    if args.model == "fp":
+    if args.model in FOKKER_PLANCK:
         _check_degree(args.degree, args.max_degree, particle, excitation, args.force_degree)
         options = {k: v for k, v in (("degree", args.degree), ("rtol", args.rtol)) if v is not None}
         options["max_degree"] = args.max_degree
-        result = solve(particle, excitation, easy, model="fp", **options)
+        result = solve(particle, excitation, easy, model=args.model, **options)
         info = (f"degree L={result.degree}, periodicity residual {result.periodicity:.2e} "
                 f"after {result.cycles} cycle(s), {result.stats['steps']} steps")
     else:
@@ -249,7 +272,9 @@ def _add_config_arg(p):
 
 def _add_dk(p, what="core diameter in nm", what_k="anisotropy constant K in J/m³"):
     p.add_argument("--diameter", type=float, required=True, help=what)
-    p.add_argument("--anisotropy", type=float, required=True, help=what_k)
+    second = p.add_mutually_exclusive_group(required=True)
+    second.add_argument("--anisotropy", type=float, help=f"{what_k} (model neel)")
+    second.add_argument("--hydrodynamic-diameter", type=float, help="hydrodynamic diameter in nm (model brown)")
 
 
 def _add_sweep(sub):
@@ -368,9 +393,15 @@ def run_warmup(args) -> int:
     return 0
 
 
-def _dk(args):
+def _dk(args, sweep) -> float:
+    """The block's second parameter from --anisotropy (model neel) or --hydrodynamic-diameter (model brown)."""
     _positive("diameter", args.diameter)
-    _positive("anisotropy", args.anisotropy, allow_zero=True)
+    flag = sweep.parameter.flag
+    value = getattr(args, sweep.parameter.name)
+    if value is None:
+        raise UsageError(f"{flag}: required for model {sweep.model} (the sweep's second grid parameter)")
+    _positive(flag[2:], value, allow_zero=sweep.model == "neel")
+    return value
 
 
 def run_simulate_block(args) -> int:
@@ -378,7 +409,6 @@ def run_simulate_block(args) -> int:
     from .sweep.cost import part_name
     from .sweep.names import block_name
 
-    _dk(args)
     try:
         index, count = (int(v) for v in args.part.split("/"))
     except ValueError:
@@ -386,12 +416,13 @@ def run_simulate_block(args) -> int:
     if not 1 <= index <= count:
         raise UsageError(f"--part: need 1 ≤ I ≤ N, got {args.part}")
     sweep = _sweep(args.config)
-    name = part_name(block_name(args.diameter, args.anisotropy), index, count)
+    value = _dk(args, sweep)
+    name = part_name(block_name(args.diameter, value, sweep.parameter.symbol), index, count)
     try:
-        part_angles(sweep, args.diameter, args.anisotropy, index, count)
+        part_angles(sweep, args.diameter, value, index, count)
     except ValueError as err:
         raise UsageError(f"--part: {err}") from None
-    info = simulate_shard(sweep, args.diameter, args.anisotropy, args.shard, args.marker,
+    info = simulate_shard(sweep, args.diameter, value, args.shard, args.marker,
                           progress=not args.quiet, part=(index, count))
     _stderr(f"mpisweep simulate-block {name}: L={info['degree_min']}…{info['degree']}, rtol={info['rtol']:.3g}, "
             f"max periodicity residual {info['max_periodicity']:.2e}, {info['steps']} steps, "
@@ -432,12 +463,13 @@ def run_virtual_component(args) -> int:
     from .steps.measurement.virtual_scanner import simulate_component
     from .sweep.names import block_name
 
-    _dk(args)
     sweep = _sweep(args.config)
-    name = block_name(args.diameter, args.anisotropy)
+    value = _dk(args, sweep)
+    p = sweep.parameter
+    name = block_name(args.diameter, value, p.symbol)
     comps = dict(sweep.components)
     if name not in comps:
-        raise UsageError(f"--diameter/--anisotropy: ({args.diameter:g} nm, {args.anisotropy:g} J/m³) "
+        raise UsageError(f"--diameter/{p.flag}: ({args.diameter:g} nm, {value:g} {p.unit}) "
                          "is not a component "
                          f"of measurement.virtual.components ({', '.join(comps)})")
     info = simulate_component(sweep, comps[name], args.output or sweep.layout.component(name), progress=not args.quiet)
@@ -591,7 +623,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    command = "mpisweep"
+    words = sys.argv[1:] if argv is None else list(argv)
+    # named before the parser is built (its imports take seconds), so that Ctrl-C then names it too
+    command = f"mpisweep {words[0]}" if words and not words[0].startswith("-") else "mpisweep"
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

@@ -44,6 +44,8 @@ for _var in (
     os.environ[_var] = "1"
 
 BLOCKS = {name: (d, k) for name, d, k in SWEEP.blocks}
+# the step commands' option for the second grid parameter: --anisotropy (neel) or --hydrodynamic-diameter (brown)
+PARAMETER_FLAG = SWEEP.parameter.flag
 COMPONENTS = dict(SWEEP.components)
 # The simulate jobs (mpisweep.sweep.cost): one per block, or per part (mirror-paired angles) of a
 # block too heavy for cluster.max_job_minutes, each with its planned runtime and memory.
@@ -79,10 +81,20 @@ WARMUP_INPUT = [str(LAYOUT.check)] if SWEEP.source == "mdf" else []
 SPECS = all_specs(SWEEP)
 SPEC_HASHES = spec_hashes(SWEEP)
 
-FIT_TABLES = {key: str(path) for key, path in LAYOUT.fit_tables.items()}
+# M0a (anisotropic equilibrium) and the angle conventions exist for immobilised (Néel) particles only
+NEEL = SWEEP.model == "neel"
+M0A_STORES = [str(LAYOUT.m0a)] if NEEL else []
+FIT_TABLES = {
+    key: str(path) for key, path in LAYOUT.fit_tables.items() if NEEL or key != "m0a"
+}
 FIT_OUTPUTS = list(FIT_TABLES.values()) + [str(LAYOUT.models)]
-ANGLE_OUTPUTS = [str(LAYOUT.angle_conventions)] if SWEEP.source == "mdf" else []
-FIGURE_OUTPUTS = [str(LAYOUT.figure(name)) for name in FIGURE_FILES.values()]
+ANGLE_OUTPUTS = (
+    [str(LAYOUT.angle_conventions)] if SWEEP.source == "mdf" and NEEL else []
+)
+FIGURES = {
+    key: name for key, name in FIGURE_FILES.items() if NEEL or key != "eps_global_m0a"
+}
+FIGURE_OUTPUTS = [str(LAYOUT.figure(name)) for name in FIGURES.values()]
 
 
 def spec(name):
@@ -101,8 +113,8 @@ def caption(key):
 
 
 wildcard_constraints:
-    block=r"D[0-9.]+_K[0-9.]+(_part[0-9]+of[0-9]+)?",
-    comp=r"D[0-9.]+_K[0-9.]+",
+    block=r"D[0-9.]+_[KH][0-9.]+(_part[0-9]+of[0-9]+)?",
+    comp=r"D[0-9.]+_[KH][0-9.]+",
     spec=r"[A-Za-z0-9_.]+",
 
 

@@ -23,7 +23,7 @@ rule warmup:
 
 
 rule simulate:
-    """One (D, K) block, or a planned part of it: its angles × all offsets → its Zarr shard (atomic rename), then its JSON marker.
+    """One (D, K) block ((D, D_h) for model brown), or a planned part of it: its angles × all offsets → its Zarr shard (atomic rename), then its JSON marker.
 
     Runtime and memory come from the cost model of the block (mpisweep.sweep.cost.plan_jobs); on
     a cluster the jobs are packed into groups that stay within cluster.max_job_minutes.
@@ -48,11 +48,14 @@ rule simulate:
         mem_mb=lambda w: JOBS[w.block].mem_mb,
     params:
         diameter=lambda w: JOBS[w.block].diameter_nm,
-        anisotropy=lambda w: JOBS[w.block].anisotropy,
+        # the second grid value (K, or D_h for model brown); the param keeps its name and the Néel
+        # command its text, so that an upgrade does not rerun finished jobs (params/code triggers)
+        anisotropy=lambda w: JOBS[w.block].value,
         part=lambda w: JOBS[w.block].part,
     shell:
         '"$MPISWEEP_PYTHON" -m mpisweep simulate-block --config "$MPISWEEP_CONFIG" --diameter {params.diameter} '
-        "--anisotropy {params.anisotropy} --part {params.part} --shard {output.shard} --marker {output.marker} "
+        + PARAMETER_FLAG
+        + " {params.anisotropy} --part {params.part} --shard {output.shard} --marker {output.marker} "
         "2>&1 | tee {log}"
 
 

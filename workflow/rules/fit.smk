@@ -13,7 +13,7 @@ rule fit:
         check=str(LAYOUT.check),
         fp=str(LAYOUT.fp),
         m0=str(LAYOUT.m0),
-        m0a=str(LAYOUT.m0a),
+        m0a=M0A_STORES,
         files=MEASURED_FILES,
     output:
         **FIT_TABLES,
@@ -42,7 +42,7 @@ rule figures:
             key: report(
                 str(LAYOUT.figure(name)), caption=caption(key), category="Figures"
             )
-            for key, name in FIGURE_FILES.items()
+            for key, name in FIGURES.items()
         },
     log:
         str(LAYOUT.log("figures")),

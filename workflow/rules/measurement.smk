@@ -18,10 +18,12 @@ rule virtual_component:
     threads: 1
     params:
         diameter=lambda w: COMPONENTS[w.comp]["diameter"],
-        anisotropy=lambda w: COMPONENTS[w.comp]["anisotropy"],
+        # the second grid value (K, or D_h for model brown), named as before (see rule simulate)
+        anisotropy=lambda w: COMPONENTS[w.comp][SWEEP.parameter.name],
     shell:
         '"$MPISWEEP_PYTHON" -m mpisweep virtual-component --config "$MPISWEEP_CONFIG" --diameter {params.diameter} '
-        "--anisotropy {params.anisotropy} --output {output} 2>&1 | tee {log}"
+        + PARAMETER_FLAG
+        + " {params.anisotropy} --output {output} 2>&1 | tee {log}"
 
 
 rule virtual_scanner:

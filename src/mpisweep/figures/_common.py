@@ -25,6 +25,17 @@ STYLE = {
     "image.interpolation": "nearest",
 }
 KANIS = "$K_\\mathrm{anis}$"
+#: the dictionary's second axis in models.zarr → (symbol, unit, axis label): K for immobilised
+#: particles (Néel), the hydrodynamic diameter for fluid tracers (Brown)
+SECOND_AXES = {
+    "anisotropy": (KANIS, "J/m³", f"anisotropy constant {KANIS} (J/m³)"),
+    "hydrodynamic_diameter": ("$D_h$", "nm", "hydrodynamic diameter $D_h$ (nm)"),
+}
+
+
+def second_axis(da) -> str:
+    """The name of a (…, diameter, second axis) DataArray's second axis (a key of SECOND_AXES)."""
+    return next(d for d in da.dims if d in SECOND_AXES)
 
 
 def styled(func):
@@ -182,17 +193,19 @@ def eps_rows(models, key: str, ridx) -> np.ndarray:
 
 
 def m1_optimum(models):
-    """(D, K) of the M1 optimum: attrs ``best_m1_*`` if present, else nanargmin of eps_global_m1."""
+    """(D, K) — (D, D_h) for fluid tracers — of the M1 optimum: attrs ``best_m1_*`` if present, else
+    nanargmin of eps_global_m1."""
     a = models.attrs
-    if "best_m1_diameter" in a and "best_m1_anisotropy" in a:
+    second = second_axis(models["eps_global_m1"]) if "eps_global_m1" in models else "anisotropy"
+    if "best_m1_diameter" in a and f"best_m1_{second}" in a:
         try:
-            return float(a["best_m1_diameter"]), float(a["best_m1_anisotropy"])
+            return float(a["best_m1_diameter"]), float(a[f"best_m1_{second}"])
         except (TypeError, ValueError):
             pass
     if "eps_global_m1" in models:
-        da = models["eps_global_m1"].transpose("diameter", "anisotropy")
+        da = models["eps_global_m1"].transpose("diameter", second)
         e = np.asarray(da.values, dtype=float)
         if np.isfinite(e).any():
             i, j = np.unravel_index(np.nanargmin(e), e.shape)
-            return float(one_d(da["diameter"].values)[i]), float(one_d(da["anisotropy"].values)[j])
+            return float(one_d(da["diameter"].values)[i]), float(one_d(da[second].values)[j])
     return None

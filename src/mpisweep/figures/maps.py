@@ -11,8 +11,8 @@ from matplotlib.ticker import FormatStrFormatter
 
 from ._common import (
     COLOR,
-    KANIS,
     LABEL,
+    SECOND_AXES,
     edges,
     finite_range,
     m1_optimum,
@@ -21,6 +21,7 @@ from ._common import (
     rank_label,
     rank_values,
     save,
+    second_axis,
     styled,
 )
 
@@ -28,10 +29,11 @@ __all__ = ["plot_eps_global_map", "plot_eps_global_m0", "plot_m2_weights", "plot
 
 
 def _dk(da):
-    """Sorted (D, K, values[D, K]) of a (diameter, anisotropy) DataArray."""
-    da = da.transpose("diameter", "anisotropy").sortby("diameter").sortby("anisotropy")
-    return (one_d(da["diameter"].values).astype(float), one_d(da["anisotropy"].values).astype(float),
-            np.asarray(da.values, dtype=float).reshape(da.sizes["diameter"], da.sizes["anisotropy"]))
+    """Sorted (D, K, values[D, K]) of a (diameter, anisotropy) DataArray — K is D_h for fluid tracers."""
+    second = second_axis(da)
+    da = da.transpose("diameter", second).sortby("diameter").sortby(second)
+    return (one_d(da["diameter"].values).astype(float), one_d(da[second].values).astype(float),
+            np.asarray(da.values, dtype=float).reshape(da.sizes["diameter"], da.sizes[second]))
 
 
 def _d_ticks(ax, d):
@@ -64,6 +66,8 @@ def plot_eps_global_map(models, path, *, log: bool | None = None, cmap: str = "v
     values are NaN when the map has no finite entry).
     """
     name = LABEL[model]
+    second = second_axis(models[f"eps_global_{model}"])
+    symbol, unit, axis_label = SECOND_AXES[second]
     d, k, e = _dk(models[f"eps_global_{model}"])
     rng = finite_range(e, positive=True)
     if log is None:
@@ -79,13 +83,13 @@ def plot_eps_global_map(models, path, *, log: bool | None = None, cmap: str = "v
     if log:
         cb.ax.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
         cb.ax.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
-    ax.set_xlabel(f"anisotropy constant {KANIS} (J/m³)")
+    ax.set_xlabel(axis_label)
     ax.set_ylabel("core diameter $D$ (nm)")
     _d_ticks(ax, d)
-    info = {"diameter": np.nan, "anisotropy": np.nan, "eps": np.nan}
+    info = {"diameter": np.nan, second: np.nan, "eps": np.nan}
     if np.isfinite(e).any():
         i, j = np.unravel_index(np.nanargmin(e), e.shape)
-        info = {"diameter": float(d[i]), "anisotropy": float(k[j]), "eps": float(e[i, j])}
+        info = {"diameter": float(d[i]), second: float(k[j]), "eps": float(e[i, j])}
         if min(e.shape) >= 2:
             levels = info["eps"] * (1 + np.array([0.02, 0.05, 0.10, 0.25, 0.50]))
             levels = levels[levels < np.nanmax(e)]
@@ -100,9 +104,9 @@ def plot_eps_global_map(models, path, *, log: bool | None = None, cmap: str = "v
         ax.plot(k[j], d[i], "o", ms=13, mfc="none", mec="white", mew=1.8, zorder=6)
         _annotate_min(ax, k[j], d[i],
                       f"min $\\varepsilon_\\mathrm{{global}}$ = {info['eps']:.4f}\n"
-                      f"$D$ = {d[i]:g} nm, {KANIS} = {k[j]:g} J/m³",
+                      f"$D$ = {d[i]:g} nm, {symbol} = {k[j]:g} {unit}",
                       ax.get_xlim(), ax.get_ylim())
-        title = f"{name} parameter optimization: global NRMSE over ($D$, " + KANIS + ")"
+        title = f"{name} parameter optimization: global NRMSE over ($D$, " + symbol + ")"
     else:
         title = f"{name} parameter optimization: no finite $\\varepsilon_\\mathrm{{global}}$"
     ax.set_title(title)
@@ -127,7 +131,8 @@ def plot_eps_global_m0(models, path) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             prof = np.nanmin(e1, axis=1)
-        ax.plot(d1, prof, "s--", color=COLOR["m1"], ms=5, label=f"M1 (best {KANIS} per D)")
+        symbol = SECOND_AXES[second_axis(models["eps_global_m1"])][0]
+        ax.plot(d1, prof, "s--", color=COLOR["m1"], ms=5, label=f"M1 (best {symbol} per D)")
     info = {"diameter": np.nan, "eps": np.nan}
     if np.isfinite(e).any():
         i = int(np.nanargmin(e))
@@ -209,9 +214,10 @@ def _plot_weights(models, path, rank, cmap: str, model: str) -> dict:
         _d_ticks(ax, d)
         if opt is not None:
             ax.plot(opt[1], opt[0], "o", ms=13, mfc="none", mec="red", mew=1.8, zorder=5)
-    axes[-1].set_xlabel(f"anisotropy constant {KANIS} (J/m³)")
-    head = f"Model {name}: non-negative weights over ($D$, " + KANIS + ")"
+    symbol, unit, axis_label = SECOND_AXES[second_axis(w)]
+    axes[-1].set_xlabel(axis_label)
+    head = f"Model {name}: non-negative weights over ($D$, " + symbol + ")"
     if opt is not None:
-        head += f";  red circle: M1 optimum ($D$ = {opt[0]:g} nm, {KANIS} = {opt[1]:g} J/m³)"
+        head += f";  red circle: M1 optimum ($D$ = {opt[0]:g} nm, {symbol} = {opt[1]:g} {unit})"
     fig.suptitle(head)
     return {"path": save(fig, path), "ranks": [float(ranks_all[i]) for i in sel]}

@@ -18,8 +18,8 @@ import numpy as np
 
 from .excitation import Excitation
 from .operator import build_operator, easy_axis_vector, rotation_to_easy_axis
-from .params import Particle
-from .solver import MAX_DEGREE, auto_degree, default_rtol, limit_degree, require_stable, solve
+from .params import AnyParticle
+from .solver import MAX_DEGREE, auto_degree, limit_degree, particle_rtol, require_stable, solve
 from .spectra import spectrum
 from .symmetry import mirror_symmetry, partner_table, solve_plan
 
@@ -48,7 +48,7 @@ def offset_grid(x_range, y_range, nx: int, ny: int) -> np.ndarray:
 
 
 def simulate_block(
-    particle: Particle,
+    particle: AnyParticle,
     excitation: Excitation,
     angles_deg,
     offsets: np.ndarray,
@@ -73,7 +73,7 @@ def simulate_block(
     ny, nx = offsets.shape[:2]
     bins = np.asarray(bins, dtype=int)
     if rtol is None:
-        rtol = default_rtol(particle.sigma)
+        rtol = particle_rtol(particle)
     # Truncation degree per offset: automatic from that trajectory's strongest field, or given
     # (one int, or an (offset_y, offset_x) array). The spectrum is checked once per degree,
     # at the strongest field using it.

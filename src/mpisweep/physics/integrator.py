@@ -49,16 +49,18 @@ STATUS_TEXT = {
 BDF_STABILITY_ANGLE = (90.0, 90.0, 86.03, 73.35, 51.84)
 
 
-def max_stable_order(alpha: float) -> int:
+def max_stable_order(precession_ratio: float) -> int:
     """Highest BDF order whose stability sector holds the precession modes.
 
-    Precession with Gilbert damping α puts eigenvalues at atan(1/α) from the
+    `precession_ratio` = p1/p2, precession over damping (1/α for Néel rotation, 0 for Brownian
+    rotation). Precession with Gilbert damping α puts eigenvalues at atan(1/α) from the
     negative real axis (84.3° for α = 0.1): outside the sectors of NDF3-5 and
-    BDF4-5, which then stall or blow up at tight tolerances.
+    BDF4-5, which then stall or blow up at tight tolerances. Without precession the
+    spectrum is real and every order up to 5 is stable.
     """
     import math
 
-    angle = math.degrees(math.atan(1.0 / alpha))
+    angle = math.degrees(math.atan(precession_ratio))
     order = 1
     for k, sector in enumerate(BDF_STABILITY_ANGLE, start=1):
         if sector > angle + 0.5:

@@ -1,6 +1,8 @@
-"""⟨m⟩(t) and d⟨m⟩/dt over one drive cycle under any of the three particle models.
+"""⟨m⟩(t) and d⟨m⟩/dt over one drive cycle under any of the particle models.
 
 * ``fp``: the Néel Fokker–Planck equation with anisotropy (paper eqs. 4–6), periodic steady state;
+* ``brown``: the Brownian Fokker–Planck equation of a rigid dipole in a fluid (a
+  :class:`~mpisweep.physics.params.BrownParticle`), periodic steady state;
 * ``equilibrium``: the static Boltzmann equilibrium with anisotropy, f ∝ exp(ξ h·m + σ (n·m)²),
   followed instantaneously (no relaxation);
 * ``langevin``: the Langevin model without anisotropy (paper eq. 7, model M0).
@@ -14,14 +16,16 @@ import numpy as np
 
 from .equilibrium import BoltzmannQuadrature, langevin_moment
 from .excitation import Excitation
-from .params import Particle
+from .params import AnyParticle, BrownParticle, Particle
 from .solver import SolveResult
 from .solver import solve as solve_fp
 
-MODELS = ("fp", "equilibrium", "langevin")
+MODELS = ("fp", "brown", "equilibrium", "langevin")
+#: the models that integrate a Fokker-Planck equation, and the particle type each takes
+FOKKER_PLANCK = {"fp": Particle, "brown": BrownParticle}
 
 
-def solve(particle: Particle, excitation: Excitation, easy_axis=(1.0, 0.0, 0.0), *, model: str = "fp",
+def solve(particle: AnyParticle, excitation: Excitation, easy_axis=(1.0, 0.0, 0.0), *, model: str = "fp",
           **solver_options) -> SolveResult:
     """One cycle of ⟨m⟩ and d⟨m⟩/dt at ``excitation.times``; `solver_options` go to the FP solver.
 
@@ -32,7 +36,10 @@ def solve(particle: Particle, excitation: Excitation, easy_axis=(1.0, 0.0, 0.0),
     """
     if model not in MODELS:
         raise ValueError(f"model: unknown model {model!r} (choose {', '.join(MODELS)})")
-    if model == "fp":
+    if model in FOKKER_PLANCK:
+        kind = FOKKER_PLANCK[model]
+        if not isinstance(particle, kind):
+            raise ValueError(f"model {model!r} takes a {kind.__name__}, got a {type(particle).__name__}")
         return solve_fp(particle, excitation, np.asarray(easy_axis, float), **solver_options)
     if solver_options:
         raise ValueError(f"model {model!r} takes no solver options, got {sorted(solver_options)}")

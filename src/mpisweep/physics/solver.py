@@ -21,7 +21,7 @@ from . import integrator
 from .banded import band_envelope
 from .excitation import Excitation
 from .operator import Operator, build_operator, degree_ordering, rotation_to_easy_axis
-from .params import Particle
+from .params import AnyParticle, BrownParticle
 
 DEFAULT_WARMUP = 40e-6  # s; 20-40 µs reached periodic steady state in every case measured (docs: solver)
 PERIODICITY_TOL = 1e-5  # |<m>(T) - <m>(0)| above this runs another cycle
@@ -40,10 +40,28 @@ def default_rtol(sigma: float) -> float:
     return float(min(1e-4, max(1e-6, 1e-4 * (max(sigma, 1.5) / 1.5) ** -2.2)))
 
 
+#: the Brownian model's default rtol: at 1e-4 the total error reached 1.3e-4-1.9e-4 in 2 of 18
+#: measured drives; at 1e-5 it stays ≤ 9.7e-6 for 1.3-1.45× the cost (docs' Brownian page)
+BROWN_RTOL = 1e-5
+
+
+def particle_rtol(particle: AnyParticle) -> float:
+    """The default relative tolerance of one particle: :func:`default_rtol` of its σ (Néel) or BROWN_RTOL."""
+    return BROWN_RTOL if isinstance(particle, BrownParticle) else default_rtol(particle.sigma)
+
+
 SQRT_RULE_MAX_SIGMA = 11.4  # the √σ branch is measured up to here; beyond it the linear one
+#: Brownian rotation: L = ⌈3.5·√ξ − 0.6⌉, the smallest such rule (a, b to 0.1) with max|Δ<m>| ≤ 1e-5 at its L up to
+#: L = 60 (benchmarks/brown.py; docs' Brownian page). The static Langevin density exp(ξ h·m), the sharpest case,
+#: sets it; 18 drives (D 14-28 nm, D_h to 100 nm, Bruker grid and 1D) need the same L or up to 7 less.
+BROWN_DEGREE_SLOPE = 3.5
+BROWN_DEGREE_OFFSET = 0.6
+#: warm-up of at least this many relaxation times τ (τ_B of a fluid tracer can exceed the cycle: with
+#: 4 τ_B, D_h = 150-200 nm stayed 1e-3 from periodic after 6 cycles; with 12 τ_B ≤ 1.8e-5)
+WARMUP_TAUS = 12.0
 
 
-def auto_degree(particle: Particle, max_field: float) -> int:
+def auto_degree(particle: AnyParticle, max_field: float) -> int:
     """Truncation degree from σ and the largest ξ of the trajectory, for ≲ 1e-5 in <m>.
 
     The density's peaks have angular widths ~ 1/√ξ (field) and ~ 1/√σ (anisotropy
@@ -58,6 +76,8 @@ def auto_degree(particle: Particle, max_field: float) -> int:
     needed at small σ.
     """
     xi = particle.beta * max_field
+    if isinstance(particle, BrownParticle):
+        return max(MIN_DEGREE, int(math.ceil(BROWN_DEGREE_SLOPE * math.sqrt(xi) - BROWN_DEGREE_OFFSET)))
     sigma = particle.sigma
     field_branch = 3.4 * math.sqrt(xi) - 1.0
     if sigma <= SQRT_RULE_MAX_SIGMA:
@@ -195,33 +215,38 @@ def require_stable(op: Operator, fields_local, what: str, advice: str) -> None:
         )
 
 
-def _describe(particle: Particle, easy_axis, excitation: Excitation, degree: int) -> str:
+def _describe(particle: AnyParticle, easy_axis, excitation: Excitation, degree: int) -> str:
     n = np.round(np.asarray(easy_axis, dtype=float), 4).tolist()
     off = [round(o * 1e3, 4) for o in excitation.offset]
     return f"{particle.describe()}, easy axis {n}, offset {off} mT, degree L={degree}"
 
 
 def solve(
-    particle: Particle,
+    particle: AnyParticle,
     excitation: Excitation,
     easy_axis,
     degree: int | None = None,
     rtol: float | None = None,
     atol: float | None = None,
-    warmup: float = DEFAULT_WARMUP,
+    warmup: float | None = None,
     check: bool = True,
     max_degree: int | None = MAX_DEGREE,
 ) -> SolveResult:
     """<m>(t) and d<m>/dt over one drive cycle in periodic steady state.
 
+    `particle` is a :class:`Particle` (Néel rotation, easy axis `easy_axis`) or a
+    :class:`BrownParticle` (Brownian rotation; no easy axis, `easy_axis` only fixes the frame).
     `degree` defaults to :func:`auto_degree`; a degree above `max_degree` (None: no limit) is
-    refused with :class:`~mpisweep.errors.DegreeError` before any work.
+    refused with :class:`~mpisweep.errors.DegreeError` before any work. `warmup` (s) defaults to
+    max(40 µs, 4 τ); periodic steady state is then checked (and further cycles run) anyway.
     """
     start = time.perf_counter()
     if rtol is None:
-        rtol = default_rtol(particle.sigma)
+        rtol = particle_rtol(particle)
     if not (0 < rtol < 1):
         raise ValueError(f"rtol: must be in (0, 1), got {rtol}")
+    if warmup is None:
+        warmup = max(DEFAULT_WARMUP, WARMUP_TAUS * particle.tau)
     if not warmup > 0:
         raise ValueError(f"warmup: must be > 0 s, got {warmup}")
     atol = rtol * 1e-2 if atol is None else atol
@@ -264,7 +289,7 @@ def solve(
             y_start, t_start, period, h0, grid[first:],
             system.indptr, system.indices, system.vals, system.band_col, system.band_row,
             system.bandwidth, system.bandwidth, system.envelope, omega, phase, rtol, atol_vec,
-            integrator.max_stable_order(particle.alpha),
+            integrator.max_stable_order(particle.p[0] / particle.p[1]),
             system.obs_idx, system.w_moment, out_m[first:], out_dm[first:], stats,
         )
         if status != integrator.OK:

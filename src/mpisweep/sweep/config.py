@@ -32,11 +32,11 @@ from ..errors import ConfigError
 from ..fitting.ranks import parse_rank
 from ..physics.block import offset_grid
 from ..physics.excitation import Excitation
-from ..physics.params import Particle
+from ..physics.params import BrownParticle, Particle
 from ..physics.spectra import mixing_bins
 from . import cost, schema
 from .layout import Layout
-from .names import block_name
+from .names import PARAMETERS, ParameterAxis, block_name
 
 MT = 1e-3  # tesla per millitesla
 NM = 1e-9  # metre per nanometre
@@ -89,8 +89,9 @@ class OffsetGrid:
 @dataclass(frozen=True)
 class Grids:
     diameters_nm: tuple[float, ...]
-    anisotropies_Jm3: tuple[float, ...]
-    angles_deg: tuple[float, ...]
+    anisotropies_Jm3: tuple[float, ...]  # Néel; () for Brown
+    angles_deg: tuple[float, ...]  # Néel; Brown: (0.0,), the drive frame (a fluid tracer has no easy axis)
+    hydrodynamic_diameters_nm: tuple[float, ...] = ()  # Brown
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ class Sweep:
     measurement: MappingProxyType  # source, virtual {...}, mdf {...} as the schema defines them
     orientation: MappingProxyType  # enabled, models, matrices, phantoms, reconstruction, readout (the schema)
     cluster: ClusterSettings  # sizing of the simulate jobs for a cluster (cost.plan_jobs)
+    model: str = "neel"  # particle model: "neel" (immobilised, Néel rotation) or "brown" (fluid, Brownian rotation)
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -182,7 +184,8 @@ class Sweep:
             scanner=Scanner(float(sc["base_frequency"]), tuple(sc["dividers"]), tuple(sc["amplitudes_T"]),
                             tuple(sc["phases_rad"]), int(sc["samples"])),
             offset_grid=OffsetGrid(tuple(o["x_T"]), tuple(o["y_T"]), int(o["nx"]), int(o["ny"])),
-            grids=Grids(tuple(g["diameters_nm"]), tuple(g["anisotropies_Jm3"]), tuple(g["angles_deg"])),
+            grids=Grids(tuple(g["diameters_nm"]), tuple(g.get("anisotropies_Jm3", ())), tuple(g["angles_deg"]),
+                        tuple(g.get("hydrodynamic_diameters_nm", ()))),
             mixing=(int(fr["mx"]), int(fr["my"])),
             bin_rows=tuple(tuple(int(v) for v in row) for row in fr["bins"]),
             solver=SolverSettings(s["degree"], s["rtol"]),
@@ -193,20 +196,28 @@ class Sweep:
             measurement=freeze(d["measurement"]),
             orientation=freeze(d.get("orientation", {"enabled": False})),
             cluster=ClusterSettings(**d.get("cluster", {})),
+            model=d.get("model", "neel"),
         )
 
     def to_dict(self) -> dict:
         """The resolved config as plain JSON-ready data (its hash identifies the results)."""
         sc, o, g, m3 = self.scanner, self.offset_grid, self.grids, self.fit.m3
-        return {
+        if self.model == "brown":  # keys only a Brownian sweep has: a Néel sweep's dict (and hash) is unchanged
+            grids = {"diameters_nm": list(g.diameters_nm),
+                     "hydrodynamic_diameters_nm": list(g.hydrodynamic_diameters_nm), "angles_deg": list(g.angles_deg)}
+            model = {"model": self.model}
+        else:
+            grids = {"diameters_nm": list(g.diameters_nm), "anisotropies_Jm3": list(g.anisotropies_Jm3),
+                     "angles_deg": list(g.angles_deg)}
+            model = {}
+        return model | {
             "output": self.output,
             "particle": dict(self.constants),
             "scanner": {"base_frequency": sc.base_frequency, "dividers": list(sc.dividers),
                         "amplitudes_T": list(sc.amplitudes_T), "phases_rad": list(sc.phases_rad),
                         "samples": sc.samples},
             "offsets": {"x_T": list(o.x_T), "y_T": list(o.y_T), "nx": o.nx, "ny": o.ny},
-            "grids": {"diameters_nm": list(g.diameters_nm), "anisotropies_Jm3": list(g.anisotropies_Jm3),
-                      "angles_deg": list(g.angles_deg)},
+            "grids": grids,
             "frequencies": {"mx": self.mixing[0], "my": self.mixing[1], "bins": [list(r) for r in self.bin_rows]},
             "solver": {"degree": self.solver.degree, "rtol": self.solver.rtol},
             "limits": {"max_degree": self.limits.max_degree, "force_degree": self.limits.force_degree},
@@ -235,10 +246,24 @@ class Sweep:
     def layout(self) -> Layout:
         return Layout(self.output)
 
-    def particle(self, diameter_nm: float, anisotropy: float) -> Particle:
-        """The particle of one grid point, in SI."""
+    @property
+    def parameter(self) -> ParameterAxis:
+        """The dictionary's second axis: anisotropy K (Néel) or hydrodynamic diameter D_h (Brown)."""
+        return PARAMETERS[self.model]
+
+    @property
+    def parameter_values(self) -> tuple[float, ...]:
+        """The grid of the second axis, in its unit (J/m³ or nm)."""
+        g = self.grids
+        return g.hydrodynamic_diameters_nm if self.model == "brown" else g.anisotropies_Jm3
+
+    def particle(self, diameter_nm: float, value: float) -> Particle | BrownParticle:
+        """The particle of one grid point (D in nm, K in J/m³ or D_h in nm), in SI."""
         c = self.constants
-        return Particle(float(diameter_nm) * NM, float(anisotropy), ms=c["ms"], alpha=c["alpha"],
+        if self.model == "brown":
+            return BrownParticle(float(diameter_nm) * NM, float(value) * NM, viscosity=c["viscosity"], ms=c["ms"],
+                                 temperature=c["temperature"])
+        return Particle(float(diameter_nm) * NM, float(value), ms=c["ms"], alpha=c["alpha"],
                         temperature=c["temperature"], gamma=c["gamma"])
 
     @cached_property
@@ -274,9 +299,9 @@ class Sweep:
 
     @property
     def blocks(self) -> list[tuple[str, float, float]]:
-        """(name, D in nm, K in J/m³) of every dictionary block, diameter-major."""
-        g = self.grids
-        return [(block_name(d, k), d, k) for d in g.diameters_nm for k in g.anisotropies_Jm3]
+        """(name, D in nm, K in J/m³ or D_h in nm) of every dictionary block, diameter-major."""
+        symbol = self.parameter.symbol
+        return [(block_name(d, p, symbol), d, p) for d in self.grids.diameters_nm for p in self.parameter_values]
 
     @property
     def source(self) -> str:
@@ -292,17 +317,37 @@ class Sweep:
 
     @property
     def components(self) -> list[tuple[str, dict]]:
-        """(name, {diameter, anisotropy, weight}) of the virtual scanner's mixture."""
-        return [(block_name(c["diameter"], c["anisotropy"]), dict(c)) for c in self.virtual["components"]]
+        """(name, {diameter, anisotropy or hydrodynamic_diameter, weight}) of the virtual scanner's mixture."""
+        p = self.parameter
+        return [(block_name(c["diameter"], c[p.name], p.symbol), dict(c)) for c in self.virtual["components"]]
 
     def solver_rtol(self, particle: Particle) -> float:
         """The dictionary's rtol for one particle: the configured one or the solver's default."""
-        from ..physics.solver import default_rtol
+        from ..physics.solver import particle_rtol
 
-        return self.solver.rtol if self.solver.rtol is not None else default_rtol(particle.sigma)
+        return self.solver.rtol if self.solver.rtol is not None else particle_rtol(particle)
 
 
 # ------------------------------------------------------------------------------ resolve
+def without_foreign_defaults(merged: dict, own: list[dict]) -> dict:
+    """The workflow's config for a Brownian sweep, without what only the default config gave it.
+
+    Snakemake merges each --configfile over config/config.yaml, a Néel sweep; its easy-axis grids
+    (grids.anisotropies, grids.angles) and orientation imaging do not apply to a fluid tracer. They
+    are dropped (orientation switched off) unless one of the user's own config files (``own``, as
+    read) sets them, so that a contradiction is still reported. A Néel config is returned as is.
+    """
+    if merged.get("model", "neel") != "brown":
+        return merged
+    out = {**merged, "grids": dict(merged.get("grids", {}))}
+    for key in ("anisotropies", "angles"):
+        if not any(key in (c.get("grids") or {}) for c in own):
+            out["grids"].pop(key, None)
+    if not any("enabled" in (c.get("orientation") or {}) for c in own):
+        out["orientation"] = {**merged.get("orientation", {}), "enabled": False}
+    return out
+
+
 def expand_grid(spec, key: str) -> tuple[float, ...]:
     """A grid given as a list or {start, stop, step} → sorted unique floats (ConfigError naming `key`)."""
     if isinstance(spec, Mapping):
@@ -324,7 +369,16 @@ def expand_grid(spec, key: str) -> tuple[float, ...]:
     return tuple(uniq)
 
 
-def _grids(g: dict) -> Grids:
+def _grids(g: dict, model: str) -> Grids:
+    own = {"neel": ("anisotropies", "angles"), "brown": ("hydrodynamic_diameters",)}[model]
+    for key in ("anisotropies", "angles", "hydrodynamic_diameters"):
+        if key in own and key not in g:
+            raise ConfigError(f"config key 'grids.{key}': required for model {model}")
+        if key not in own and key in g:
+            raise ConfigError(f"config key 'grids.{key}': not a grid of model {model} (its grids: diameters, "
+                              f"{', '.join(own)})")
+    if model == "brown":
+        return _brown_grids(g)
     grids = Grids(expand_grid(g["diameters"], "grids.diameters"), expand_grid(g["anisotropies"], "grids.anisotropies"),
                   expand_grid(g["angles"], "grids.angles"))
     if grids.diameters_nm[0] <= 0:
@@ -336,6 +390,18 @@ def _grids(g: dict) -> Grids:
         raise ConfigError("config key 'grids.angles': two angles describe the same easy axis (equal modulo 180°): "
                           f"{list(grids.angles_deg)}")
     return grids
+
+
+def _brown_grids(g: dict) -> Grids:
+    """Core × hydrodynamic diameters; one 'angle', the drive frame (no easy axis in a fluid)."""
+    diameters = expand_grid(g["diameters"], "grids.diameters")
+    hydro = expand_grid(g["hydrodynamic_diameters"], "grids.hydrodynamic_diameters")
+    if diameters[0] <= 0:
+        raise ConfigError(f"config key 'grids.diameters': diameters must be > 0 nm, got {diameters[0]:g}")
+    if hydro[0] < diameters[-1]:
+        raise ConfigError(f"config key 'grids.hydrodynamic_diameters': {hydro[0]:g} nm is below the largest core "
+                          f"diameter {diameters[-1]:g} nm (the hydrodynamic diameter includes the core)")
+    return Grids(diameters, (), (0.0,), hydro)
 
 
 def _bins(fr: dict, dividers: list[int], samples: int) -> np.ndarray:
@@ -367,13 +433,22 @@ def _rank_fractions(ranks: list, n_entries: int, key: str = "fit.ranks") -> list
     return fractions
 
 
-def _check_measurement(meas: dict) -> None:
+def _check_measurement(meas: dict, model: str) -> None:
     seen = set()
+    axis = PARAMETERS[model]
     for i, c in enumerate(meas["virtual"]["components"]):
-        name = block_name(c["diameter"], c["anisotropy"])
+        key = f"measurement.virtual.components[{i}]"
+        other = next(a for m, a in PARAMETERS.items() if m != model)
+        if axis.name not in c or other.name in c:
+            raise ConfigError(f"config key '{key}': model {model} gives each component a diameter, "
+                              f"{axis.name} ({axis.unit}) and weight")
+        if model == "brown" and c[axis.name] < c["diameter"]:
+            raise ConfigError(f"config key '{key}.{axis.name}': {c[axis.name]:g} nm is below its diameter "
+                              f"{c['diameter']:g} nm")
+        name = block_name(c["diameter"], c[axis.name], axis.symbol)
         if name in seen:
-            raise ConfigError(f"config key 'measurement.virtual.components[{i}]': ({c['diameter']:g} nm, "
-                              f"{c['anisotropy']:g} J/m³) is listed twice")
+            raise ConfigError(f"config key '{key}': ({c['diameter']:g} nm, {c[axis.name]:g} {axis.unit}) "
+                              "is listed twice")
         seen.add(name)
     if meas["virtual"]["transfer_function"]["kind"] == "h5" and "path" not in meas["virtual"]["transfer_function"]:
         raise ConfigError("config key 'measurement.virtual.transfer_function.path': required for kind h5")
@@ -393,9 +468,12 @@ def _check_orientation(o: dict) -> None:
 def resolve(cfg: dict) -> Sweep:
     """Validated config (defaults filled, see :mod:`.schema`) → the resolved :class:`Sweep`."""
     sc, off = cfg["scanner"], cfg["offsets"]
+    model = cfg["model"]
     dividers = [int(d) for d in sc["dividers"]]
     samples = math.lcm(*dividers) if sc["samples"] is None else int(sc["samples"])
-    grids = _grids(cfg["grids"])
+    grids = _grids(cfg["grids"], model)
+    n_entries = len(grids.diameters_nm) * len(grids.hydrodynamic_diameters_nm if model == "brown"
+                                              else grids.anisotropies_Jm3)
     rows = _bins(cfg["frequencies"], dividers, samples)
     if not any(float(a) > 0 for a in sc["drive"]):
         raise ConfigError(f"config key 'scanner.drive': all amplitudes are zero ({sc['drive']}): nothing drives the "
@@ -405,16 +483,20 @@ def resolve(cfg: dict) -> Sweep:
             raise ConfigError(f"config key 'offsets.{axis}.max': {off[axis]['max']:g} "
                               f"is below min {off[axis]['min']:g}")
     ranks = list(cfg["fit"]["ranks"])
-    fractions = _rank_fractions(ranks, len(grids.diameters_nm) * len(grids.anisotropies_Jm3))
+    fractions = _rank_fractions(ranks, n_entries)
     m3 = cfg["fit"]["m3"]
     m3_ranks = list(m3["ranks"])
-    m3_fractions = _rank_fractions(m3_ranks, len(grids.diameters_nm) * len(grids.anisotropies_Jm3), "fit.m3.ranks")
-    _check_measurement(cfg["measurement"])
+    m3_fractions = _rank_fractions(m3_ranks, n_entries, "fit.m3.ranks")
+    _check_measurement(cfg["measurement"], model)
     _check_orientation(cfg["orientation"])
+    if model == "brown" and cfg["orientation"]["enabled"]:
+        raise ConfigError("config key 'orientation.enabled': orientation imaging needs easy axes; "
+                          "model brown (a fluid tracer) has none")
     solver = cfg["solver"]
+    constants = ("ms", "temperature", "viscosity") if model == "brown" else ("ms", "alpha", "temperature", "gamma")
     sweep = Sweep(
         output=str(cfg["output"]),
-        constants=freeze({k: float(cfg["particle"][k]) for k in ("ms", "alpha", "temperature", "gamma")}),
+        constants=freeze({k: float(cfg["particle"][k]) for k in constants}),
         scanner=Scanner(float(sc["base_frequency"]), tuple(dividers), tuple(float(a) * MT for a in sc["drive"]),
                         tuple(math.radians(float(a)) for a in sc["phases"]), samples),
         offset_grid=OffsetGrid((float(off["x"]["min"]) * MT, float(off["x"]["max"]) * MT),
@@ -432,6 +514,7 @@ def resolve(cfg: dict) -> Sweep:
         measurement=freeze(cfg["measurement"]),
         orientation=freeze(cfg["orientation"]),
         cluster=ClusterSettings(int(cfg["cluster"]["max_job_minutes"]), float(cfg["cluster"]["safety_factor"])),
+        model=model,
     )
     cost.check(sweep)
     return sweep

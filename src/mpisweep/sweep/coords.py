@@ -2,7 +2,9 @@
 
 Coordinates: angle (deg), channel ("x", "y"), frequency = rfft bin k (int) with non-dimension
 coordinates mx, my (mixing orders) and frequency_hz, offset_x / offset_y (mT), diameter (nm),
-anisotropy (J/m³); units are in each coordinate's ``units`` attribute.
+anisotropy (J/m³) or, for the Brownian model, hydrodynamic_diameter (nm); units are in each
+coordinate's ``units`` attribute. A Brownian dictionary keeps a length-1 angle axis (0°, the drive
+frame: a fluid tracer has no easy axis), so measured data and fits share one layout.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from .config import MT, Sweep, digest
 from .specs import dictionary_spec
 
 ROW_DIMS = ("angle", "channel", "frequency", "offset_y", "offset_x")
-FP_DIMS = ("diameter", "anisotropy") + ROW_DIMS
+FP_DIMS = ("diameter", "anisotropy") + ROW_DIMS  # Néel; fp_dims(sweep) for either model
+
+
+def fp_dims(sweep: Sweep) -> tuple[str, ...]:
+    """Dimensions of the assembled dictionary: (diameter, anisotropy or hydrodynamic_diameter) + ROW_DIMS."""
+    return ("diameter", sweep.parameter.name) + ROW_DIMS
 M0_DIMS = ("diameter", "channel", "frequency", "offset_y", "offset_x")
 
 SPECTRUM_CONVENTION = (
@@ -38,7 +45,9 @@ def row_coords(sweep: Sweep) -> dict:
     ox = grid[0, :, 0] / MT
     oy = grid[:, 0, 1] / MT
     coords = {
-        "angle": ("angle", np.asarray(sweep.angles, float), {"units": "deg", "long_name": "easy-axis angle from x"}),
+        "angle": ("angle", np.asarray(sweep.angles, float),
+                  {"units": "deg", "long_name": "easy-axis angle from x" if sweep.model == "neel"
+                   else "drive frame (Brownian model: no easy axis)"}),
         "channel": ("channel", np.array(CHANNELS, dtype=object), {"long_name": "receive channel"}),
         "frequency": ("frequency", bins[:, 2].astype(np.int64), {"long_name": "rfft bin index k", "units": "1"}),
         "mx": ("frequency", bins[:, 0].astype(np.int64), {"long_name": "mixing order x"}),
@@ -51,12 +60,12 @@ def row_coords(sweep: Sweep) -> dict:
 
 
 def grid_coords(sweep: Sweep) -> dict:
-    g = sweep.grids
+    p = sweep.parameter
     return {
-        "diameter": xr.Variable("diameter", np.asarray(g.diameters_nm, float),
+        "diameter": xr.Variable("diameter", np.asarray(sweep.grids.diameters_nm, float),
                                 {"units": "nm", "long_name": "core diameter D"}),
-        "anisotropy": xr.Variable("anisotropy", np.asarray(g.anisotropies_Jm3, float),
-                                  {"units": "J/m^3", "long_name": "anisotropy constant K"}),
+        p.name: xr.Variable(p.name, np.asarray(sweep.parameter_values, float),
+                            {"units": p.unit, "long_name": p.long_name}),
     }
 
 
@@ -64,10 +73,11 @@ def all_coords(sweep: Sweep) -> dict:
     return {**grid_coords(sweep), **row_coords(sweep)}
 
 
-def check_coords(ds: xr.Dataset, sweep: Sweep, path, names=("angle", "frequency", "offset_x", "offset_y",
-                                                              "diameter", "anisotropy")) -> None:
-    """StoreError naming `path` when a stored coordinate differs from the sweep's."""
+def check_coords(ds: xr.Dataset, sweep: Sweep, path, names=None) -> None:
+    """StoreError naming `path` when a stored coordinate differs from the sweep's (default: all of them)."""
     want = all_coords(sweep)
+    if names is None:
+        names = ("angle", "frequency", "offset_x", "offset_y", "diameter", sweep.parameter.name)
     for name in names:
         if name not in ds.coords:
             continue

@@ -162,7 +162,7 @@ class Job:
 
     block: str
     diameter_nm: float
-    anisotropy: float
+    value: float  # the second parameter: K in J/m³ (Néel) or D_h in nm (Brown)
     index: int  # 1-based
     count: int
     angles: tuple[int, ...]  # indices into sweep.angles

@@ -29,7 +29,7 @@ def _scanner(sweep: Sweep) -> dict:
 def dictionary_spec(sweep: Sweep) -> dict:
     """Everything that determines one dictionary block except its (D, K): the shards' identity."""
     d = sweep.to_dict()
-    return {k: d[k] for k in ("particle", "scanner", "offsets", "solver")} | {
+    return {k: d[k] for k in ("model", "particle", "scanner", "offsets", "solver") if k in d} | {
         "angles_deg": d["grids"]["angles_deg"],
         "bins": d["frequencies"]["bins"],
     }
@@ -38,10 +38,11 @@ def dictionary_spec(sweep: Sweep) -> dict:
 def component_spec(sweep: Sweep, component: dict) -> dict:
     """Everything that determines the virtual scanner's rows of one mixture component."""
     d = sweep.to_dict()
-    spec = {k: d[k] for k in ("particle", "scanner", "offsets", "solver")}
+    spec = {k: d[k] for k in ("model", "particle", "scanner", "offsets", "solver") if k in d}
     spec["angles_deg"] = d["grids"]["angles_deg"]
     spec["virtual_solver"] = d["measurement"]["virtual"]["solver"]
-    spec["component"] = {"diameter": float(component["diameter"]), "anisotropy": float(component["anisotropy"])}
+    name = sweep.parameter.name
+    spec["component"] = {"diameter": float(component["diameter"]), name: float(component[name])}
     return spec
 
 

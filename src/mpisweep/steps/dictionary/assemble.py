@@ -24,7 +24,7 @@ from ...io.atomic import atomic_path
 from ...io.stores import ROWS_SHA256, checksum, to_zarr
 from ...physics.spectra import CHANNELS
 from ...sweep.config import Sweep, digest
-from ...sweep.coords import FP_DIMS, ROW_DIMS, all_coords, check_coords, store_attrs
+from ...sweep.coords import ROW_DIMS, all_coords, check_coords, fp_dims, store_attrs
 from ...sweep.names import block_name
 from ...sweep.specs import dictionary_spec
 from .simulate import block_marker, read_block
@@ -46,20 +46,20 @@ def _markers(sweep: Sweep, shape) -> dict:
 
 
 def _statistics(sweep: Sweep, markers: dict, shape) -> dict:
-    g = sweep.grids
-    grid = [[markers[block_name(d, k)] for k in g.anisotropies_Jm3] for d in g.diameters_nm]
+    p = sweep.parameter
+    grid = [[markers[block_name(d, k, p.symbol)] for k in sweep.parameter_values] for d in sweep.grids.diameters_nm]
     stats = {}
     for key, dtype in (("rtol", float), ("max_periodicity", float), ("steps", np.int64), ("wall_time_s", float)):
-        stats[key] = (("diameter", "anisotropy"), np.array([[m[key] for m in row] for row in grid], dtype=dtype))
+        stats[key] = (("diameter", p.name), np.array([[m[key] for m in row] for row in grid], dtype=dtype))
     deg = np.array([[np.broadcast_to(np.asarray(m.get("degrees", m["degree"])), shape[-2:]) for m in row]
                     for row in grid], dtype=np.int64)
-    stats["degree"] = (("diameter", "anisotropy", "offset_y", "offset_x"), deg)
+    stats["degree"] = (("diameter", p.name, "offset_y", "offset_x"), deg)
     return stats
 
 
 def write_rows(sweep: Sweep, output, block_rows, stats: dict | None = None, attrs: dict | None = None,
                long_name: str = "system-matrix rows phi_k (spectrum convention)") -> Path:
-    """Write a (diameter, anisotropy, angle, …) rows store block by block, atomically.
+    """Write a (diameter, anisotropy or hydrodynamic_diameter, angle, …) rows store block by block, atomically.
 
     ``block_rows(i, j)``: the rows (angle, channel, frequency, offset_y, offset_x) of entry (i, j);
     only one block is in memory at a time. The store gets one chunk per block, ``stats`` as extra
@@ -71,10 +71,11 @@ def write_rows(sweep: Sweep, output, block_rows, stats: dict | None = None, attr
     output = Path(output)
     g = sweep.grids
     coords = all_coords(sweep)
-    shape = (len(g.diameters_nm), len(g.anisotropies_Jm3), len(g.angles_deg), len(CHANNELS),
+    shape = (len(g.diameters_nm), len(sweep.parameter_values), len(g.angles_deg), len(CHANNELS),
              coords["frequency"].size, sweep.offset_grid.ny, sweep.offset_grid.nx)
     stats = stats or {}
-    ds = xr.Dataset({"rows": (FP_DIMS, da.zeros(shape, chunks=(1, 1) + shape[2:], dtype=np.complex128)), **stats},
+    empty = da.zeros(shape, chunks=(1, 1) + shape[2:], dtype=np.complex128)
+    ds = xr.Dataset({"rows": (fp_dims(sweep), empty), **stats},
                     coords=coords, attrs=attrs or {})
     ds["rows"].attrs.update(long_name=long_name, units="1/s")
     for name, text in (("degree", "truncation degree L per block and offset"),
@@ -108,13 +109,13 @@ def assemble(sweep: Sweep, output=None, verify: bool = True) -> Path:
     """Combine all shards of the configured grid into one Zarr v3 store (default ``layout.fp``)."""
     output = Path(output) if output is not None else sweep.layout.fp
     g = sweep.grids
-    shape = (len(g.diameters_nm), len(g.anisotropies_Jm3), len(g.angles_deg), len(CHANNELS),
+    shape = (len(g.diameters_nm), len(sweep.parameter_values), len(g.angles_deg), len(CHANNELS),
              len(sweep.bins), sweep.offset_grid.ny, sweep.offset_grid.nx)
     markers = _markers(sweep, shape)
     stats = _statistics(sweep, markers, shape)
 
     def block_rows(i, j):
-        name = block_name(g.diameters_nm[i], g.anisotropies_Jm3[j])
+        name = block_name(g.diameters_nm[i], sweep.parameter_values[j], sweep.parameter.symbol)
         path = sweep.layout.shard(name)
         shard = read_block(sweep, name)  # a split block's parts joined, each checked
         block = np.asarray(shard["rows"].transpose(*ROW_DIMS).values)

@@ -19,7 +19,8 @@ from ...sweep.coords import M0_DIMS, all_coords, store_attrs
 
 def m0_rows(sweep: Sweep, diameter_nm: float) -> np.ndarray:
     """Langevin rows (channel, frequency, offset_y, offset_x) for one diameter."""
-    particle = sweep.particle(diameter_nm, 0.0)
+    # the Langevin model needs the moment only (D, Ms, T): the same for either particle model
+    particle = sweep.particle(diameter_nm, diameter_nm if sweep.model == "brown" else 0.0)
     offsets = sweep.offsets
     bins = sweep.bins[:, 2]
     t = sweep.excitation.times

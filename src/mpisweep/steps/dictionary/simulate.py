@@ -33,14 +33,14 @@ from ...sweep.progress import printer
 from ...sweep.specs import dictionary_spec
 
 
-def part_angles(sweep: Sweep, diameter_nm: float, anisotropy: float, index: int, count: int) -> tuple[int, ...]:
+def part_angles(sweep: Sweep, diameter_nm: float, value: float, index: int, count: int) -> tuple[int, ...]:
     """Angle indices of part `index` (1-based) of `count` of a block (cost.split_angles; all for 1 of 1)."""
     if count == 1:
         return tuple(range(len(sweep.angles)))
     if sweep.solver.degree is not None:
         degrees = np.full(sweep.offsets.shape[:2], int(sweep.solver.degree))
     else:
-        particle = sweep.particle(diameter_nm, anisotropy)
+        particle = sweep.particle(diameter_nm, value)
         degrees = np.array([[auto_degree(particle, sweep.excitation.with_offset(o).max_field()) for o in row]
                             for row in sweep.offsets])
     orbits = cost.angle_orbits(sweep)
@@ -51,15 +51,16 @@ def part_angles(sweep: Sweep, diameter_nm: float, anisotropy: float, index: int,
     return parts[index - 1]
 
 
-def simulate_shard(sweep: Sweep, diameter_nm: float, anisotropy: float, shard=None, marker=None,
+def simulate_shard(sweep: Sweep, diameter_nm: float, value: float, shard=None, marker=None,
                    progress: bool = True, part: tuple[int, int] = (1, 1)) -> dict:
-    """Run one (D, K) block, or part (index, count) of it, write its shard and then its marker; return the marker."""
+    """Run one (D, K) block — (D, D_h) for the Brownian model — or part (index, count) of it, write its
+    shard and then its marker; return the marker."""
     index, count = part
-    name = cost.part_name(block_name(diameter_nm, anisotropy), index, count)
+    name = cost.part_name(block_name(diameter_nm, value, sweep.parameter.symbol), index, count)
     shard = shard or sweep.layout.shard(name)
     marker = marker or sweep.layout.marker(name)
-    particle = sweep.particle(diameter_nm, anisotropy)
-    indices = part_angles(sweep, diameter_nm, anisotropy, index, count)
+    particle = sweep.particle(diameter_nm, value)
+    indices = part_angles(sweep, diameter_nm, value, index, count)
     angles = [sweep.angles[i] for i in indices]
     result = simulate_block(particle, sweep.excitation, angles, sweep.offsets, sweep.bins[:, 2],
                             degree=sweep.solver.degree, rtol=sweep.solver_rtol(particle),
@@ -69,7 +70,7 @@ def simulate_shard(sweep: Sweep, diameter_nm: float, anisotropy: float, shard=No
     info = {
         "block": name,
         "diameter_nm": float(diameter_nm),
-        "anisotropy_Jm3": float(anisotropy),
+        sweep.parameter.value_key: float(value),
         "sha256": checksum(result.rows),
         "shape": list(result.rows.shape),
         "wall_time_s": float(result.wall_time),

@@ -73,7 +73,11 @@ def verify_loaded(ds: xr.Dataset, path, values: np.ndarray) -> None:
 
 
 def open_fp(sweep: Sweep, path=None, log=print):
-    """The Fokker–Planck dictionary (diameter, anisotropy, angle, channel, frequency, offset) and its attrs."""
+    """The Fokker–Planck dictionary (diameter, anisotropy, angle, channel, frequency, offset) and its attrs.
+
+    A Brownian dictionary's hydrodynamic_diameter axis comes under the name the fits use for the
+    second axis, anisotropy (the tables and models.zarr name it back: fit_tables.named).
+    """
     return _open_rows(sweep, path or sweep.layout.fp, log)
 
 
@@ -85,6 +89,8 @@ def open_m0a(sweep: Sweep, path=None, log=print):
 def _open_rows(sweep: Sweep, path, log):
     ds = open_zarr(path)
     check_coords(ds, sweep, path)
+    if sweep.parameter.name != "anisotropy":
+        ds = ds.rename({sweep.parameter.name: "anisotropy"})
     nbytes = ds["rows"].size * 16
     if nbytes <= sweep.fit.max_memory_gb * 2**30:
         rows = flat(ds["rows"], DICTIONARY_DIMS)

@@ -18,7 +18,7 @@ from .models import models_dataset, write_model_mdfs
 
 
 def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=print, m0a=None) -> dict:
-    """Fit M0, M0a, M1, M2 and M3 and write all outputs; return the summary dict.
+    """Fit M0, M0a (model neel), M1, M2 and M3 and write all outputs; return the summary dict.
 
     ``fp``, ``m0``, ``m0a``: the dictionary stores (default: their paths in :mod:`.layout`).
     """
@@ -34,12 +34,15 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
     # one dictionary in memory at a time (3 GB each at the paper's size): M0, then M0a, then fp for M1-M3
     r0 = fit_m0(measured, open_m0(sweep, m0), bins)
     log(f"M0: best D = {r0.best_diameter:g} nm, ε_global = {r0.eps_global_best:.6g}")
-    r0a = fit_m0a(measured, open_m0a(sweep, m0a, log=log)[0], bins)
-    log(f"M0a: best (D, K) = ({r0a.best_diameter:g} nm, {r0a.best_anisotropy:g} J/m³), "
-        f"ε_global = {r0a.eps_global_best:.6g}")
+    p = sweep.parameter
+    r0a = None  # M0a, the anisotropic equilibrium, is M0 for the Brownian model (no anisotropy)
+    if sweep.model == "neel":
+        r0a = fit_m0a(measured, open_m0a(sweep, m0a, log=log)[0], bins)
+        log(f"M0a: best (D, K) = ({r0a.best_diameter:g} nm, {r0a.best_anisotropy:g} J/m³), "
+            f"ε_global = {r0a.eps_global_best:.6g}")
     dictionary, fp_attrs = open_fp(sweep, fp, log=log)
     r1 = fit_m1(measured, dictionary, bins)
-    log(f"M1: best (D, K) = ({r1.best_diameter:g} nm, {r1.best_anisotropy:g} J/m³), "
+    log(f"M1: best (D, {p.short}) = ({r1.best_diameter:g} nm, {r1.best_anisotropy:g} {p.unit}), "
         f"ε_global = {r1.eps_global_best:.6g}")
     r2 = fit_m2(measured, dictionary, bins, ranks=sweep.fit.ranks, svd=sweep.fit.svd)
     for frac, s, e in zip(r2.rank_fractions, r2.ranks, r2.eps_global):

@@ -43,12 +43,32 @@ FIELDS = {
 }
 
 
+def named(sweep: Sweep, obj):
+    """The fits' rows with their second axis under the sweep's name.
+
+    mpisweep.fitting calls the dictionary's second axis ``anisotropy``; a Brownian sweep's is
+    ``hydrodynamic_diameter`` (nm), so keys anisotropy and best_anisotropy are renamed (recursively).
+    A Néel sweep's rows are returned as they are.
+    """
+    name = sweep.parameter.name
+    if name == "anisotropy":
+        return obj
+    renames = {"anisotropy": name, "best_anisotropy": f"best_{name}"}
+    if isinstance(obj, dict):
+        return {renames.get(k, k): named(sweep, v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [named(sweep, v) for v in obj]
+    if isinstance(obj, str):
+        return renames.get(obj, obj)
+    return obj
+
+
 def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir) -> None:
-    """The CSV tables of the fits M0, M0a, M1, M2, M3."""
-    fits = (r0, r0a, r1, r2, r3)
+    """The CSV tables of the fits M0, M0a (not for model brown: ``r0a`` None), M1, M2, M3."""
+    fits = [r for r in (r0, r0a, r1, r2, r3) if r is not None]
     rows = {
         "m0": r0.to_table(),
-        "m0a": r0a.to_table(),
+        "m0a": r0a.to_table() if r0a is not None else None,
         "m1": r1.to_table(),
         "m2": r2.to_table(),
         "weights": r2.weights_table(),
@@ -59,7 +79,8 @@ def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir) -> None:
         "eps_rows": [row for r in fits for row in r.row_table()],
     }
     for key, table in rows.items():
-        write_csv(outdir / sweep.layout.fit_table(key).name, table, FIELDS[key])
+        if table is not None:
+            write_csv(outdir / sweep.layout.fit_table(key).name, named(sweep, table), named(sweep, FIELDS[key]))
 
 
 def peak_rss_gb() -> float:
@@ -85,10 +106,11 @@ def summary(sweep: Sweep, measured, r0, r0a, r1, r2, r3, dictionary_attrs: dict,
     mixture weights normalised to Σ = 1 (``m3_weights_vs_truth``; entries off the grid get NaN).
     """
     truth = read_truth(sweep)
+    p = sweep.parameter
     out = {
         "M0": {"eps_global": float(r0.eps_global_best), "best_diameter": float(r0.best_diameter)},
         "M0a": {"eps_global": float(r0a.eps_global_best), "best_diameter": float(r0a.best_diameter),
-                "best_anisotropy": float(r0a.best_anisotropy)},
+                "best_anisotropy": float(r0a.best_anisotropy)} if r0a is not None else None,
         "M1": {"eps_global": float(r1.eps_global_best), "best_diameter": float(r1.best_diameter),
                "best_anisotropy": float(r1.best_anisotropy)},
         "M2": [{"rank_fraction": row["rank_fraction"], "rank": row["rank"], "effective_rank": row["effective_rank"],
@@ -100,7 +122,7 @@ def summary(sweep: Sweep, measured, r0, r0a, r1, r2, r3, dictionary_attrs: dict,
                 "iterations": row["iterations"], "converged": row["converged"],
                 "largest_weights": r3.largest_weights(i)}
                for i, row in enumerate(r3.to_table())],
-        "units": {"diameter": "nm", "anisotropy": "J/m^3"},
+        "units": {"diameter": "nm", "anisotropy": p.unit},
         "evaluation_bins": int(sweep.bins.shape[0]),
         "measurement": {"source": sweep.source, "files": json.loads(measured.attrs["files"])},
         "truth": truth,
@@ -113,13 +135,15 @@ def summary(sweep: Sweep, measured, r0, r0a, r1, r2, r3, dictionary_attrs: dict,
     if truth is not None:
         dom = truth["dominant"]
         out["recovered"] = {
-            "true_dominant": [dom["diameter_nm"], dom["anisotropy_Jm3"]],
+            "true_dominant": [dom["diameter_nm"], dom[p.value_key]],
             "m1": [float(r1.best_diameter), float(r1.best_anisotropy)],
             "m1_equals_dominant": bool(np.isclose(r1.best_diameter, dom["diameter_nm"])
-                                       and np.isclose(r1.best_anisotropy, dom["anisotropy_Jm3"])),
+                                       and np.isclose(r1.best_anisotropy, dom[p.value_key])),
             "m3_weights_vs_truth": _m3_vs_truth(sweep, r3),
         }
-    return out
+    if r0a is None:
+        del out["M0a"]
+    return named(sweep, out)
 
 
 def _m3_vs_truth(sweep: Sweep, r3) -> list[dict]:
@@ -129,10 +153,11 @@ def _m3_vs_truth(sweep: Sweep, r3) -> list[dict]:
     w = r3.weights[r3.best]
     d, k = np.asarray(r3.diameters, float), np.asarray(r3.anisotropies, float)
     out = []
+    name = sweep.parameter.name
     for c in comps:
-        i, j = np.flatnonzero(np.isclose(d, c["diameter"])), np.flatnonzero(np.isclose(k, c["anisotropy"]))
+        i, j = np.flatnonzero(np.isclose(d, c["diameter"])), np.flatnonzero(np.isclose(k, c[name]))
         got = float(w[i[0], j[0]]) if i.size and j.size else float("nan")
-        out.append({"diameter": float(c["diameter"]), "anisotropy": float(c["anisotropy"]),
+        out.append({"diameter": float(c["diameter"]), "anisotropy": float(c[name]),
                     "true_weight": float(c["weight"]) / total, "m3_weight": got})
     return out
 

@@ -37,7 +37,12 @@ def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3) ->
     diameter (nm), anisotropy (J/m³), rank and rank_m3 (requested fraction of the full rank of
     M2 and of M3's weight step). Attrs: best_m0_diameter, best_m0a_diameter,
     best_m0a_anisotropy, best_m1_diameter, best_m1_anisotropy, m3_l2.
+
+    For the Brownian model (``r0a`` None: with no anisotropy M0a is M0) the second axis is
+    hydrodynamic_diameter (nm) instead of anisotropy, and the M0a entries are absent.
     """
+    p = sweep.parameter.name
+    m0a = r0a is not None
     rows = ("angle", "channel", "frequency", "offset_y", "offset_x")
     eps = ("angle", "channel", "frequency")
     coords = all_coords(sweep)
@@ -50,38 +55,42 @@ def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3) ->
     coords["rank_m3_count"] = xr.Variable("rank_m3", np.asarray(r3.ranks, np.int64),
                                           {"long_name": "singular values kept (M3)"})
     S = np.asarray(measured.transpose("angle", "channel", "frequency", "offset").values)
+    variables = {
+        "measured": (rows, _grid(S, sweep)),
+        "model_m0": (rows, _grid(np.asarray(r0.model), sweep)),
+        "model_m0a": (rows, _grid(np.asarray(r0a.model), sweep)) if m0a else None,
+        "model_m1": (rows, _grid(np.asarray(r1.model), sweep)),
+        "model_m2": (("rank",) + rows, _grid(np.asarray(r2.model), sweep)),
+        "model_m3": (("rank_m3",) + rows, _grid(np.asarray(r3.model), sweep)),
+        "eps_m0": (eps, np.asarray(r0.eps, float)),
+        "eps_m0a": (eps, np.asarray(r0a.eps, float)) if m0a else None,
+        "eps_m1": (eps, np.asarray(r1.eps, float)),
+        "eps_m2": (("rank",) + eps, np.asarray(r2.eps, float)),
+        "eps_m3": (("rank_m3",) + eps, np.asarray(r3.eps, float)),
+        "eps_global_m0": (("diameter",), np.asarray(r0.eps_global, float)),
+        "eps_global_m0a": (("diameter", p), np.asarray(r0a.eps_global, float)) if m0a else None,
+        "eps_global_m1": (("diameter", p), np.asarray(r1.eps_global, float)),
+        "weights_m2": (("rank", "diameter", p), np.asarray(r2.weights, float)),
+        "eps_global_m2": (("rank",), np.asarray(r2.eps_global, float)),
+        "weights_m3": (("rank_m3", "diameter", p), np.asarray(r3.weights, float)),
+        "eps_global_m3": (("rank_m3",), np.asarray(r3.eps_global, float)),
+        "transfer_m3": (("rank_m3", "channel", "frequency"), np.asarray(r3.transfer, np.complex128)),
+    }
+    best = {
+        "best_m0_diameter": float(r0.best_diameter),
+        "best_m0a_diameter": float(r0a.best_diameter) if m0a else None,
+        f"best_m0a_{p}": float(r0a.best_anisotropy) if m0a else None,
+        "best_m1_diameter": float(r1.best_diameter),
+        f"best_m1_{p}": float(r1.best_anisotropy),
+        "eps_global_best_m0": float(r0.eps_global_best),
+        "eps_global_best_m0a": float(r0a.eps_global_best) if m0a else None,
+        "eps_global_best_m1": float(r1.eps_global_best),
+    }
     ds = xr.Dataset(
-        {
-            "measured": (rows, _grid(S, sweep)),
-            "model_m0": (rows, _grid(np.asarray(r0.model), sweep)),
-            "model_m0a": (rows, _grid(np.asarray(r0a.model), sweep)),
-            "model_m1": (rows, _grid(np.asarray(r1.model), sweep)),
-            "model_m2": (("rank",) + rows, _grid(np.asarray(r2.model), sweep)),
-            "model_m3": (("rank_m3",) + rows, _grid(np.asarray(r3.model), sweep)),
-            "eps_m0": (eps, np.asarray(r0.eps, float)),
-            "eps_m0a": (eps, np.asarray(r0a.eps, float)),
-            "eps_m1": (eps, np.asarray(r1.eps, float)),
-            "eps_m2": (("rank",) + eps, np.asarray(r2.eps, float)),
-            "eps_m3": (("rank_m3",) + eps, np.asarray(r3.eps, float)),
-            "eps_global_m0": (("diameter",), np.asarray(r0.eps_global, float)),
-            "eps_global_m0a": (("diameter", "anisotropy"), np.asarray(r0a.eps_global, float)),
-            "eps_global_m1": (("diameter", "anisotropy"), np.asarray(r1.eps_global, float)),
-            "weights_m2": (("rank", "diameter", "anisotropy"), np.asarray(r2.weights, float)),
-            "eps_global_m2": (("rank",), np.asarray(r2.eps_global, float)),
-            "weights_m3": (("rank_m3", "diameter", "anisotropy"), np.asarray(r3.weights, float)),
-            "eps_global_m3": (("rank_m3",), np.asarray(r3.eps_global, float)),
-            "transfer_m3": (("rank_m3", "channel", "frequency"), np.asarray(r3.transfer, np.complex128)),
-        },
+        {k: v for k, v in variables.items() if v is not None},
         coords=coords,
         attrs={
-            "best_m0_diameter": float(r0.best_diameter),
-            "best_m0a_diameter": float(r0a.best_diameter),
-            "best_m0a_anisotropy": float(r0a.best_anisotropy),
-            "best_m1_diameter": float(r1.best_diameter),
-            "best_m1_anisotropy": float(r1.best_anisotropy),
-            "eps_global_best_m0": float(r0.eps_global_best),
-            "eps_global_best_m0a": float(r0a.eps_global_best),
-            "eps_global_best_m1": float(r1.eps_global_best),
+            **{k: v for k, v in best.items() if v is not None},
             "m3_l2": float(r3.l2),
             "config_hash": sweep.config_hash,
             **package_attrs(),
@@ -90,11 +99,13 @@ def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3) ->
         },
     )
     for name in ("measured", "model_m0", "model_m0a", "model_m1", "model_m2", "model_m3"):
-        ds[name].attrs["long_name"] = ("measured system-matrix rows" if name == "measured"
-                                       else f"model {MODEL_LABELS[name[6:]]} rows")
+        if name in ds:
+            ds[name].attrs["long_name"] = ("measured system-matrix rows" if name == "measured"
+                                           else f"model {MODEL_LABELS[name[6:]]} rows")
     ds["transfer_m3"].attrs["long_name"] = "M3 transfer function a_ck shared by all entries and angles (Σw = 1)"
     for name in ("eps_m0", "eps_m0a", "eps_m1", "eps_m2", "eps_m3"):
-        ds[name].attrs["long_name"] = "row NRMSE ε = ‖S − model‖₂ / (√N ‖S‖∞)"
+        if name in ds:
+            ds[name].attrs["long_name"] = "row NRMSE ε = ‖S − model‖₂ / (√N ‖S‖∞)"
     return stamp_variables(ds)
 
 
@@ -110,8 +121,9 @@ def write_model_mdfs(sweep: Sweep, models: xr.Dataset, outdir: Path) -> list[Pat
     bins = models["frequency"].values.astype(int)
     best_rank = int(np.nanargmin(models["eps_global_m2"].values))
     best_m3 = int(np.nanargmin(models["eps_global_m3"].values))
-    chosen = {"M0a": models["model_m0a"], "M1": models["model_m1"], "M2": models["model_m2"].isel(rank=best_rank),
-              "M3": models["model_m3"].isel(rank_m3=best_m3)}
+    chosen = {"M0a": models.get("model_m0a"), "M1": models["model_m1"],
+              "M2": models["model_m2"].isel(rank=best_rank), "M3": models["model_m3"].isel(rank_m3=best_m3)}
+    chosen = {name: model for name, model in chosen.items() if model is not None}  # no M0a for model brown
     written = []
     for name, model in chosen.items():
         for angle in models["angle"].values:
@@ -121,7 +133,9 @@ def write_model_mdfs(sweep: Sweep, models: xr.Dataset, outdir: Path) -> list[Pat
             path = outdir / "mdf" / name / f"{label(float(angle))}.mdf"
             ds = system_matrix_dataset(sweep, full, None)
             write_system_matrix(path, ds, frequency_bins=bins,
-                                experiment={"name": f"mpisweep model {name}, easy axis {label(float(angle))} deg",
+                                experiment={"name": f"mpisweep model {name}, "
+                                            + (f"easy axis {label(float(angle))} deg" if sweep.model == "neel"
+                                               else "Brownian (fluid tracer)"),
                                             "isSimulation": 1},
                                 scanner={"name": "mpisweep model"}, tracer={"name": [f"model {name}"]})
             written.append(path)

@@ -96,7 +96,7 @@ def component_settings(sweep: Sweep, component: dict, offsets: np.ndarray | None
     degrees: None (exactly the dictionary's automatic choice, when degree_offset is 0) or the
     truncation degree per offset; rtol: the dictionary's × rtol_factor.
     """
-    particle = sweep.particle(component["diameter"], component["anisotropy"])
+    particle = sweep.particle(component["diameter"], component[sweep.parameter.name])
     v = sweep.virtual["solver"]
     base_rtol = sweep.solver_rtol(particle)
     rtol = base_rtol if v["rtol_factor"] == 1 else base_rtol * float(v["rtol_factor"])
@@ -111,7 +111,7 @@ def component_settings(sweep: Sweep, component: dict, offsets: np.ndarray | None
 
 def simulate_component(sweep: Sweep, component: dict, output, progress: bool = True) -> dict:
     """Rows of one mixture component at ALL rfft bins (angle, channel, k, offset_y, offset_x) → .npz."""
-    particle = sweep.particle(component["diameter"], component["anisotropy"])
+    particle = sweep.particle(component["diameter"], component[sweep.parameter.name])
     degrees, rtol = component_settings(sweep, component)
     bins = np.arange(sweep.scanner.samples // 2 + 1)
     # max_degree=None: a finer discretisation (L + degree_offset) of fields the config check has limited
@@ -135,7 +135,8 @@ def _mixture(sweep: Sweep, component_files):
                 raise StoreError(f"{path}: simulated for another configuration; delete it to recompute")
             rows = z["rows"]
             details.append({"name": name, "diameter_nm": float(comp["diameter"]),
-                            "anisotropy_Jm3": float(comp["anisotropy"]), "weight": float(comp["weight"]),
+                            sweep.parameter.value_key: float(comp[sweep.parameter.name]),
+                            "weight": float(comp["weight"]),
                             "degree": int(np.max(z["degrees"])), "rtol": float(z["rtol"]),
                             "max_periodicity": float(z["max_periodicity"])})
         total = comp["weight"] * rows if total is None else total + comp["weight"] * rows
