@@ -33,8 +33,27 @@ def _check_physical(obj, checks: dict) -> None:
             raise ValueError(f"particle parameter {name}={value!r} is not physical")
 
 
+class _MagneticCore:
+    """What both particle models share: the core (diameter D) carries the moment m0 = Ms·V."""
+
+    @property
+    def volume(self) -> float:
+        """Core volume V = πD³/6 in m³."""
+        return math.pi * self.diameter**3 / 6.0
+
+    @property
+    def moment(self) -> float:
+        """Magnetic moment m0 = Ms·V in A·m²."""
+        return self.ms * self.volume
+
+    @property
+    def beta(self) -> float:
+        """β = m0/(kB T) in 1/T, so that ξ = β·|B|."""
+        return self.moment / (KB * self.temperature)
+
+
 @dataclass(frozen=True)
-class Particle:
+class Particle(_MagneticCore):
     """A single-domain particle: core diameter D (m) and anisotropy constant K (J/m³)."""
 
     diameter: float
@@ -53,21 +72,6 @@ class Particle:
             "temperature": self.temperature > 0,
             "gamma": self.gamma > 0,
         })
-
-    @property
-    def volume(self) -> float:
-        """Core volume V = πD³/6 in m³."""
-        return math.pi * self.diameter**3 / 6.0
-
-    @property
-    def moment(self) -> float:
-        """Magnetic moment m0 = Ms·V in A·m²."""
-        return self.ms * self.volume
-
-    @property
-    def beta(self) -> float:
-        """β = m0/(kB T) in 1/T, so that ξ = β·|B|."""
-        return self.moment / (KB * self.temperature)
 
     @property
     def sigma(self) -> float:
@@ -100,7 +104,7 @@ class Particle:
 
 
 @dataclass(frozen=True)
-class BrownParticle:
+class BrownParticle(_MagneticCore):
     """A rigid dipole rotating in a fluid: core diameter D and hydrodynamic diameter D_h (m).
 
     The moment is locked to the particle (no Néel relaxation: valid where τ_B ≪ τ_N), so there
@@ -126,24 +130,9 @@ class BrownParticle:
         })
 
     @property
-    def volume(self) -> float:
-        """Core volume V = πD³/6 in m³ (it carries the moment)."""
-        return math.pi * self.diameter**3 / 6.0
-
-    @property
     def hydrodynamic_volume(self) -> float:
         """V_h = πD_h³/6 in m³ (it sets the friction)."""
         return math.pi * self.hydrodynamic_diameter**3 / 6.0
-
-    @property
-    def moment(self) -> float:
-        """Magnetic moment m0 = Ms·V in A·m²."""
-        return self.ms * self.volume
-
-    @property
-    def beta(self) -> float:
-        """β = m0/(kB T) in 1/T, so that ξ = β·|B|."""
-        return self.moment / (KB * self.temperature)
 
     @property
     def sigma(self) -> float:
