@@ -114,3 +114,26 @@ def test_the_fits_recover_the_virtual_fluid_mixture(fluid_run):
         assert abs(entry["m3_weight"] - entry["true_weight"]) <= 0.05, entry
     assert summary["M1"]["eps_global"] < summary["M0"]["eps_global"]
     assert np.isfinite(summary["M3"][0]["eps_global"])
+
+
+def test_the_python_fits_take_a_brownian_dictionary_as_it_is_stored():
+    """fit_m1/fit_m3 on a (diameter, hydrodynamic_diameter, …) DataArray: its own name in the results."""
+    import xarray as xr
+
+    import mpisweep as ms
+
+    drive = ms.Excitation((12.59e-3, 13.55e-3), (102, 96), 2.5e6)
+    bins = ms.mixing_bins((102, 96), 2, 2)[:, 2]
+    offsets = ms.offset_grid((-5e-3, 5e-3), (-5e-3, 5e-3), 2, 2)
+    rows = np.stack([ms.simulate_block(ms.BrownParticle(20e-9, h * 1e-9), drive, [0], offsets, bins).rows
+                     for h in (25, 60)])[None]  # (1 diameter, 2 D_h, angle, channel, bin, y, x)
+    dims = ("diameter", "hydrodynamic_diameter", "angle", "channel", "frequency", "offset")
+    dictionary = xr.DataArray(rows.reshape(rows.shape[:5] + (-1,)), dims=dims,
+                              coords={"diameter": [20.0], "hydrodynamic_diameter": [25.0, 60.0], "frequency": bins})
+    measured = xr.DataArray(3.0 * rows[0, 1].reshape(1, 2, bins.size, -1),
+                            dims=("angle", "channel", "frequency", "offset"), coords={"frequency": bins})
+    m1 = ms.fit_m1(measured, dictionary, bins)
+    assert m1.parameter == "hydrodynamic_diameter" and m1.best_anisotropy == 60.0 and m1.eps_global_best < 1e-9
+    assert set(m1.to_table()[0]) == {"model", "diameter", "hydrodynamic_diameter", "eps_global", "best"}
+    m3 = ms.fit_m3(measured, dictionary, bins)
+    assert m3.largest_weights(0, 1) == [{"diameter": 20.0, "hydrodynamic_diameter": 60.0, "weight": 1.0}]

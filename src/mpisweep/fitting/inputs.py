@@ -9,24 +9,33 @@ import numpy as np
 MEASURED_DIMS = ("angle", "channel", "frequency", "offset")
 DICTIONARY_DIMS = ("diameter", "anisotropy", "angle", "channel", "frequency", "offset")
 DICTIONARY_M0_DIMS = ("diameter", "channel", "frequency", "offset")
+#: names of a dictionary's second axis: the anisotropy constant K (Néel rotation) or the hydrodynamic
+#: diameter D_h (Brownian rotation). The fits index it as "anisotropy" and name it in their results.
+SECOND_AXES = ("anisotropy", "hydrodynamic_diameter")
 
 #: Default working-set size for one block of the dictionary (bytes, complex128).
 CHUNK_BYTES = 256 * 2**20
 
 
 class Input:
-    """Read access to a numpy array or an xarray DataArray in a fixed dimension order."""
+    """Read access to a numpy array or an xarray DataArray in a fixed dimension order.
 
-    def __init__(self, x, name: str, dims: tuple[str, ...]):
+    ``alias`` maps a dimension of ``dims`` to the name the DataArray gives it (a Brownian
+    dictionary's hydrodynamic_diameter for anisotropy); reads and coordinates use ``dims``' names.
+    """
+
+    def __init__(self, x, name: str, dims: tuple[str, ...], alias: dict[str, str] | None = None):
         self.name, self.dims = name, dims
+        self.alias = dict(alias or {})
         self.coords: dict[str, np.ndarray] = {}
         if hasattr(x, "dims") and hasattr(x, "isel") and hasattr(x, "transpose"):
-            if sorted(map(str, x.dims)) != sorted(dims):
-                raise ValueError(f"{name}: dims {tuple(x.dims)}, expected {dims}")
-            self.da, self.arr = x.transpose(*dims), None
-            for d in dims:
-                if d in x.coords:
-                    self.coords[d] = np.asarray(x.coords[d].values)
+            actual = tuple(self.alias.get(d, d) for d in dims)
+            if sorted(map(str, x.dims)) != sorted(actual):
+                raise ValueError(f"{name}: dims {tuple(x.dims)}, expected {actual}")
+            self.da, self.arr = x.transpose(*actual), None
+            for d, a in zip(dims, actual):
+                if a in x.coords:
+                    self.coords[d] = np.asarray(x.coords[a].values)
         else:
             a = x if isinstance(x, np.ndarray) else np.asarray(x)
             if a.ndim != len(dims):
@@ -63,7 +72,7 @@ class Input:
         A view of the input where no conversion or gather is needed: callers must not write to it.
         """
         if self.da is not None:
-            out = self.da.isel({k: v for k, v in index.items()}).values
+            out = self.da.isel({self.alias.get(k, k): v for k, v in index.items()}).values
             return np.asarray(out, dtype=np.complex128)
         basic, fancy_dim, fancy = [], None, None
         for d in self.dims:
@@ -137,12 +146,17 @@ def entry_blocks(n_d: int, n_k: int, entry_bytes: int, chunk_bytes: int):
 def dictionary_inputs(measured, dictionary, bins):
     k, orders = select_bins(bins)
     meas = Input(measured, "measured", MEASURED_DIMS)
-    dic = Input(dictionary, "dictionary", DICTIONARY_DIMS)
+    dic = Input(dictionary, "dictionary", DICTIONARY_DIMS, alias={"anisotropy": second_axis(dictionary)})
     check_match(meas, dic, ("angle", "channel", "offset"))
     S = measured_rows(meas, k)
     angles = meas.coords.get("angle", dic.coord("angle"))
     channels = meas.coords.get("channel", dic.coord("channel"))
     return k, orders, meas, dic, S, angles, channels
+
+
+def second_axis(dictionary) -> str:
+    """The name the dictionary gives its second axis (one of SECOND_AXES; "anisotropy" for a plain array)."""
+    return next((d for d in getattr(dictionary, "dims", ()) if d in SECOND_AXES[1:]), "anisotropy")
 
 
 def row_weights(S: np.ndarray) -> np.ndarray:

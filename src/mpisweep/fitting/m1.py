@@ -53,7 +53,8 @@ def fit_m1(measured, dictionary, bins, *, chunk_bytes: int = CHUNK_BYTES) -> Fit
     diam, anis = dic.coord("diameter"), dic.coord("anisotropy")
     return FitM1Result(
         bins=k, orders=orders, angles=angles, channels=channels,
-        diameters=diam, anisotropies=anis, eps_global=emap, best_index=(int(bi), int(bk)),
+        diameters=diam, anisotropies=anis, parameter=dic.alias["anisotropy"], eps_global=emap,
+        best_index=(int(bi), int(bk)),
         best_diameter=py_value(diam[bi]), best_anisotropy=py_value(anis[bk]),
         transfer=transfer, model=model, eps=eps, eps_freq=ef, eps_global_best=float(epsilon_global(ef)),
     )

@@ -99,7 +99,8 @@ def fit_m2(measured, dictionary, bins, ranks=(1.0,), *, svd: str = "complex",
     ef = epsilon_freq(eps)
     return FitM2Result(
         bins=fit.bins, orders=fit.orders, angles=fit.angles, channels=fit.channels,
-        diameters=dic.coord("diameter"), anisotropies=dic.coord("anisotropy"), svd=svd,
+        diameters=dic.coord("diameter"), anisotropies=dic.coord("anisotropy"), parameter=dic.alias["anisotropy"],
+        svd=svd,
         requested=fit.requested, ranks=np.array(fit.ranks), effective_ranks=eff,
         weights=W.reshape(-1, n_d, n_k), model=model, eps=eps, eps_freq=ef,
         eps_global=epsilon_global(ef), singular_values=np.sqrt(np.clip(lam, 0.0, None)),

@@ -183,6 +183,7 @@ def fit_m3(measured, dictionary, bins, ranks=(1.0,), *, l2: float = 0.0, max_ite
     return FitM3Result(
         bins=fit.bins, orders=fit.orders, angles=fit.angles, channels=fit.channels,
         diameters=fit.dic.coord("diameter"), anisotropies=fit.dic.coord("anisotropy"),
+        parameter=fit.dic.alias["anisotropy"],
         requested=fit.requested, ranks=np.array(svals), effective_ranks=eff, l2=float(l2), tol=float(tol),
         weights=W.reshape(-1, n_d, n_k), transfer=A, model=model, eps=eps, eps_freq=ef,
         eps_global=epsilon_global(ef), iterations=iters, converged=conv, history=hist,

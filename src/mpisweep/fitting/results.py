@@ -113,20 +113,21 @@ class FitM1Result(_BestFit):
 
     MODEL = "M1"
     diameters: np.ndarray = field(default=None)
-    anisotropies: np.ndarray = field(default=None)
+    anisotropies: np.ndarray = field(default=None)  # second axis: K (J/m³), or D_h (nm) of a Brownian dictionary
+    parameter: str = "anisotropy"  # the second axis' name (mpisweep.fitting.inputs.SECOND_AXES)
     eps_global: np.ndarray = field(default=None, repr=False)
     best_index: tuple = (0, 0)
     best_diameter: Any = None
     best_anisotropy: Any = None
 
     def to_table(self) -> list[dict]:
-        """Tidy rows: one per (diameter, anisotropy) with its ε_global."""
+        """Tidy rows: one per (diameter, anisotropy) with its ε_global (the second axis under its own name)."""
         rows = []
         for i, d in enumerate(self.diameters):
             for j, k in enumerate(self.anisotropies):
                 e = self.eps_global[i, j]
                 rows.append({
-                    "model": self.MODEL, "diameter": py_value(d), "anisotropy": py_value(k),
+                    "model": self.MODEL, "diameter": py_value(d), self.parameter: py_value(k),
                     "eps_global": float(e), "best": (i, j) == tuple(self.best_index),
                 })
         return rows
@@ -136,7 +137,7 @@ class FitM1Result(_BestFit):
             "model": self.MODEL,
             "best_index": [int(i) for i in self.best_index],
             "best_diameter": py_value(self.best_diameter),
-            "best_anisotropy": py_value(self.best_anisotropy),
+            f"best_{self.parameter}": py_value(self.best_anisotropy),
             "eps_global": float(self.eps_global_best),
             "bins": self.bins.tolist(),
             "eps_freq": [float(e) for e in self.eps_freq],
@@ -173,7 +174,7 @@ class _RankedWeights:
         for r in range(len(self.ranks)):
             for i, d in enumerate(self.diameters):
                 for j, k in enumerate(self.anisotropies):
-                    rows.append({**self._rank_cols(r), "diameter": float(d), "anisotropy": float(k),
+                    rows.append({**self._rank_cols(r), "diameter": float(d), self.parameter: float(k),
                                  "weight": float(self.weights[r, i, j])})
         return rows
 
@@ -181,7 +182,7 @@ class _RankedWeights:
         """The n largest non-zero weights of rank r, largest first."""
         w = self.weights[r]
         order = zip(*np.unravel_index(np.argsort(w, axis=None)[::-1][:n], w.shape))
-        return [{"diameter": float(self.diameters[a]), "anisotropy": float(self.anisotropies[b]),
+        return [{"diameter": float(self.diameters[a]), self.parameter: float(self.anisotropies[b]),
                  "weight": float(w[a, b])}
                 for a, b in order if w[a, b] > 0]
 
@@ -204,7 +205,8 @@ class FitM2Result(_RankedWeights, _Common):
     """
 
     diameters: np.ndarray = field(default=None)
-    anisotropies: np.ndarray = field(default=None)
+    anisotropies: np.ndarray = field(default=None)  # second axis: K (J/m³), or D_h (nm) of a Brownian dictionary
+    parameter: str = "anisotropy"  # the second axis' name (mpisweep.fitting.inputs.SECOND_AXES)
     svd: str = "complex"
     requested: list = field(default_factory=list)
     ranks: np.ndarray = field(default=None)
@@ -262,7 +264,8 @@ class FitM3Result(_RankedWeights, _Common):
     """
 
     diameters: np.ndarray = field(default=None)
-    anisotropies: np.ndarray = field(default=None)
+    anisotropies: np.ndarray = field(default=None)  # second axis: K (J/m³), or D_h (nm) of a Brownian dictionary
+    parameter: str = "anisotropy"  # the second axis' name (mpisweep.fitting.inputs.SECOND_AXES)
     requested: list = field(default_factory=list)
     ranks: np.ndarray = field(default=None)
     effective_ranks: np.ndarray = field(default=None)

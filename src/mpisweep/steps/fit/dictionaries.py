@@ -73,11 +73,8 @@ def verify_loaded(ds: xr.Dataset, path, values: np.ndarray) -> None:
 
 
 def open_fp(sweep: Sweep, path=None, log=print):
-    """The Fokker–Planck dictionary (diameter, anisotropy, angle, channel, frequency, offset) and its attrs.
-
-    A Brownian dictionary's hydrodynamic_diameter axis comes under the name the fits use for the
-    second axis, anisotropy (the tables and models.zarr name it back: fit_tables.named).
-    """
+    """The Fokker–Planck dictionary (diameter, anisotropy or hydrodynamic_diameter, angle, channel,
+    frequency, offset) and its attrs."""
     return _open_rows(sweep, path or sweep.layout.fp, log)
 
 
@@ -89,11 +86,9 @@ def open_m0a(sweep: Sweep, path=None, log=print):
 def _open_rows(sweep: Sweep, path, log):
     ds = open_zarr(path)
     check_coords(ds, sweep, path)
-    if sweep.parameter.name != "anisotropy":
-        ds = ds.rename({sweep.parameter.name: "anisotropy"})
     nbytes = ds["rows"].size * 16
     if nbytes <= sweep.fit.max_memory_gb * 2**30:
-        rows = flat(ds["rows"], DICTIONARY_DIMS)
+        rows = flat(ds["rows"], ("diameter", sweep.parameter.name) + DICTIONARY_DIMS[2:])
         verify_loaded(ds, path, rows.values)
         return rows, dict(ds.attrs)
     log(f"dictionary {nbytes / 2**30:.1f} GiB > fit.max_memory_gb: reading it block-wise from {path}")

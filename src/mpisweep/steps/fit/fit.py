@@ -51,7 +51,7 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
     r3 = fit_m3(measured, dictionary, bins, ranks=m3.ranks, l2=m3.l2, max_iter=m3.max_iter, tol=m3.tol)
     del dictionary
     for i, row in enumerate(r3.to_table()):
-        top = ", ".join(f"({w['diameter']:g}, {w['anisotropy']:g}) {w['weight']:.3f}" for w in r3.largest_weights(i, 3))
+        top = ", ".join(f"({w['diameter']:g}, {w[p.name]:g}) {w['weight']:.3f}" for w in r3.largest_weights(i, 3))
         log(f"M3: rank {100 * row['rank_fraction']:g} % (s = {row['rank']}), λ = {m3.l2:g}: "
             f"ε_global = {row['eps_global']:.6g} after {row['iterations']} iterations"
             f"{'' if row['converged'] else ' (not converged)'}; largest weights {top}")

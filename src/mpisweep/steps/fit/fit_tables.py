@@ -2,7 +2,8 @@
 
 * ``m0_eps_global.csv``  diameter (nm), eps_global, best
 * ``m0a_eps_global.csv`` diameter (nm), anisotropy (J/m³), eps_global, best (M0a, as M1)
-* ``m1_eps_global.csv``  diameter (nm), anisotropy (J/m³), eps_global, best
+* ``m1_eps_global.csv``  diameter (nm), anisotropy (J/m³), eps_global, best (model brown: the column
+  hydrodynamic_diameter (nm) instead of anisotropy, here and in the weight tables; no M0a)
 * ``m2_eps_global.csv``  rank_fraction, rank, effective_rank, eps_global, n_nonzero, weight_sum (paper Table 1)
 * ``m2_weights.csv``     rank_fraction, rank, diameter, anisotropy, weight
 * ``m3_eps_global.csv``  rank_fraction, rank, effective_rank, l2, eps_global, n_nonzero, weight_sum, iterations,
@@ -43,26 +44,6 @@ FIELDS = {
 }
 
 
-def named(sweep: Sweep, obj):
-    """The fits' rows with their second axis under the sweep's name.
-
-    mpisweep.fitting calls the dictionary's second axis ``anisotropy``; a Brownian sweep's is
-    ``hydrodynamic_diameter`` (nm), so keys anisotropy and best_anisotropy are renamed (recursively).
-    A Néel sweep's rows are returned as they are.
-    """
-    name = sweep.parameter.name
-    if name == "anisotropy":
-        return obj
-    renames = {"anisotropy": name, "best_anisotropy": f"best_{name}"}
-    if isinstance(obj, dict):
-        return {renames.get(k, k): named(sweep, v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [named(sweep, v) for v in obj]
-    if isinstance(obj, str):
-        return renames.get(obj, obj)
-    return obj
-
-
 def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir) -> None:
     """The CSV tables of the fits M0, M0a (not for model brown: ``r0a`` None), M1, M2, M3."""
     fits = [r for r in (r0, r0a, r1, r2, r3) if r is not None]
@@ -78,9 +59,11 @@ def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir) -> None:
         "eps_freq": [row for r in fits for row in r.freq_table()],
         "eps_rows": [row for r in fits for row in r.row_table()],
     }
+    name = sweep.parameter.name  # the second axis: anisotropy, or hydrodynamic_diameter (model brown)
     for key, table in rows.items():
         if table is not None:
-            write_csv(outdir / sweep.layout.fit_table(key).name, named(sweep, table), named(sweep, FIELDS[key]))
+            write_csv(outdir / sweep.layout.fit_table(key).name, table,
+                      [name if f == "anisotropy" else f for f in FIELDS[key]])
 
 
 def peak_rss_gb() -> float:
@@ -112,7 +95,7 @@ def summary(sweep: Sweep, measured, r0, r0a, r1, r2, r3, dictionary_attrs: dict,
         "M0a": {"eps_global": float(r0a.eps_global_best), "best_diameter": float(r0a.best_diameter),
                 "best_anisotropy": float(r0a.best_anisotropy)} if r0a is not None else None,
         "M1": {"eps_global": float(r1.eps_global_best), "best_diameter": float(r1.best_diameter),
-               "best_anisotropy": float(r1.best_anisotropy)},
+               f"best_{p.name}": float(r1.best_anisotropy)},
         "M2": [{"rank_fraction": row["rank_fraction"], "rank": row["rank"], "effective_rank": row["effective_rank"],
                 "eps_global": row["eps_global"], "n_nonzero": row["n_nonzero"],
                 "largest_weights": r2.largest_weights(i)}
@@ -122,7 +105,7 @@ def summary(sweep: Sweep, measured, r0, r0a, r1, r2, r3, dictionary_attrs: dict,
                 "iterations": row["iterations"], "converged": row["converged"],
                 "largest_weights": r3.largest_weights(i)}
                for i, row in enumerate(r3.to_table())],
-        "units": {"diameter": "nm", "anisotropy": p.unit},
+        "units": {"diameter": "nm", p.name: p.unit},
         "evaluation_bins": int(sweep.bins.shape[0]),
         "measurement": {"source": sweep.source, "files": json.loads(measured.attrs["files"])},
         "truth": truth,
@@ -143,7 +126,7 @@ def summary(sweep: Sweep, measured, r0, r0a, r1, r2, r3, dictionary_attrs: dict,
         }
     if r0a is None:
         del out["M0a"]
-    return named(sweep, out)
+    return out
 
 
 def _m3_vs_truth(sweep: Sweep, r3) -> list[dict]:
@@ -157,7 +140,7 @@ def _m3_vs_truth(sweep: Sweep, r3) -> list[dict]:
     for c in comps:
         i, j = np.flatnonzero(np.isclose(d, c["diameter"])), np.flatnonzero(np.isclose(k, c[name]))
         got = float(w[i[0], j[0]]) if i.size and j.size else float("nan")
-        out.append({"diameter": float(c["diameter"]), "anisotropy": float(c[name]),
+        out.append({"diameter": float(c["diameter"]), name: float(c[name]),
                     "true_weight": float(c["weight"]) / total, "m3_weight": got})
     return out
 
