@@ -19,6 +19,7 @@ from mpisweep.io.mdf import (
     MDFError,
     check_compatible,
     describe,
+    position_map,
     read_system_matrix,
     to_grid,
     write_system_matrix,
@@ -446,3 +447,33 @@ def test_cli_mdf_info(tmp_path, capsys):
         cli.main(["mdf-info", str(incomplete)])
     assert exit_info.value.code == 1
     assert "incomplete.mdf: /calibration/method is missing" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the file's own position map
+
+
+@pytest.mark.parametrize("gradient", [(-1.0, -1.0, 0.0), (1.0, 0.5, 0.0)])
+def test_the_position_map_is_read_with_its_signs(tmp_path, gradient):
+    """offset = centre + G·position, G signed per axis (an FFP scanner's x and y gradients are negative)."""
+    ds = make_dataset()
+    fields = ds["offset_field"].values
+    centre = np.array([0.2e-3, -0.1e-3, 0.0])
+    g = np.asarray(gradient)
+    positions = np.where(g != 0, (fields - centre) / np.where(g != 0, g, 1.0), 0.0)
+    pmap = position_map(positions, fields)
+    np.testing.assert_allclose(pmap.gradient, g, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(pmap.centre[:2], centre[:2], atol=1e-15)
+    np.testing.assert_allclose(pmap.offset(positions), fields, atol=1e-15)
+    text = describe(_written(tmp_path / "p.mdf", ds, positions=positions))
+    assert f"position map: offset = centre + G·position, G = ({g[0]:.4g}, {g[1]:.4g}, 0) T/m" in text
+
+
+def test_a_position_map_that_is_not_linear_is_named():
+    ds = make_dataset()
+    fields = ds["offset_field"].values
+    positions = fields.copy()
+    positions[0, 0] += 0.3e-3  # one robot position off the grid
+    with pytest.raises(MDFError, match=r"cal\.mdf: /calibration/offsetFields are not a per-axis linear map"):
+        position_map(positions, fields, where="cal.mdf")
+    with pytest.raises(MDFError, match="do not describe the same grid"):
+        position_map(positions[:-1], fields)

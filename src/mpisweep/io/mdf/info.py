@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from ._hdf import MDFError, Reader, open_mdf
+from .geometry import position_map
 from .layout import parse_layout
 
 
@@ -73,6 +74,11 @@ def describe(path) -> str:
         f"    offset fields: {'present' if lay.offset_fields is not None else 'absent'}, "
         f"positions: {'present' if lay.positions is not None else 'absent'}",
     ]
+    if lay.offset_fields is not None and lay.positions is not None:
+        try:
+            lines.append(f"  position map: {position_map(lay.positions, lay.offset_fields, where=name).describe()}")
+        except MDFError as err:
+            lines.append(f"  position map: none ({err})")
     return "\n".join(lines)
 
 

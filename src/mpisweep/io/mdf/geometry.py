@@ -1,0 +1,65 @@
+"""The position ↔ offset-field map a hybrid calibration file states itself.
+
+A sample at position p sees the selection field G·p, and the hybrid calibration emulates it with the
+offset field o = o_c + G·p. An FFP scanner with a z-directed gradient pair has G = diag(−g/2, −g/2, g):
+its x and y gradients are negative. An MDF calibration carries both /calibration/positions (m) and
+/calibration/offsetFields (T), so the map, its signs included, is read from the file, never assumed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._hdf import MDFError
+
+AXES = ("x", "y", "z")
+
+
+@dataclass(frozen=True)
+class PositionMap:
+    """offset = centre + gradient · position, per axis.
+
+    centre: (3,) offset field at position 0, T. gradient: (3,) T/m, signed; 0 on an axis along which
+    the calibration does not move. residual: largest |offset − map(position)| over the grid, T.
+    """
+
+    centre: np.ndarray
+    gradient: np.ndarray
+    residual: float
+
+    def offset(self, positions) -> np.ndarray:
+        """Offset fields (…, 3) in T of positions (…, 3) in m."""
+        return self.centre + self.gradient * np.asarray(positions, float)
+
+    def describe(self) -> str:
+        g = ", ".join(f"{v:.4g}" for v in self.gradient)
+        c = ", ".join(f"{v * 1e3:.4g}" for v in self.centre)
+        return f"offset = centre + G·position, G = ({g}) T/m, centre ({c}) mT (residual {self.residual:.1e} T)"
+
+
+def position_map(positions, offset_fields, *, rtol: float = 1e-6, where: str = "calibration") -> PositionMap:
+    """The per-axis linear map o = c + g·p that takes ``positions`` (O, 3) m to ``offset_fields`` (O, 3) T.
+
+    Least squares per axis; an axis whose positions do not vary gets g = 0 and must have a constant
+    offset. MDFError (naming ``where``) if the offsets are not such a map to ``rtol`` of the largest
+    offset: a rotated or non-linear calibration, or positions and offsets of different grids.
+    """
+    p = np.asarray(positions, float).reshape(-1, 3)
+    o = np.asarray(offset_fields, float).reshape(-1, 3)
+    if p.shape != o.shape or p.shape[0] == 0:
+        raise MDFError(f"{where}: /calibration/positions {p.shape} and /calibration/offsetFields {o.shape} "
+                       "do not describe the same grid")
+    centre, gradient = np.zeros(3), np.zeros(3)
+    for a in range(3):
+        if np.ptp(p[:, a]) > 0:
+            gradient[a], centre[a] = np.polyfit(p[:, a], o[:, a], 1)
+        else:
+            centre[a] = o[:, a].mean()
+    residual = float(np.abs(centre + gradient * p - o).max())
+    scale = max(float(np.abs(o).max()), np.finfo(float).tiny)
+    if residual > rtol * scale:
+        raise MDFError(f"{where}: /calibration/offsetFields are not a per-axis linear map of "
+                       f"/calibration/positions (largest deviation {residual:.3g} T of {scale:.3g} T)")
+    return PositionMap(centre, gradient, residual)
