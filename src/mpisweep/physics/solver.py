@@ -238,7 +238,7 @@ def solve(
     :class:`BrownParticle` (Brownian rotation; no easy axis, `easy_axis` only fixes the frame).
     `degree` defaults to :func:`auto_degree`; a degree above `max_degree` (None: no limit) is
     refused with :class:`~mpisweep.errors.DegreeError` before any work. `warmup` (s) defaults to
-    max(40 µs, 4 τ); periodic steady state is then checked (and further cycles run) anyway.
+    max(40 µs, 12 τ) (WARMUP_TAUS); periodic steady state is then checked (and further cycles run) anyway.
     """
     start = time.perf_counter()
     if rtol is None:

@@ -12,15 +12,17 @@ import xarray as xr
 from ...io.atomic import atomic_path
 from ...io.stores import ROWS_SHA256, checksum, to_zarr
 from ...physics.equilibrium import langevin_moment
+from ...physics.params import Particle
 from ...physics.spectra import CHANNELS, spectrum
-from ...sweep.config import Sweep
+from ...sweep.config import NM, Sweep
 from ...sweep.coords import M0_DIMS, all_coords, store_attrs
 
 
 def m0_rows(sweep: Sweep, diameter_nm: float) -> np.ndarray:
     """Langevin rows (channel, frequency, offset_y, offset_x) for one diameter."""
-    # the Langevin model needs the moment only (D, Ms, T): the same for either particle model
-    particle = sweep.particle(diameter_nm, diameter_nm if sweep.model == "brown" else 0.0)
+    # the Langevin model needs only the moment (D, Ms, T), the same for either particle model
+    c = sweep.constants
+    particle = Particle(diameter_nm * NM, ms=c["ms"], temperature=c["temperature"])
     offsets = sweep.offsets
     bins = sweep.bins[:, 2]
     t = sweep.excitation.times
