@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from mpisweep.errors import MeasurementError, MpisweepError
+from mpisweep.errors import ConfigError, MeasurementError, MpisweepError
 from mpisweep.io.mdf.measurement import read_measurement, write_measurement
 from mpisweep.orientation.kaczmarz import (
     kaczmarz,
@@ -27,11 +27,12 @@ from mpisweep.orientation.readout import (
 )
 from mpisweep.orientation.system import noise_sigma, row_weights, select_rows, stack
 from mpisweep.physics.block import simulate_block
-from mpisweep.steps.orientation.geometry import pixel_to_position, position_to_offset, position_to_pixel
+from mpisweep.steps.orientation.geometry import ImageGrid, position_to_offset
 from mpisweep.steps.orientation.model_matrices import fit_transfer_function
 from mpisweep.steps.orientation.phantoms import phantom_index, plan, positions_mm
 from mpisweep.sweep import Sweep
 from mpisweep.sweep.coords import system_matrix_dataset
+from mpisweep.sweep.geometry import configured_map
 
 CALIBRATION = np.arange(0.0, 180.0, 15.0)
 
@@ -144,14 +145,45 @@ def test_doubled_angle_mean_and_wrap_are_axial():
 
 
 # ---------------------------------------------------------------------------- geometry
-def test_positions_offsets_and_pixels_agree():
-    sweep = Sweep.load({"grids": {"diameters": [22], "anisotropies": [1100], "angles": [0]},
-                        "orientation": {"field_of_view": [30, 30]}})
+def _sweep_with(**orientation):
+    return Sweep.load({"grids": {"diameters": [22], "anisotropies": [1100], "angles": [0]},
+                       "orientation": orientation})
+
+
+def test_field_of_view_is_a_positive_gradient_and_positions_offsets_and_pixels_agree():
+    sweep = _sweep_with(field_of_view=[30, 30])
+    pmap = configured_map(sweep)
+    grid = ImageGrid.of_sweep(sweep)
     # 11 pixels of 2.727 mm: pixel 5 is position 0, the offset grid's centre; pixel 10 the last offset
-    assert np.allclose(position_to_pixel(sweep, [0.0, 0.0]), [5.0, 5.0], atol=1e-12)
-    assert position_to_offset(sweep, [5 * 30 / 11, 0])[0] * 1e3 == pytest.approx(14.35)
+    assert np.allclose(pmap.gradient, [14.35e-3 / 5 / (30e-3 / 11), 14.71e-3 / 5 / (30e-3 / 11), 0])
+    assert np.allclose(grid.pixels(pmap, [0.0, 0.0]), [5.0, 5.0], atol=1e-12)
+    assert np.allclose(grid.pixel_size_mm(pmap), [30 / 11, 30 / 11])
+    assert position_to_offset(pmap, [5 * 30 / 11, 0])[0] * 1e3 == pytest.approx(14.35)
     xy = np.array([[1.3, -4.2], [-7.0, 8.5]])
-    assert np.allclose(pixel_to_position(sweep, position_to_pixel(sweep, xy)), xy)
+    assert np.allclose(grid.positions_mm(pmap, grid.pixels(pmap, xy)), xy)
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_a_signed_gradient_maps_positions_onto_mirrored_pixels(sign):
+    g = sign * 14.35e-3 / 5 / (30e-3 / 11)
+    sweep = _sweep_with(gradient=[g, g])
+    pmap, grid = configured_map(sweep), ImageGrid.of_sweep(sweep)
+    # +x lies at the high-offset edge for a positive gradient and at the low-offset edge for a negative one
+    ix = grid.pixels(pmap, [5 * 30 / 11, 0.0])[1]
+    assert ix == pytest.approx(10.0 if sign > 0 else 0.0, abs=1e-9)
+    xy = np.array([[1.3, -4.2], [-7.0, 8.5]])
+    assert np.allclose(grid.positions_mm(pmap, grid.pixels(pmap, xy)), xy)
+    # a finer grid of the same span: twice the pixels per mm, the same positions
+    fine = ImageGrid(np.linspace(grid.x_T[0], grid.x_T[-1], 21), np.linspace(grid.y_T[0], grid.y_T[-1], 21))
+    assert np.allclose(fine.pixel_size_mm(pmap), grid.pixel_size_mm(pmap) / 2)
+    assert np.allclose(fine.positions_mm(pmap, fine.pixels(pmap, xy)), xy)
+    assert grid.contains(grid.pixels(pmap, [14.9, 0.0])) and not grid.contains(grid.pixels(pmap, [15.1, 0.0]))
+
+
+def test_gradient_and_field_of_view_that_disagree_are_refused():
+    with pytest.raises(ConfigError, match=r"orientation.gradient' \[-1.0, -1.0\] T/m and 'orientation.field_of_view'"):
+        configured_map(_sweep_with(gradient=[-1.0, -1.0], field_of_view=[30, 30]))
+    assert configured_map(_sweep_with()) is None
 
 
 # ---------------------------------------------------------------------- measurement files
@@ -212,10 +244,11 @@ def test_phantom_signals_are_the_same_in_worker_processes():
 
     sweep = Sweep.load({"grids": {"diameters": [20], "anisotropies": [500], "angles": [0]},
                         "measurement": {"virtual": {"components": [{"diameter": 20, "anisotropy": 500, "weight": 1}]}},
-                        "orientation": {"phantoms": {"orientations": [10, 100], "positions": [[0, 0], [2, -3]]}}})
-    phantoms = plan(sweep)
-    serial = noise_free_signals(sweep, phantoms, progress=False)
-    assert np.array_equal(noise_free_signals(sweep, phantoms, progress=False, workers=2), serial)
+                        "orientation": {"phantoms": {"orientations": [10, 100], "positions": [[0, 0], [2, -3]]},
+                                        "gradient": [-1, -1]}})
+    phantoms, pmap = plan(sweep), configured_map(sweep)
+    serial = noise_free_signals(sweep, phantoms, pmap, progress=False)
+    assert np.array_equal(noise_free_signals(sweep, phantoms, pmap, progress=False, workers=2), serial)
     assert serial.shape == (4, 2, 817) and np.all(np.abs(serial[:, :, 5]) > 0)
 
 
@@ -233,3 +266,31 @@ def test_model_matrices_on_a_finer_grid_agree_with_the_calibration_grid_where_th
     b = simulate_entry(fine, 20, 500, [30.0], bins, progress=False)
     assert np.allclose(b[..., [0, 2]], a, rtol=1e-12, atol=0)
     assert not np.allclose(b[..., 1], a[..., 0])  # the new offset is a new row
+
+
+def test_phantom_noise_estimate_recovers_the_noise_and_the_snr_of_each_row(tmp_path):
+    from mpisweep.steps.orientation.noise import phantom_noise
+
+    sweep = Sweep.load({"grids": {"diameters": [22], "anisotropies": [1100], "angles": [0]}})
+    attrs = system_matrix_dataset(sweep, np.zeros((2, 817, 11, 11)), None).attrs
+    rng = np.random.default_rng(5)
+    sigma, F, E, n = 0.5, 2, 3, 60
+    amplitude = np.zeros((2, 817))
+    amplitude[:, 100:200] = 10.0  # SNR 10 / (σ·√(1/F + 1/E)) on these rows, 0 elsewhere
+    background = rng.standard_normal((2, 817)) * 3.0
+
+    def noise(*shape):
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) * sigma / np.sqrt(2)
+
+    files = []
+    for i in range(n):
+        u = amplitude * np.exp(2j * np.pi * rng.random((2, 817)))
+        path = tmp_path / f"{i}.mdf"
+        frames = (u + background)[..., None] + noise(2, 817, F)
+        write_measurement(path, frames, background[..., None] + noise(2, 817, E), attrs)
+        files.append(path)
+    snr, sigma_u = phantom_noise(files, np.arange(50, 250), [0, 1])
+    expected_u = sigma * np.sqrt(1 / F + 1 / E)
+    assert np.allclose(np.median(sigma_u), expected_u, rtol=0.05)
+    assert np.median(snr[:, 50:150]) == pytest.approx(10.0 / expected_u, rel=0.1)
+    assert np.median(snr[:, :50]) < 0.5  # pure noise reads as no signal

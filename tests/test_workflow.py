@@ -46,11 +46,14 @@ TINY = {
             "solver": {"degree_offset": 0, "rtol_factor": 1},
         },
     },
-    # a noise-free phantom on the pixel (iy 1, ix 2) at the calibration angle 90°; exact rows, so the
-    # measured and the M1 matrices both contain its signal as one column
+    # an FFP scanner's negative gradients (10 mm pixels): a noise-free phantom at x = −10 mm sits on the
+    # pixel (iy 1, ix 2) of the calibration grid at the calibration angle 90°, and on (2, 4) of the
+    # M1 matrices' finer 5 × 5 grid; exact rows, so both matrix sets contain its signal as one column
     "orientation": {
-        "enabled": True, "models": ["measured", "M1"], "field_of_view": [30, 30],
-        "phantoms": {"orientations": [90], "positions": [[10, 0]], "maps": [], "snr_db": None},
+        "enabled": True, "models": ["measured", "M1"], "gradient": [-1.435, -1.471],
+        "matrices": {"offsets": {"x": {"min": -14.35, "max": 14.35, "count": 5},
+                                 "y": {"min": -14.71, "max": 14.71, "count": 5}}},
+        "phantoms": {"orientations": [90], "positions": [[-10, 0]], "maps": [], "snr_db": None},
         "reconstruction": {"iterations": 300, "snr_threshold": None},
     },
 }
@@ -198,13 +201,21 @@ def test_orientation_finds_the_noise_free_on_grid_phantom(sweep):
     assert counts["phantoms"] == 1 and counts["model_matrices"] == 1 and counts["reconstruct"] == 2
     index = pd.read_csv(res / "phantoms" / "measurements.csv")
     assert list(index.columns) == ["experimentNumber", "easyAxisOrientation", "x", "y", "path"]
-    assert index.loc[0, "x"] == pytest.approx(0.010) and index.loc[0, "path"] == "measurements/1.mdf"
-    for model in ("measured", "M1"):
+    assert index.loc[0, "x"] == pytest.approx(-0.010) and index.loc[0, "path"] == "measurements/1.mdf"
+    for model, pixel in (("measured", (1, 2)), ("M1", (2, 4))):
         c = xr.open_zarr(res / "reconstructions" / f"{model}.zarr")["c"].isel(measurement=0)
         angle, iy, ix = np.unravel_index(int(np.argmax(c.values)), c.shape)
-        assert (float(c["angle"][angle]), iy, ix) == (90.0, 1, 2), model
+        assert (float(c["angle"][angle]), iy, ix) == (90.0, *pixel), model
         readout = pd.read_csv(res / "readout" / f"{model}.csv").iloc[0]
-        assert readout["position_error_px"] < 0.05 and abs(readout["angle_error_deg"]) < 1.0, readout.to_dict()
+        # 0.05 mm on the calibration grid; 0.61 mm (of 5 mm pixels) on the finer grid, whose neighbouring
+        # columns are more alike, so that λ spreads the sample and the disc at the edge pulls it inward
+        assert readout["position_error_mm"] < (0.1 if model == "measured" else 1.0), readout.to_dict()
+        assert abs(readout["angle_error_deg"]) < 1.0, readout.to_dict()
+        assert (readout["x_mm"], readout["y_mm"]) == (pytest.approx(-10, abs=1.0), pytest.approx(0, abs=0.01))
+    # the calibration files say where each offset is: /calibration/positions, x mirrored
+    with h5py.File(sweep["results"] / "measurement" / "90.mdf") as f:
+        positions, offsets = f["/calibration/positions"][...], f["/calibration/offsetFields"][...]
+    assert np.allclose(offsets[:, :2], [-1.435, -1.471] * positions[:, :2], atol=1e-12)
     assert (sweep["results"] / "orientation" / "matrices" / "M1" / "90.mdf").exists()
     summary = pd.read_csv(res / "summary.csv")
     assert list(summary["model"]) == ["measured", "M1"]
@@ -345,3 +356,52 @@ def test_the_records_layout_runs_end_to_end_unchanged(sweep, tmp_path):
     assert summary["M1"]["eps_global"] == pytest.approx(source["M1"]["eps_global"], rel=1e-9, abs=1e-10)
     table = pd.read_csv(work / "results" / "fits" / "angle_conventions.csv")
     assert (table["angle_offset"][0], table["angle_sign"][0]) == (90, 1)
+
+
+def _record_config(sweep, tmp_path):
+    """TINY reading the fixture's calibration and phantom files as a record (source mdf), no geometry setting."""
+    res = sweep["results"]
+    config = json.loads(json.dumps(TINY))
+    config["output"] = str(tmp_path / "out")
+    config["measurement"] = {"source": "mdf", "mdf": {"directory": str(res / "measurement")}}
+    config["orientation"] = {"enabled": True, "models": ["measured"],
+                             "phantoms": {"source": "mdf", "directory": str(res / "orientation" / "phantoms")},
+                             "reconstruction": TINY["orientation"]["reconstruction"]}
+    return config
+
+
+def test_a_record_whose_files_state_negative_gradients_images_without_a_geometry_setting(sweep, tmp_path):
+    from mpisweep.errors import ConfigError
+    from mpisweep.steps.orientation.geometry import position_map
+    from mpisweep.steps.orientation.reconstruct import reconstruct
+    from mpisweep.sweep import Sweep
+
+    config = _record_config(sweep, tmp_path)
+    record = Sweep.load(config)
+    assert np.allclose(position_map(record).gradient, [-1.435, -1.471, 0])
+    row = reconstruct(record, "measured", log=lambda m: None)["readout"][0]
+    assert row["position_error_mm"] < 0.1 and abs(row["angle_error_deg"]) < 1.0, row
+    # a configured geometry that contradicts the files is refused, both maps named
+    config["orientation"]["field_of_view"] = [30, 30]
+    with pytest.raises(ConfigError) as err:
+        position_map(Sweep.load(config))
+    text = str(err.value)
+    assert "'orientation.field_of_view' [30, 30]" in text and "G = (1.435, 1.471, 0) T/m" in text, text
+    assert "0.mdf states offset = centre + G·position, G = (-1.435, -1.471, 0) T/m" in text, text
+
+
+def test_a_subgrid_of_the_files_offsets_is_read_as_the_configured_grid(sweep, tmp_path):
+    from mpisweep.errors import MDFError
+    from mpisweep.steps.measurement import measured
+    from mpisweep.sweep import Sweep
+
+    config = _record_config(sweep, tmp_path)
+    full = measured.load(Sweep.load(config)).values
+    config["offsets"] = {"x": {"min": -14.35, "max": 14.35, "count": 2}, "y": {"min": -14.71, "max": 14.71, "count": 2}}
+    config["measurement"]["mdf"]["offset_subgrid"] = True
+    corners = Sweep.load(config)
+    assert measured.check(corners)["files"][0]["offsets"] == 4
+    assert np.array_equal(measured.load(corners).values, full[..., [0, 2, 6, 8]])  # x fastest on the 3 × 3 grid
+    config["offsets"]["x"] = {"min": -10, "max": 14.35, "count": 2}
+    with pytest.raises(MDFError, match=r"holds no offset at \[-10.0, -14.71\] mT of the configured grid"):
+        measured.load(Sweep.load(config))

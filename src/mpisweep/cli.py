@@ -581,7 +581,8 @@ def _jobs(args) -> int:
 def run_phantoms(args) -> int:
     from .steps.orientation.phantoms import simulate_phantoms
 
-    truth = simulate_phantoms(_sweep(args.config), workers=_jobs(args))
+    truth = simulate_phantoms(_sweep(args.config), workers=_jobs(args),
+                              log=lambda m: _stderr(f"mpisweep phantoms: {m}"))
     print(f"{len(truth['phantoms'])} phantom measurements, noise σ {truth['noise_sigma']:.4g}")
     return 0
 

@@ -8,6 +8,7 @@ rule phantoms:
     input:
         spec=spec("phantoms"),
         warmup=ancient(str(LAYOUT.warmup)),
+        files=MEASURED_FILES,  # the position map their /calibration/positions state
     output:
         index=str(LAYOUT.phantom_index),
         truth=str(LAYOUT.phantom_truth),
@@ -26,7 +27,7 @@ rule phantoms:
 rule model_matrices:
     """Full-band model system matrices of the M1/M2/M3 fits (non-zero-weight entries simulated once)."""
     input:
-        spec=spec("orientation"),
+        spec=spec("matrices"),
         models=str(LAYOUT.models),
         files=MEASURED_FILES,
     output:

@@ -45,10 +45,12 @@ def error_boxplot(readouts: dict[str, list[dict]], path) -> None:
 
 
 def orientation_maps(images: dict[str, np.ndarray], angles: dict[str, list[float]], truths: list[list[dict]],
-                     pixels_of, path) -> None:
+                     extents: dict[str, tuple[float, float, float, float]], path) -> None:
     """One panel per (phantom, model): hue = angle (period 180°), brightness = concentration; true samples marked.
 
-    images: model → (phantom, L, ny, nx); truths: per phantom its samples; pixels_of(samples) → (n, 2) (y, x).
+    images: model → (phantom, L, ny, nx) on its offset grid; extents: model → (x of column −½, x of column
+    nx − ½, y of row −½, y of row ny − ½) in mm, so each image is drawn in position space (mirrored where
+    a gradient is negative); truths: per phantom its samples {x, y (mm), angle}.
     """
     import matplotlib
 
@@ -64,14 +66,20 @@ def orientation_maps(images: dict[str, np.ndarray], angles: dict[str, list[float
             theta, conc = orientation_map(images[m][i], angles[m])
             rgb = complex_to_rgb(conc * np.exp(2j * np.radians(theta)), normalize="global")
             ax = axes[i, j]
-            ax.imshow(rgb, origin="lower", interpolation="nearest")
-            yx = pixels_of(truths[i])
-            ax.scatter(yx[:, 1], yx[:, 0], s=30, facecolors="none", edgecolors="w", linewidths=0.8)
-            for s, (y, x) in zip(truths[i], yx):
-                ax.annotate(f"{s['angle']:g}°", (x, y), color="w", fontsize=6, xytext=(3, 3),
+            left, right, bottom, top = extents[m]
+            ax.imshow(rgb, origin="lower", interpolation="nearest", extent=extents[m])
+            ax.set_xlim(min(left, right), max(left, right))
+            ax.set_ylim(min(bottom, top), max(bottom, top))
+            xy = np.array([[s["x"], s["y"]] for s in truths[i]])
+            ax.scatter(xy[:, 0], xy[:, 1], s=30, facecolors="none", edgecolors="w", linewidths=0.8)
+            for s in truths[i]:
+                ax.annotate(f"{s['angle']:g}°", (s["x"], s["y"]), color="w", fontsize=6, xytext=(3, 3),
                             textcoords="offset points")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.tick_params(labelsize=6)
+            if i == n - 1:
+                ax.set_xlabel("x (mm)", fontsize=7)
+            if j == 0:
+                ax.set_ylabel("y (mm)", fontsize=7)
             if i == 0:
                 ax.set_title(m, fontsize=9)
     for i in range(n):

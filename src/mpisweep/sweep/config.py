@@ -330,21 +330,28 @@ class Sweep:
 
 # ------------------------------------------------------------------------------ resolve
 def without_foreign_defaults(merged: dict, own: list[dict]) -> dict:
-    """The workflow's config for a Brownian sweep, without what only the default config gave it.
+    """The workflow's config without what only the default config gave it and the user's files replace.
 
-    Snakemake merges each --configfile over config/config.yaml, a Néel sweep; its easy-axis grids
-    (grids.anisotropies, grids.angles) and orientation imaging do not apply to a fluid tracer. They
-    are dropped (orientation switched off) unless one of the user's own config files (``own``, as
-    read) sets them, so that a contradiction is still reported. A Néel config is returned as is.
+    Snakemake merges each --configfile over config/config.yaml. The position map is one setting
+    given two ways (orientation.gradient or field_of_view): when the user's own config files
+    (``own``, as read) give one of them, the default's other one is dropped. For a Brownian sweep
+    the default's easy-axis grids (grids.anisotropies, grids.angles) and orientation imaging do not
+    apply to a fluid tracer: they are dropped (orientation switched off) unless the user's own files
+    set them, so that a contradiction is still reported.
     """
-    if merged.get("model", "neel") != "brown":
-        return merged
-    out = {**merged, "grids": dict(merged.get("grids", {}))}
+    out = dict(merged)
+    geometry = ("gradient", "field_of_view")
+    given = [k for k in geometry if any(k in (c.get("orientation") or {}) for c in own)]
+    if given and "orientation" in out:
+        out["orientation"] = {k: v for k, v in out["orientation"].items() if k in given or k not in geometry}
+    if out.get("model", "neel") != "brown":
+        return out
+    out["grids"] = dict(out.get("grids", {}))
     for key in ("anisotropies", "angles"):
         if not any(key in (c.get("grids") or {}) for c in own):
             out["grids"].pop(key, None)
     if not any("enabled" in (c.get("orientation") or {}) for c in own):
-        out["orientation"] = {**merged.get("orientation", {}), "enabled": False}
+        out["orientation"] = {**out.get("orientation", {}), "enabled": False}
     return out
 
 

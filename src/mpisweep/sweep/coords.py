@@ -101,8 +101,9 @@ def store_attrs(sweep: Sweep) -> dict:
     }
 
 
-def system_matrix_dataset(sweep: Sweep, data: np.ndarray, snr: np.ndarray | None) -> xr.Dataset:
-    """One angle's rows (channel, frequency, offset_y, offset_x) on all bins, as the MDF reader's layout."""
+def system_matrix_dataset(sweep: Sweep, data: np.ndarray, snr: np.ndarray | None, pmap=None) -> xr.Dataset:
+    """One angle's rows (channel, frequency, offset_y, offset_x) on all bins, as the MDF reader's layout;
+    with a position map (:class:`mpisweep.io.mdf.PositionMap`) also the grid's positions."""
     sc, o = sweep.scanner, sweep.offset_grid
     nbins = data.shape[1]
     cycle = sweep.cycle
@@ -119,6 +120,7 @@ def system_matrix_dataset(sweep: Sweep, data: np.ndarray, snr: np.ndarray | None
             "offset": np.arange(fields.shape[0]),
             "xyz": np.array(["x", "y", "z"]),
             "offset_field": (("offset", "xyz"), fields),
+            **({} if pmap is None else {"position": (("offset", "xyz"), pmap.position(fields))}),
         },
         attrs={
             "calibration_method": "hybrid",

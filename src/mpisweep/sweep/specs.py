@@ -4,7 +4,8 @@ Snakemake reruns a job when an input changes. Every job reads the whole resolved
 depends only on the spec of its own concern, each rewritten only when its own hash changes:
 
     config      the resolved config without orientation → assemble, m0_dictionary, fit (cheap to redo)
-    orientation the whole resolved config    → model matrices, reconstruction, readout
+    matrices    config + orientation.models/matrices → model matrices (readout settings never re-simulate)
+    orientation the whole resolved config    → reconstruction, readout
     phantoms    what determines the virtual phantom measurements → phantoms
     dictionary  what determines one block    → simulate
     component_* one virtual-scanner component → virtual_component
@@ -50,14 +51,18 @@ def all_specs(sweep: Sweep) -> dict[str, dict]:
     """name → spec of every concern of the sweep (the Snakefile writes each to layout.spec(name))."""
     d = sweep.to_dict()
     phantoms = {k: d[k] for k in ("particle", "scanner", "offsets", "solver", "output")}
-    phantoms |= {"virtual": d["measurement"]["virtual"], "orientation": {k: d["orientation"].get(k) for k in
-                                                                         ("enabled", "field_of_view", "phantoms")}}
+    geometry = {k: d["orientation"].get(k) for k in ("gradient", "field_of_view")}
+    phantoms |= {"virtual": d["measurement"]["virtual"],
+                 "orientation": {k: d["orientation"].get(k) for k in ("enabled", "phantoms")} | geometry}
+    config = {k: v for k, v in d.items() if k not in ("orientation", "cluster")}  # cluster: job sizing only
     specs = {
-        "config": {k: v for k, v in d.items() if k not in ("orientation", "cluster")},  # cluster: job sizing only
+        "config": config,
+        "matrices": config | {"orientation": {k: d["orientation"].get(k) for k in ("models", "matrices")}},
         "orientation": d,
         "phantoms": phantoms,
         "dictionary": dictionary_spec(sweep),
-        "virtual": {"virtual": d["measurement"]["virtual"], "scanner": _scanner(sweep), "output": sweep.output},
+        "virtual": {"virtual": d["measurement"]["virtual"], "scanner": _scanner(sweep), "output": sweep.output,
+                    "geometry": geometry},
         "check": {"measurement": d["measurement"], "scanner": _scanner(sweep), "output": sweep.output},
     }
     for name, comp in sweep.components:

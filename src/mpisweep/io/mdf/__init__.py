@@ -6,12 +6,12 @@ order h5py shows). The reader returns an xarray Dataset with a complex `system_m
 """
 
 from ._hdf import MDFError
-from .geometry import PositionMap, position_map
+from .geometry import PositionMap, position_map, read_position_map
 from .info import check_compatible, describe
 from .reader import LAYOUT_ATTRS, read_system_matrix, to_grid
 from .writer import MDF_VERSION, METADATA_KEYS, write_system_matrix
 
 __all__ = [
     "LAYOUT_ATTRS", "MDFError", "MDF_VERSION", "METADATA_KEYS", "PositionMap", "check_compatible", "describe",
-    "position_map", "read_system_matrix", "to_grid", "write_system_matrix",
+    "position_map", "read_position_map", "read_system_matrix", "to_grid", "write_system_matrix",
 ]

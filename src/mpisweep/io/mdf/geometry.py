@@ -8,11 +8,13 @@ its x and y gradients are negative. An MDF calibration carries both /calibration
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._hdf import MDFError
+from ._hdf import MDFError, Reader, open_mdf
+from .layout import parse_layout
 
 AXES = ("x", "y", "z")
 
@@ -32,6 +34,23 @@ class PositionMap:
     def offset(self, positions) -> np.ndarray:
         """Offset fields (…, 3) in T of positions (…, 3) in m."""
         return self.centre + self.gradient * np.asarray(positions, float)
+
+    def position(self, offsets) -> np.ndarray:
+        """Positions (…, 3) in m of offset fields (…, 3) in T; 0 on an axis without gradient."""
+        g = self.gradient
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(g != 0, (np.asarray(offsets, float) - self.centre) / np.where(g != 0, g, 1.0), 0.0)
+
+    def differs_from(self, other: PositionMap, scale_T: float, rtol: float = 1e-3) -> bool:
+        """True when the gradients differ by more than rtol of the larger (per axis) or the centres by
+        more than rtol · scale_T (the largest offset field of the grid)."""
+        g = np.abs(self.gradient - other.gradient) > rtol * np.maximum(np.abs(self.gradient), np.abs(other.gradient))
+        c = np.abs(self.centre - other.centre) > rtol * scale_T
+        return bool(np.any(g) or np.any(c))
+
+    def gradient_text(self, axes: int = 2) -> str:
+        """The gradient as the config writes it, e.g. '[-1, -1] T/m'."""
+        return "[" + ", ".join(f"{v:.6g}" for v in self.gradient[:axes]) + "] T/m"
 
     def describe(self) -> str:
         g = ", ".join(f"{v:.4g}" for v in self.gradient)
@@ -63,3 +82,14 @@ def position_map(positions, offset_fields, *, rtol: float = 1e-6, where: str = "
         raise MDFError(f"{where}: /calibration/offsetFields are not a per-axis linear map of "
                        f"/calibration/positions (largest deviation {residual:.3g} T of {scale:.3g} T)")
     return PositionMap(centre, gradient, residual)
+
+
+def read_position_map(path, *, rtol: float = 1e-6) -> PositionMap | None:
+    """The map a calibration file states (:func:`position_map`), or None when it lacks
+    /calibration/positions or /calibration/offsetFields."""
+    name = os.fspath(path)
+    with open_mdf(name) as handle:
+        lay = parse_layout(Reader(handle, name))
+    if lay.positions is None or lay.offset_fields is None:
+        return None
+    return position_map(lay.positions, lay.offset_fields, rtol=rtol, where=name)

@@ -36,7 +36,7 @@ import numpy as np
 import xarray as xr
 
 from ...errors import MDFError, MeasurementError
-from ...io.mdf import check_compatible, read_system_matrix
+from ...io.mdf import PositionMap, check_compatible, read_position_map, read_system_matrix
 from ...physics.spectra import CHANNELS
 from ...sweep.config import Sweep
 from ...sweep.names import label
@@ -185,8 +185,29 @@ def _tolerance(sweep: Sweep) -> float:
     return VIRTUAL_TOLERANCE if sweep.source == "virtual" else float(sweep.mdf["tolerance"])
 
 
+def _subgrid(sweep: Sweep, ds: xr.Dataset, path) -> xr.Dataset:
+    """The file's offsets that make up the configured grid (measurement.mdf.offset_subgrid), in grid order."""
+    want = sweep.offsets.reshape(-1, 3)[:, :2]
+    if "offset_field" not in ds.coords:
+        raise MDFError(f"{path}: /calibration/offsetFields is missing; measurement.mdf.offset_subgrid needs it")
+    have = np.asarray(ds["offset_field"].values, float)[:, :2]
+    dist = np.abs(have[None, :, :] - want[:, None, :]).max(axis=-1)  # (configured, file)
+    pick = dist.argmin(axis=1)
+    miss = dist[np.arange(want.shape[0]), pick] > _tolerance(sweep) * max(float(np.abs(want).max()), 1e-30)
+    if miss.any():
+        i = int(np.argmax(miss))
+        raise MDFError(f"{path}: /calibration/offsetFields holds no offset at {(want[i] * 1e3).round(6).tolist()} mT "
+                       "of the configured grid: with measurement.mdf.offset_subgrid the configured offsets must be "
+                       "points of the files' grid (e.g. count 6 over the same range for every second of 11)")
+    out = ds.isel(offset=pick)
+    out.attrs["calibration_size"] = np.array([sweep.offset_grid.nx, sweep.offset_grid.ny, 1])
+    return out
+
+
 def _read(sweep: Sweep, path: Path, bins=None) -> xr.Dataset:
     ds = read_system_matrix(path, frequencies=bins)
+    if sweep.source == "mdf" and sweep.mdf.get("offset_subgrid"):
+        ds = _subgrid(sweep, ds, path)
     if "period" in ds.dims:
         raise MDFError(f"{path}: /acquisition/numPeriodsPerFrame is {ds.sizes['period']}; "
                        "one period per frame is supported")
@@ -285,3 +306,22 @@ def calibration(sweep: Sweep, bins) -> tuple[np.ndarray, np.ndarray | None, list
         snrs.append(ds["snr"].transpose("channel", "frequency").values[chans] if "snr" in ds else None)
     snr = None if any(s is None for s in snrs) else np.stack(snrs)
     return np.stack(rows).astype(np.complex128), snr, [e["angle"] for e in entries]
+
+
+def files_position_map(sweep: Sweep) -> tuple[PositionMap, Path] | None:
+    """The position map the calibration files state (the same in every file) and the first file stating it;
+    None when no file has /calibration/positions. MDFError when only some have them or two differ."""
+    maps = [(e["file"], read_position_map(e["file"])) for e in index(sweep)]
+    have = [(f, m) for f, m in maps if m is not None]
+    if not have:
+        return None
+    lacking = [f for f, m in maps if m is None]
+    if lacking:
+        raise MDFError(f"{lacking[0]}: no /calibration/positions, while {have[0][0]} has them")
+    first_file, first = have[0]
+    scale = float(np.abs(sweep.offsets).max())
+    for f, m in have[1:]:
+        if m.differs_from(first, scale):
+            raise MDFError(f"{f}: its positions map onto offsets as {m.describe()}, but {first_file} as "
+                           f"{first.describe()}")
+    return first, first_file

@@ -41,6 +41,7 @@ from ...physics.block import simulate_block
 from ...physics.solver import auto_degree
 from ...sweep.config import Sweep, digest
 from ...sweep.coords import system_matrix_dataset
+from ...sweep.geometry import configured_map
 from ...sweep.names import label
 from ...sweep.progress import printer
 from ...sweep.specs import component_spec
@@ -161,9 +162,10 @@ def virtual_scanner(sweep: Sweep, component_files=None) -> dict:
         noise = (rng.standard_normal(signal.shape) + 1j * rng.standard_normal(signal.shape)) * (sigma / math.sqrt(2))
         measured = signal + noise
     written = []
+    pmap = configured_map(sweep)  # the files carry /calibration/positions when the config states a geometry
     for a, (path, angle) in enumerate(measurement_files(sweep)):
         per_bin = np.sqrt(np.mean(np.abs(signal[a]) ** 2, axis=(-2, -1)))  # (2, K)
-        ds = system_matrix_dataset(sweep, measured[a], per_bin / sigma if sigma > 0 else None)
+        ds = system_matrix_dataset(sweep, measured[a], per_bin / sigma if sigma > 0 else None, pmap)
         write_system_matrix(path, ds, experiment={"name": f"virtual scanner, easy axis {label(angle)} deg",
                                                   "isSimulation": 1},
                             tracer={"name": ["virtual mixture"]}, scanner={"name": "mpisweep virtual scanner"})

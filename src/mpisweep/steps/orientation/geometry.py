@@ -1,71 +1,122 @@
-"""Positions ↔ offset fields ↔ pixels: the hybrid system matrix's grid read as an image.
+"""Positions ↔ offset fields ↔ pixels: a hybrid system matrix's offset grid read as an image.
 
-The calibration grid's n offsets per axis stand for n pixels of width field_of_view/n centred on
-position 0 (the paper: 11 pixels of 2.727 mm). Offset fields and positions are linearly related,
-o = o_centre + g·p with g = Δo / pixel width per axis, so any position (also between the
-pixels) has its offset field, and any other offset grid its pixel positions.
+A sample at position p sees the offset field o = o_c + G·p (per axis, G signed: an FFP scanner's x
+and y gradients are negative). :func:`position_map` takes that map from the calibration files
+(/calibration/positions beside /calibration/offsetFields) when they hold it, and from the config
+(orientation.gradient, or its shorthand field_of_view) otherwise; a config that contradicts the
+files is refused with both maps named. An image is a reconstruction on an offset grid
+(:class:`ImageGrid`, increasing offsets); its fractional pixel indices and positions in mm convert
+through the map, so any grid (the calibration's, a finer model grid) and any gradient sign work
+alike.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from ...errors import ConfigError
+from ...io.mdf import PositionMap
 from ...sweep.config import MT, Sweep
+from ...sweep.geometry import MM, configured_map
+from ..measurement.measured import files_position_map
 
 
-def pixel_size_mm(sweep: Sweep) -> np.ndarray:
-    """(x, y) width of a calibration pixel in mm."""
-    o = sweep.offset_grid
-    return np.asarray(sweep.orientation["field_of_view"], float) / np.array([o.nx, o.ny])
+def position_map(sweep: Sweep, required: bool = True) -> PositionMap | None:
+    """The map of the calibration files, else the configured one; ConfigError on a contradiction, and on
+    none at all when `required` (else None)."""
+    stated = files_position_map(sweep)
+    configured = configured_map(sweep)
+    if stated is None:
+        if configured is None and required:
+            raise ConfigError("config key 'orientation.gradient': the calibration files have no "
+                              "/calibration/positions, so the position ↔ offset map must be configured: set "
+                              "orientation.gradient (T/m per axis, signed; negative on x and y for an FFP scanner)")
+        return configured
+    files_map, where = stated
+    if configured is not None and configured.differs_from(files_map, float(np.abs(sweep.offsets).max())):
+        key = "gradient" if sweep.orientation.get("gradient") is not None else "field_of_view"
+        value = list(sweep.orientation[key])
+        raise ConfigError(f"config key 'orientation.{key}' {value} ({configured.describe()}) contradicts the "
+                          f"calibration files: {where} states {files_map.describe()}; remove orientation.{key} "
+                          "to use the files' map, or correct it")
+    return files_map
 
 
-def _centre_and_gradient(sweep: Sweep) -> tuple[np.ndarray, np.ndarray]:
-    """Offset field (T) at position 0 and field per mm (T/mm), (x, y); a 1-pixel axis has no gradient."""
-    o = sweep.offset_grid
-    lo = np.array([o.x_T[0], o.y_T[0]])
-    hi = np.array([o.x_T[1], o.y_T[1]])
-    n = np.array([o.nx, o.ny])
-    step = np.where(n > 1, (hi - lo) / np.maximum(n - 1, 1), 0.0)
-    return (lo + hi) / 2, step / pixel_size_mm(sweep)
+@dataclass(frozen=True)
+class ImageGrid:
+    """An equidistant, increasing offset grid seen as an image: pixel (y, x) sits at offset (y_T[y], x_T[x])."""
+
+    x_T: np.ndarray
+    y_T: np.ndarray
+
+    @classmethod
+    def of_sweep(cls, sweep: Sweep) -> ImageGrid:
+        """The sweep's offset grid (the calibration's, or a model sweep's)."""
+        o = sweep.offset_grid
+        return cls(np.linspace(o.x_T[0], o.x_T[1], o.nx), np.linspace(o.y_T[0], o.y_T[1], o.ny))
+
+    @classmethod
+    def of_dataset(cls, ds) -> ImageGrid:
+        """The grid of a store with offset_x, offset_y coordinates in mT."""
+        return cls(np.asarray(ds["offset_x"].values, float) * MT, np.asarray(ds["offset_y"].values, float) * MT)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.y_T.size, self.x_T.size
+
+    def _steps(self) -> np.ndarray:
+        return np.array([self.x_T[1] - self.x_T[0] if self.x_T.size > 1 else 0.0,
+                         self.y_T[1] - self.y_T[0] if self.y_T.size > 1 else 0.0])
+
+    def pixel_size_mm(self, pmap: PositionMap) -> np.ndarray:
+        """(x, y) pixel width in mm (0 on an axis of one pixel)."""
+        g = np.abs(pmap.gradient[:2])
+        return np.divide(self._steps(), g, out=np.zeros(2), where=g > 0) / MM
+
+    def pixels(self, pmap: PositionMap, xy_mm) -> np.ndarray:
+        """Fractional (y, x) pixel indices of positions (…, 2) in mm (z = 0)."""
+        xy = np.asarray(xy_mm, float) * MM
+        p = np.zeros(xy.shape[:-1] + (3,))
+        p[..., :2] = xy
+        o = pmap.offset(p)
+        step = self._steps()
+        ix = (o[..., 0] - self.x_T[0]) / step[0] if step[0] else np.zeros(o.shape[:-1])
+        iy = (o[..., 1] - self.y_T[0]) / step[1] if step[1] else np.zeros(o.shape[:-1])
+        return np.stack([iy, ix], axis=-1)
+
+    def positions_mm(self, pmap: PositionMap, yx) -> np.ndarray:
+        """Positions (…, 2) in mm (x, y) of fractional (y, x) pixel indices."""
+        yx = np.asarray(yx, float)
+        step = self._steps()
+        o = np.zeros(yx.shape[:-1] + (3,))
+        o[..., 0] = self.x_T[0] + yx[..., 1] * step[0]
+        o[..., 1] = self.y_T[0] + yx[..., 0] * step[1]
+        return pmap.position(o)[..., :2] / MM
+
+    def contains(self, yx) -> np.ndarray:
+        """Whether fractional pixel indices (…, 2) lie on the image (within half a pixel of its outer centres)."""
+        yx = np.asarray(yx, float)
+        ny, nx = self.shape
+        return (yx[..., 0] >= -0.5) & (yx[..., 0] <= ny - 0.5) & (yx[..., 1] >= -0.5) & (yx[..., 1] <= nx - 0.5)
 
 
-def position_to_offset(sweep: Sweep, xy_mm) -> np.ndarray:
+def position_to_offset(pmap: PositionMap, xy_mm) -> np.ndarray:
     """Offset fields (…, 3) in T of positions (…, 2) in mm (z = 0)."""
-    centre, gradient = _centre_and_gradient(sweep)
-    xy = np.asarray(xy_mm, float)
-    out = np.zeros(xy.shape[:-1] + (3,))
-    out[..., :2] = centre + gradient * xy
+    xy = np.asarray(xy_mm, float) * MM
+    p = np.zeros(xy.shape[:-1] + (3,))
+    p[..., :2] = xy
+    return pmap.offset(p)
+
+
+def outside(sweep: Sweep, pmap: PositionMap, phantoms: list[dict]) -> list[str]:
+    """'phantom N at (x, y) mm' for every phantom sample outside the calibrated region (the calibration grid
+    and half a pixel around it), for a warning."""
+    grid = ImageGrid.of_sweep(sweep)
+    out = []
+    for p in phantoms:
+        for s in p["samples"]:
+            if not grid.contains(grid.pixels(pmap, [s["x"], s["y"]])):
+                out.append(f"phantom {p['number']} at ({s['x']:.3g}, {s['y']:.3g}) mm")
     return out
-
-
-def _grid_axes_mT(sweep: Sweep, grid_x_mT, grid_y_mT) -> tuple[np.ndarray, np.ndarray]:
-    """An offset grid's (x, y) coordinates in mT: the given ones, or the calibration grid's."""
-    o = sweep.offset_grid
-    gx = np.linspace(o.x_T[0], o.x_T[1], o.nx) / MT if grid_x_mT is None else np.asarray(grid_x_mT, float)
-    gy = np.linspace(o.y_T[0], o.y_T[1], o.ny) / MT if grid_y_mT is None else np.asarray(grid_y_mT, float)
-    return gx, gy
-
-
-def position_to_pixel(sweep: Sweep, xy_mm, grid_x_mT=None, grid_y_mT=None) -> np.ndarray:
-    """Fractional (y, x) pixel indices of positions (…, 2) in mm on an offset grid (default: the calibration's).
-
-    grid_x_mT, grid_y_mT: the grid's offset coordinates in mT (equidistant, increasing).
-    """
-    gx, gy = _grid_axes_mT(sweep, grid_x_mT, grid_y_mT)
-    field = position_to_offset(sweep, xy_mm)[..., :2] / MT
-    ix = (field[..., 0] - gx[0]) / (gx[1] - gx[0]) if gx.size > 1 else np.zeros(field.shape[:-1])
-    iy = (field[..., 1] - gy[0]) / (gy[1] - gy[0]) if gy.size > 1 else np.zeros(field.shape[:-1])
-    return np.stack([iy, ix], axis=-1)
-
-
-def pixel_to_position(sweep: Sweep, yx, grid_x_mT=None, grid_y_mT=None) -> np.ndarray:
-    """Positions (…, 2) in mm (x, y) of fractional (y, x) pixel indices on an offset grid."""
-    gx, gy = _grid_axes_mT(sweep, grid_x_mT, grid_y_mT)
-    yx = np.asarray(yx, float)
-    fx = gx[0] + yx[..., 1] * (gx[1] - gx[0] if gx.size > 1 else 0.0)
-    fy = gy[0] + yx[..., 0] * (gy[1] - gy[0] if gy.size > 1 else 0.0)
-    centre, gradient = _centre_and_gradient(sweep)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = np.where(gradient[0] != 0, (fx * MT - centre[0]) / gradient[0], 0.0)
-        y = np.where(gradient[1] != 0, (fy * MT - centre[1]) / gradient[1], 0.0)
-    return np.stack([x, y], axis=-1)

@@ -38,6 +38,7 @@ from ...sweep.progress import printer
 from ...sweep.workers import map_over_sweep
 from ..measurement.measured import calibration
 from ..measurement.virtual_scanner import transfer_function as tabulated_transfer_function
+from .geometry import position_map
 
 FIT_MODELS = ("M1", "M2", "M3")
 #: weights below this fraction of the largest are treated as zero (NNLS returns exact zeros; this drops round-off)
@@ -110,6 +111,7 @@ def synthesize(sweep: Sweep, models=None, progress: bool = True, log=print, work
     union = sorted({(d, k) for es in entries.values() for d, k, _ in es})
     cal_angles = tuple(sweep.angles)
     target = model_sweep(sweep)
+    pmap = position_map(sweep, required=False)  # the MDF files carry positions where the geometry is known
     same = tuple(angles) == cal_angles and target is sweep
     tf_cfg = sweep.orientation["matrices"]["transfer_function"]
     start = time.perf_counter()
@@ -135,14 +137,14 @@ def synthesize(sweep: Sweep, models=None, progress: bool = True, log=print, work
             tf = {"kind": "h5", "path": tf_cfg["path"], "channels": list(tf_cfg["channels"])}
             a = tabulated_transfer_function(tf, bins / sweep.cycle)
         sm = phi * a[None, :, :, None, None]
-        write_model(target, m, sm, a, bins, angles, entries[m])
+        write_model(target, m, sm, a, bins, angles, entries[m], pmap)
         summary[m] = {"entries": [{"diameter_nm": d, "anisotropy_Jm3": k, "weight": w} for d, k, w in entries[m]]}
         log(f"{m}: {len(entries[m])} entries → {sweep.layout.model_matrices(m)}")
     return summary
 
 
-def write_model(sweep: Sweep, model: str, sm: np.ndarray, a: np.ndarray, bins, angles, entries) -> None:
-    """The zarr store and one MDF file per angle of one model's matrices."""
+def write_model(sweep: Sweep, model: str, sm: np.ndarray, a: np.ndarray, bins, angles, entries, pmap=None) -> None:
+    """The zarr store and one MDF file per angle of one model's matrices (with positions given a position map)."""
     lay = sweep.layout
     grid = sweep.offsets
     ds = xr.Dataset(
@@ -165,7 +167,7 @@ def write_model(sweep: Sweep, model: str, sm: np.ndarray, a: np.ndarray, bins, a
     for i, angle in enumerate(angles):
         full = np.zeros((2, nbins) + grid.shape[:2], complex)
         full[:, bins] = sm[i]
-        write_system_matrix(lay.model_matrix_mdf(model, angle), system_matrix_dataset(sweep, full, None),
+        write_system_matrix(lay.model_matrix_mdf(model, angle), system_matrix_dataset(sweep, full, None, pmap),
                             frequency_bins=bins,
                             experiment={"name": f"mpisweep model {model}, easy axis {label(angle)} deg",
                                         "isSimulation": 1},

@@ -31,6 +31,7 @@ import numpy as np
 
 from ...errors import MeasurementError
 from ...io.atomic import write_csv, write_json
+from ...io.mdf import PositionMap
 from ...io.mdf.measurement import write_measurement
 from ...physics.block import simulate_block
 from ...sweep.config import Sweep, expand_grid
@@ -40,7 +41,7 @@ from ...sweep.progress import printer
 from ...sweep.workers import map_over_sweep
 from ..measurement.measured import read_index
 from ..measurement.virtual_scanner import component_settings, transfer_function
-from .geometry import position_to_offset, position_to_pixel
+from .geometry import ImageGrid, outside, position_map, position_to_offset
 
 CSV_COLUMNS = ["experimentNumber", "easyAxisOrientation", "x", "y", "path"]
 
@@ -86,8 +87,9 @@ def _component_rows(sweep: Sweep, component: dict, angle: float, offsets: np.nda
     return np.moveaxis(res.rows[0, :, :, 0, :], -1, 0)  # (P, C, K)
 
 
-def noise_free_signals(sweep: Sweep, phantoms: list[dict], progress: bool = True, workers: int = 1) -> np.ndarray:
-    """(n phantoms, channel, all bins) noise-free spectra, transfer function applied.
+def noise_free_signals(sweep: Sweep, phantoms: list[dict], pmap: PositionMap, progress: bool = True,
+                       workers: int = 1) -> np.ndarray:
+    """(n phantoms, channel, all bins) noise-free spectra, transfer function applied; positions → offsets by `pmap`.
 
     One simulation per (angle, mixture component) over all positions at that angle; with
     workers > 1 they run in that many processes (the same values).
@@ -98,7 +100,7 @@ def noise_free_signals(sweep: Sweep, phantoms: list[dict], progress: bool = True
     for i, ph in enumerate(phantoms):
         for s in ph["samples"]:
             by_angle.setdefault(s["angle"], []).append((i, s))
-    tasks = [(angle, comp, position_to_offset(sweep, np.array([[s["x"], s["y"]] for _, s in members])))
+    tasks = [(angle, comp, position_to_offset(pmap, np.array([[s["x"], s["y"]] for _, s in members])))
              for angle, members in by_angle.items() for _, comp in sweep.components]
     show = printer("phantoms: (angle, component) sets") if progress else None
     start = time.perf_counter()
@@ -118,11 +120,16 @@ def noise_free_signals(sweep: Sweep, phantoms: list[dict], progress: bool = True
     return out * H[None]
 
 
-def simulate_phantoms(sweep: Sweep, progress: bool = True, workers: int = 1) -> dict:
+def simulate_phantoms(sweep: Sweep, progress: bool = True, workers: int = 1, log=print) -> dict:
     """Write the virtual phantom measurements, measurements.csv and truth.json; return the truth."""
     lay, ph = sweep.layout, sweep.orientation["phantoms"]
     phantoms = plan(sweep)
-    signal = noise_free_signals(sweep, phantoms, progress, workers)
+    pmap = position_map(sweep)
+    far = outside(sweep, pmap, phantoms)
+    if far:
+        log(f"warning: {len(far)} phantom sample(s) outside the calibrated region: {'; '.join(far[:8])}"
+            + (" …" if len(far) > 8 else ""))
+    signal = noise_free_signals(sweep, phantoms, pmap, progress, workers)
     rms = float(np.sqrt(np.mean(np.abs(signal[:, :, sweep.bins[:, 2]]) ** 2)))
     sigma = 0.0 if ph["snr_db"] is None else rms * 10.0 ** (-float(ph["snr_db"]) / 20.0)
     rng = np.random.default_rng(int(ph["seed"]))
@@ -208,6 +215,6 @@ def phantom_index(sweep: Sweep) -> list[dict]:
     return out
 
 
-def true_pixels(sweep: Sweep, phantom: dict) -> np.ndarray:
-    """(samples, 2) fractional (y, x) calibration-grid pixels of a phantom's samples."""
-    return position_to_pixel(sweep, np.array([[s["x"], s["y"]] for s in phantom["samples"]]))
+def true_pixels(grid: ImageGrid, pmap: PositionMap, phantom: dict) -> np.ndarray:
+    """(samples, 2) fractional (y, x) pixels of a phantom's samples on an image grid."""
+    return grid.pixels(pmap, np.array([[s["x"], s["y"]] for s in phantom["samples"]]))
