@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LOCK := envs/constraints.txt
 
-.PHONY: env test sweep docs bench bench-grid bench-orientation bench-fit clean
+.PHONY: env test sweep docs bench bench-grid bench-orientation bench-calibration bench-fit clean
 
 env: $(STAMP)
 
@@ -45,6 +45,10 @@ bench-fit: $(STAMP)
 # angle and position errors with measured and model-based system matrices.
 bench-orientation: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python benchmarks/orientation.py --timing
+
+# Calibration effort vs accuracy: config/calibration/*.yaml (full, then 3, 2, 1 angles on 6 × 6), one table.
+bench-calibration: $(STAMP)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python benchmarks/calibration_effort.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .snakemake results/*/ docs/_build docs/auto_examples

@@ -60,11 +60,11 @@ def timing(sweep, model: str = "measured", repeats: int = 2) -> None:
     from mpisweep.orientation.kaczmarz import kaczmarz, kaczmarz_batch, regularization
     from mpisweep.orientation.system import select_rows, stack
     from mpisweep.steps.orientation.phantoms import phantom_index
-    from mpisweep.steps.orientation.reconstruct import measurements, reconstruction_bins, system_matrices
+    from mpisweep.steps.orientation.reconstruct import measurements, system_matrices
 
     rec = sweep.orientation["reconstruction"]
-    bins = reconstruction_bins(sweep)
-    matrices, angles, _, snr = system_matrices(sweep, model, bins)
+    bins = sweep.bins_above(rec["min_frequency"])
+    matrices, angles, _, _, snr = system_matrices(sweep, model, bins)
     channel, k = select_rows(snr, bins / sweep.cycle, float(rec["min_frequency"]), rec["snr_threshold"])
     A = stack(matrices, channel, k)
     lam = regularization(A, float(rec["lambda_rel"]))

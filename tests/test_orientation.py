@@ -180,10 +180,32 @@ def test_a_signed_gradient_maps_positions_onto_mirrored_pixels(sign):
     assert grid.contains(grid.pixels(pmap, [14.9, 0.0])) and not grid.contains(grid.pixels(pmap, [15.1, 0.0]))
 
 
+def test_phantoms_outside_the_calibrated_region_are_named():
+    from mpisweep.steps.orientation.geometry import outside
+
+    sweep = _sweep_with(gradient=[-1.0, -1.0])  # 11 pixels of 2.87 × 2.942 mm: the region reaches ±15.8 mm in x
+    phantoms = [{"number": 1, "samples": [{"x": 15.0, "y": 0.0}]},
+                {"number": 2, "samples": [{"x": 0.0, "y": 0.0}, {"x": -16.5, "y": 2.0}]}]
+    assert outside(sweep, configured_map(sweep), phantoms) == ["phantom 2 at (-16.5, 2) mm"]
+
+
 def test_gradient_and_field_of_view_that_disagree_are_refused():
     with pytest.raises(ConfigError, match=r"orientation.gradient' \[-1.0, -1.0\] T/m and 'orientation.field_of_view'"):
         configured_map(_sweep_with(gradient=[-1.0, -1.0], field_of_view=[30, 30]))
     assert configured_map(_sweep_with()) is None
+
+
+def test_the_default_configs_geometry_gives_way_to_the_users_and_to_measured_files():
+    from mpisweep.sweep.config import without_foreign_defaults
+
+    merged = {"orientation": {"enabled": True, "field_of_view": [30, 30], "gradient": [-1, -1]}}
+    assert without_foreign_defaults(merged, [{"orientation": {"gradient": [-1, -1]}}])["orientation"] == {
+        "enabled": True, "gradient": [-1, -1]}
+    merged = {"orientation": {"enabled": True, "field_of_view": [30, 30]}, "measurement": {"source": "mdf"}}
+    assert without_foreign_defaults(merged, [{"measurement": {"source": "mdf"}}])["orientation"] == {"enabled": True}
+    # the user's own field_of_view stays, also with measured files (then it must agree with them)
+    own = {"measurement": {"source": "mdf"}, "orientation": {"field_of_view": [30, 30]}}
+    assert without_foreign_defaults(merged, [own])["orientation"]["field_of_view"] == [30, 30]
 
 
 # ---------------------------------------------------------------------- measurement files
@@ -229,6 +251,13 @@ def test_phantom_plan_covers_every_orientation_at_every_position():
     assert {s["samples"][0]["angle"] for s in p[:-1]} == {2.5, 7.5}
     assert np.all(np.hypot(*positions_mm(sweep).T) <= 5)
     json.dumps(p)
+    # cross: false puts one phantom at each random position, the orientations in turn
+    one_each = Sweep.load({"grids": {"diameters": [22], "anisotropies": [1100], "angles": [0]},
+                           "orientation": {"phantoms": {"orientations": [10, 100],
+                                                        "positions": {"count": 5, "radius": 5, "cross": False}}}})
+    singles = plan(one_each)
+    assert [q["samples"][0]["angle"] for q in singles] == [10, 100, 10, 100, 10]
+    assert len({(q["samples"][0]["x"], q["samples"][0]["y"]) for q in singles}) == 5
 
 
 # -------------------------------------------------------------------------- model matrices

@@ -219,6 +219,11 @@ def test_orientation_finds_the_noise_free_on_grid_phantom(sweep):
     assert (sweep["results"] / "orientation" / "matrices" / "M1" / "90.mdf").exists()
     summary = pd.read_csv(res / "summary.csv")
     assert list(summary["model"]) == ["measured", "M1"]
+    # a readout setting redoes the reconstruction, never the model matrices
+    config = json.loads(json.dumps(TINY))
+    config["orientation"]["readout"] = {"radius": 1.5}
+    rc, log = snakemake(sweep["dir"], config, "-n")
+    assert rc == 0 and job_counts(log).get("reconstruct") == 2 and "model_matrices" not in job_counts(log), log[-2000:]
     assert (sweep["results"] / "figures" / "orientation_maps.png").stat().st_size > 0
 
 
@@ -405,3 +410,25 @@ def test_a_subgrid_of_the_files_offsets_is_read_as_the_configured_grid(sweep, tm
     config["offsets"]["x"] = {"min": -10, "max": 14.35, "count": 2}
     with pytest.raises(MDFError, match=r"holds no offset at \[-10.0, -14.71\] mT of the configured grid"):
         measured.load(Sweep.load(config))
+
+
+def test_calibration_files_that_disagree_on_positions_are_refused(sweep, tmp_path):
+    from mpisweep.errors import MDFError
+    from mpisweep.steps.measurement.measured import files_position_map
+    from mpisweep.sweep import Sweep
+
+    data = tmp_path / "record"
+    data.mkdir()
+    for name in ("0.mdf", "90.mdf", "calibrations.csv"):
+        shutil.copy(sweep["results"] / "measurement" / name, data / name)
+    config = _record_config(sweep, tmp_path)
+    config["measurement"]["mdf"]["directory"] = str(data)
+    with h5py.File(data / "90.mdf", "r+") as f:
+        f["/calibration/positions"][...] = -f["/calibration/positions"][...]  # the other sign
+    with pytest.raises(MDFError, match=r"90.mdf: its positions map onto offsets as .*G = \(1.435, 1.471, 0\).* but "
+                                       r".*0.mdf as .*G = \(-1.435, -1.471, 0\)"):
+        files_position_map(Sweep.load(config))
+    with h5py.File(data / "90.mdf", "r+") as f:
+        del f["/calibration/positions"]
+    with pytest.raises(MDFError, match=r"90.mdf: no /calibration/positions, while .*0.mdf has them"):
+        files_position_map(Sweep.load(config))

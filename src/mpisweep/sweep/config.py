@@ -332,9 +332,11 @@ class Sweep:
 def without_foreign_defaults(merged: dict, own: list[dict]) -> dict:
     """The workflow's config without what only the default config gave it and the user's files replace.
 
-    Snakemake merges each --configfile over config/config.yaml. The position map is one setting
-    given two ways (orientation.gradient or field_of_view): when the user's own config files
-    (``own``, as read) give one of them, the default's other one is dropped. For a Brownian sweep
+    Snakemake merges each --configfile over config/config.yaml. The default's position map
+    (orientation.gradient or field_of_view, one setting given two ways) describes its virtual
+    scanner: it is dropped when the user's own config files (``own``, as read) give the other key,
+    or read measured files (measurement.source: mdf), whose /calibration/positions then say where
+    each offset is. For a Brownian sweep
     the default's easy-axis grids (grids.anisotropies, grids.angles) and orientation imaging do not
     apply to a fluid tracer: they are dropped (orientation switched off) unless the user's own files
     set them, so that a contradiction is still reported.
@@ -342,7 +344,8 @@ def without_foreign_defaults(merged: dict, own: list[dict]) -> dict:
     out = dict(merged)
     geometry = ("gradient", "field_of_view")
     given = [k for k in geometry if any(k in (c.get("orientation") or {}) for c in own)]
-    if given and "orientation" in out:
+    measured = any((c.get("measurement") or {}).get("source") == "mdf" for c in own)
+    if (given or measured) and "orientation" in out:
         out["orientation"] = {k: v for k, v in out["orientation"].items() if k in given or k not in geometry}
     if out.get("model", "neel") != "brown":
         return out

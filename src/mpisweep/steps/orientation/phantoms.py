@@ -25,6 +25,7 @@ import csv
 import json
 import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -63,11 +64,15 @@ def plan(sweep: Sweep) -> list[dict]:
     """Every virtual phantom: {number, kind ("single" or "map"), samples [{x, y (mm), angle (deg), amount}]}."""
     ph = sweep.orientation["phantoms"]
     orientations = expand_grid(ph["orientations"], "orientation.phantoms.orientations")
+    positions = positions_mm(sweep)
+    if isinstance(ph["positions"], Mapping) and not ph["positions"].get("cross", True):
+        pairs = [(orientations[i % len(orientations)], xy) for i, xy in enumerate(positions)]  # one each
+    else:
+        pairs = [(angle, xy) for angle in orientations for xy in positions]
     out = []
-    for angle in orientations:
-        for x, y in positions_mm(sweep):
-            out.append({"number": len(out) + 1, "kind": "single",
-                        "samples": [{"x": float(x), "y": float(y), "angle": float(angle) % 180.0, "amount": 1.0}]})
+    for angle, (x, y) in pairs:
+        out.append({"number": len(out) + 1, "kind": "single",
+                    "samples": [{"x": float(x), "y": float(y), "angle": float(angle) % 180.0, "amount": 1.0}]})
     for samples in ph["maps"]:
         out.append({"number": len(out) + 1, "kind": "map",
                     "samples": [{"x": float(s["x"]), "y": float(s["y"]), "angle": float(s["angle"]) % 180.0,
