@@ -189,6 +189,17 @@ def test_phantoms_outside_the_calibrated_region_are_named():
     assert outside(sweep, configured_map(sweep), phantoms) == ["phantom 2 at (-16.5, 2) mm"]
 
 
+def test_the_readout_disc_is_in_pixels_of_the_image_or_in_mm():
+    from mpisweep.steps.orientation.reconstruct import readout_radius
+
+    sweep = _sweep_with(gradient=[-1.0, -1.0], readout={"radius_mm": 5.812})
+    pmap, grid = configured_map(sweep), ImageGrid.of_sweep(sweep)  # pixels 2.87 × 2.942 mm
+    fine = ImageGrid(np.linspace(grid.x_T[0], grid.x_T[-1], 21), np.linspace(grid.y_T[0], grid.y_T[-1], 21))
+    assert readout_radius(sweep, pmap, grid) == pytest.approx(2.0)
+    assert readout_radius(sweep, pmap, fine) == pytest.approx(4.0)
+    assert readout_radius(_sweep_with(gradient=[-1.0, -1.0]), pmap, fine) == 2.0
+
+
 def test_gradient_and_field_of_view_that_disagree_are_refused():
     with pytest.raises(ConfigError, match=r"orientation.gradient' \[-1.0, -1.0\] T/m and 'orientation.field_of_view'"):
         configured_map(_sweep_with(gradient=[-1.0, -1.0], field_of_view=[30, 30]))

@@ -120,3 +120,11 @@ def outside(sweep: Sweep, pmap: PositionMap, phantoms: list[dict]) -> list[str]:
             if not grid.contains(grid.pixels(pmap, [s["x"], s["y"]])):
                 out.append(f"phantom {p['number']} at ({s['x']:.3g}, {s['y']:.3g}) mm")
     return out
+
+
+def warn_outside(sweep: Sweep, pmap: PositionMap, phantoms: list[dict], log=print) -> None:
+    """Log one warning naming the phantom samples outside the calibrated region (:func:`outside`), if any."""
+    far = outside(sweep, pmap, phantoms)
+    if far:
+        log(f"warning: {len(far)} phantom sample(s) outside the calibrated region: {'; '.join(far[:8])}"
+            + (" …" if len(far) > 8 else ""))

@@ -42,7 +42,7 @@ from ...sweep.progress import printer
 from ...sweep.workers import map_over_sweep
 from ..measurement.measured import read_index
 from ..measurement.virtual_scanner import component_settings, transfer_function
-from .geometry import ImageGrid, outside, position_map, position_to_offset
+from .geometry import ImageGrid, position_map, position_to_offset, warn_outside
 
 CSV_COLUMNS = ["experimentNumber", "easyAxisOrientation", "x", "y", "path"]
 
@@ -130,10 +130,7 @@ def simulate_phantoms(sweep: Sweep, progress: bool = True, workers: int = 1, log
     lay, ph = sweep.layout, sweep.orientation["phantoms"]
     phantoms = plan(sweep)
     pmap = position_map(sweep)
-    far = outside(sweep, pmap, phantoms)
-    if far:
-        log(f"warning: {len(far)} phantom sample(s) outside the calibrated region: {'; '.join(far[:8])}"
-            + (" …" if len(far) > 8 else ""))
+    warn_outside(sweep, pmap, phantoms, log)
     signal = noise_free_signals(sweep, phantoms, pmap, progress, workers)
     rms = float(np.sqrt(np.mean(np.abs(signal[:, :, sweep.bins[:, 2]]) ** 2)))
     sigma = 0.0 if ph["snr_db"] is None else rms * 10.0 ** (-float(ph["snr_db"]) / 20.0)

@@ -32,7 +32,7 @@ from ...orientation.readout import read_out, wrap_angle
 from ...orientation.system import noise_sigma, row_weights, select_rows, stack
 from ...sweep.config import MT, Sweep
 from ..measurement.measured import calibration, receive_channels
-from .geometry import ImageGrid, outside, position_map
+from .geometry import ImageGrid, position_map, warn_outside
 from .model_matrices import read_model
 from .noise import phantom_noise
 from .phantoms import phantom_index, true_pixels
@@ -81,11 +81,13 @@ def row_selection(sweep: Sweep, cal, snr, phantoms, bins):
 
 
 def readout_radius(sweep: Sweep, pmap, grid: ImageGrid) -> float:
-    """orientation.readout.radius (calibration pixels) in pixels of `grid`: the same disc in mm."""
-    cal = ImageGrid.of_sweep(sweep).pixel_size_mm(pmap)
-    own = grid.pixel_size_mm(pmap)
-    ratio = [c / o for c, o in zip(cal, own) if c > 0 and o > 0]
-    return float(sweep.orientation["readout"]["radius"]) * (float(np.mean(ratio)) if ratio else 1.0)
+    """The readout disc's radius in pixels of `grid`: orientation.readout.radius, or radius_mm converted
+    with the grid's mean pixel size."""
+    ro = sweep.orientation["readout"]
+    size = [v for v in grid.pixel_size_mm(pmap) if v > 0]
+    if ro.get("radius_mm") is None or not size:
+        return float(ro["radius"])
+    return float(ro["radius_mm"]) / float(np.mean(size))
 
 
 def reconstruct(sweep: Sweep, model: str, log=print, workers: int = 1) -> dict:
@@ -98,10 +100,7 @@ def reconstruct(sweep: Sweep, model: str, log=print, workers: int = 1) -> dict:
     matrices, angles, grid, cal, snr = system_matrices(sweep, model, bins)
     pmap = position_map(sweep)
     phantoms = phantom_index(sweep)
-    far = outside(sweep, pmap, phantoms)
-    if far:
-        log(f"warning: {len(far)} phantom sample(s) outside the calibrated region: {'; '.join(far[:8])}"
-            + (" …" if len(far) > 8 else ""))
+    warn_outside(sweep, pmap, phantoms, log)
     channel, k, sigma = row_selection(sweep, cal, snr, phantoms, bins)
     A = stack(matrices, channel, k)
     w = row_weights(A, rec["weighting"], sigma)
