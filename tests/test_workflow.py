@@ -227,6 +227,78 @@ def test_orientation_finds_the_noise_free_on_grid_phantom(sweep):
     assert (sweep["results"] / "figures" / "orientation_maps.png").stat().st_size > 0
 
 
+# The record tests read the noise-free run's files: they come before the mixture run rewrites them.
+def _record_config(sweep, tmp_path):
+    """TINY reading the fixture's calibration and phantom files as a record (source mdf), no geometry setting."""
+    res = sweep["results"]
+    config = json.loads(json.dumps(TINY))
+    config["output"] = str(tmp_path / "out")
+    config["measurement"] = {"source": "mdf", "mdf": {"directory": str(res / "measurement")}}
+    config["orientation"] = {"enabled": True, "models": ["measured"],
+                             "phantoms": {"source": "mdf", "directory": str(res / "orientation" / "phantoms")},
+                             "reconstruction": TINY["orientation"]["reconstruction"]}
+    return config
+
+
+def test_a_record_whose_files_state_negative_gradients_images_without_a_geometry_setting(sweep, tmp_path):
+    from mpisweep.errors import ConfigError
+    from mpisweep.steps.orientation.geometry import position_map
+    from mpisweep.steps.orientation.reconstruct import reconstruct
+    from mpisweep.sweep import Sweep
+
+    config = _record_config(sweep, tmp_path)
+    record = Sweep.load(config)
+    assert np.allclose(position_map(record).gradient, [-1.435, -1.471, 0])
+    row = reconstruct(record, "measured", log=lambda m: None)["readout"][0]
+    assert row["position_error_mm"] < 0.1 and abs(row["angle_error_deg"]) < 1.0, row
+    # a configured geometry that contradicts the files is refused, both maps named
+    config["orientation"]["field_of_view"] = [30, 30]
+    with pytest.raises(ConfigError) as err:
+        position_map(Sweep.load(config))
+    text = str(err.value)
+    assert "'orientation.field_of_view' [30, 30]" in text and "G = (1.435, 1.471, 0) T/m" in text, text
+    assert "0.mdf states offset = centre + G·position, G = (-1.435, -1.471, 0) T/m" in text, text
+
+
+def test_a_subgrid_of_the_files_offsets_is_read_as_the_configured_grid(sweep, tmp_path):
+    from mpisweep.errors import MDFError
+    from mpisweep.steps.measurement import measured
+    from mpisweep.sweep import Sweep
+
+    config = _record_config(sweep, tmp_path)
+    full = measured.load(Sweep.load(config)).values
+    config["offsets"] = {"x": {"min": -14.35, "max": 14.35, "count": 2}, "y": {"min": -14.71, "max": 14.71, "count": 2}}
+    config["measurement"]["mdf"]["offset_subgrid"] = True
+    corners = Sweep.load(config)
+    assert measured.check(corners)["files"][0]["offsets"] == 4
+    assert np.array_equal(measured.load(corners).values, full[..., [0, 2, 6, 8]])  # x fastest on the 3 × 3 grid
+    config["offsets"]["x"] = {"min": -10, "max": 14.35, "count": 2}
+    with pytest.raises(MDFError, match=r"holds no offset at \[-10.0, -14.71\] mT of the configured grid"):
+        measured.load(Sweep.load(config))
+
+
+def test_calibration_files_that_disagree_on_positions_are_refused(sweep, tmp_path):
+    from mpisweep.errors import MDFError
+    from mpisweep.steps.measurement.measured import files_position_map
+    from mpisweep.sweep import Sweep
+
+    data = tmp_path / "record"
+    data.mkdir()
+    for name in ("0.mdf", "90.mdf", "calibrations.csv"):
+        shutil.copy(sweep["results"] / "measurement" / name, data / name)
+    config = _record_config(sweep, tmp_path)
+    config["measurement"]["mdf"]["directory"] = str(data)
+    with h5py.File(data / "90.mdf", "r+") as f:
+        f["/calibration/positions"][...] = -f["/calibration/positions"][...]  # the other sign
+    with pytest.raises(MDFError, match=r"90.mdf: its positions map onto offsets as .*G = \(1.435, 1.471, 0\).* but "
+                                       r".*0.mdf as .*G = \(-1.435, -1.471, 0\)"):
+        files_position_map(Sweep.load(config))
+    with h5py.File(data / "90.mdf", "r+") as f:
+        del f["/calibration/positions"]
+    with pytest.raises(MDFError, match=r"90.mdf: no /calibration/positions, while .*0.mdf has them"):
+        files_position_map(Sweep.load(config))
+
+
 def test_rerun_does_nothing_and_a_deleted_marker_recomputes_only_its_block(sweep):
     rc, log = snakemake(sweep["dir"], TINY, "-n")
     assert rc == 0 and "Nothing to be done" in log, log[-2000:]
@@ -362,73 +434,3 @@ def test_the_records_layout_runs_end_to_end_unchanged(sweep, tmp_path):
     table = pd.read_csv(work / "results" / "fits" / "angle_conventions.csv")
     assert (table["angle_offset"][0], table["angle_sign"][0]) == (90, 1)
 
-
-def _record_config(sweep, tmp_path):
-    """TINY reading the fixture's calibration and phantom files as a record (source mdf), no geometry setting."""
-    res = sweep["results"]
-    config = json.loads(json.dumps(TINY))
-    config["output"] = str(tmp_path / "out")
-    config["measurement"] = {"source": "mdf", "mdf": {"directory": str(res / "measurement")}}
-    config["orientation"] = {"enabled": True, "models": ["measured"],
-                             "phantoms": {"source": "mdf", "directory": str(res / "orientation" / "phantoms")},
-                             "reconstruction": TINY["orientation"]["reconstruction"]}
-    return config
-
-
-def test_a_record_whose_files_state_negative_gradients_images_without_a_geometry_setting(sweep, tmp_path):
-    from mpisweep.errors import ConfigError
-    from mpisweep.steps.orientation.geometry import position_map
-    from mpisweep.steps.orientation.reconstruct import reconstruct
-    from mpisweep.sweep import Sweep
-
-    config = _record_config(sweep, tmp_path)
-    record = Sweep.load(config)
-    assert np.allclose(position_map(record).gradient, [-1.435, -1.471, 0])
-    row = reconstruct(record, "measured", log=lambda m: None)["readout"][0]
-    assert row["position_error_mm"] < 0.1 and abs(row["angle_error_deg"]) < 1.0, row
-    # a configured geometry that contradicts the files is refused, both maps named
-    config["orientation"]["field_of_view"] = [30, 30]
-    with pytest.raises(ConfigError) as err:
-        position_map(Sweep.load(config))
-    text = str(err.value)
-    assert "'orientation.field_of_view' [30, 30]" in text and "G = (1.435, 1.471, 0) T/m" in text, text
-    assert "0.mdf states offset = centre + G·position, G = (-1.435, -1.471, 0) T/m" in text, text
-
-
-def test_a_subgrid_of_the_files_offsets_is_read_as_the_configured_grid(sweep, tmp_path):
-    from mpisweep.errors import MDFError
-    from mpisweep.steps.measurement import measured
-    from mpisweep.sweep import Sweep
-
-    config = _record_config(sweep, tmp_path)
-    full = measured.load(Sweep.load(config)).values
-    config["offsets"] = {"x": {"min": -14.35, "max": 14.35, "count": 2}, "y": {"min": -14.71, "max": 14.71, "count": 2}}
-    config["measurement"]["mdf"]["offset_subgrid"] = True
-    corners = Sweep.load(config)
-    assert measured.check(corners)["files"][0]["offsets"] == 4
-    assert np.array_equal(measured.load(corners).values, full[..., [0, 2, 6, 8]])  # x fastest on the 3 × 3 grid
-    config["offsets"]["x"] = {"min": -10, "max": 14.35, "count": 2}
-    with pytest.raises(MDFError, match=r"holds no offset at \[-10.0, -14.71\] mT of the configured grid"):
-        measured.load(Sweep.load(config))
-
-
-def test_calibration_files_that_disagree_on_positions_are_refused(sweep, tmp_path):
-    from mpisweep.errors import MDFError
-    from mpisweep.steps.measurement.measured import files_position_map
-    from mpisweep.sweep import Sweep
-
-    data = tmp_path / "record"
-    data.mkdir()
-    for name in ("0.mdf", "90.mdf", "calibrations.csv"):
-        shutil.copy(sweep["results"] / "measurement" / name, data / name)
-    config = _record_config(sweep, tmp_path)
-    config["measurement"]["mdf"]["directory"] = str(data)
-    with h5py.File(data / "90.mdf", "r+") as f:
-        f["/calibration/positions"][...] = -f["/calibration/positions"][...]  # the other sign
-    with pytest.raises(MDFError, match=r"90.mdf: its positions map onto offsets as .*G = \(1.435, 1.471, 0\).* but "
-                                       r".*0.mdf as .*G = \(-1.435, -1.471, 0\)"):
-        files_position_map(Sweep.load(config))
-    with h5py.File(data / "90.mdf", "r+") as f:
-        del f["/calibration/positions"]
-    with pytest.raises(MDFError, match=r"90.mdf: no /calibration/positions, while .*0.mdf has them"):
-        files_position_map(Sweep.load(config))
