@@ -73,6 +73,30 @@ def test_zero_anisotropy_and_slow_field_give_langevin():
     assert np.abs(result.rate - rate).max() <= 1e-3 * np.abs(rate).max()
 
 
+def test_a_slow_three_axis_drive_gives_langevin_at_zero_anisotropy():
+    # a 3D Lissajous of 104, 156 and 52 Hz (2, 3 and 1 periods per 19.2 ms cycle) with a z offset
+    field = Excitation((12e-3, 11e-3, 9e-3), (24_000, 16_000, 48_000), 2.5e6, offset=(1e-3, -2e-3, 3e-3),
+                       samples=240)
+    p = Particle(20e-9, 0.0)
+    result = solve(p, field, easy_axis_vector(30.0), rtol=1e-6)
+    expected, rate = langevin_moment(p, field.field(result.times), field.field_rate(result.times))
+    assert np.abs(result.moment - expected).max() <= 3e-5
+    assert np.abs(result.moment[:, 2]).max() > 0.1  # the z drive moves the moment out of the plane
+
+
+def test_a_three_channel_drive_along_one_axis_is_the_rotated_one_channel_solve():
+    # only the y channel of a 3-channel drive (dividers 105, 42, 70: 5 periods of 42 per cycle) is on;
+    # rotated by −90° about z it is a 1-channel x drive of divider 42 with the easy axis rotated alike
+    p = Particle(20e-9, 1100.0)
+    axis = easy_axis_vector(30.0)
+    three = solve(p, Excitation((0.0, 12e-3, 0.0), (105, 42, 70)), axis, rtol=1e-7, check=False)
+    q = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # y → x
+    one = solve(p, Excitation((12e-3,), (42,)), q @ axis, rtol=1e-7, check=False)
+    assert three.moment.shape == (210, 3) and one.moment.shape == (42, 3)
+    rotated = three.moment @ q.T
+    assert np.abs(rotated - np.tile(one.moment, (5, 1))).max() <= 1e-4
+
+
 def test_too_small_degree_is_caught_not_returned():
     p = Particle(28e-9, 9000.0)  # σ ≈ 26
     with pytest.raises(SolverError, match="unstable truncation.*L=6"):

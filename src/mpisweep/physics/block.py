@@ -99,7 +99,7 @@ def simulate_block(
     steps = 0
     total = angles.size * ny * nx
     shape = (angles.size, ny, nx)
-    mirror = mirror_symmetry(excitation, offsets) if symmetry else None
+    mirror = mirror_symmetry(excitation) if symmetry else None
     if mirror is None:
         partner = np.full(total, -1, dtype=np.int64)
     else:

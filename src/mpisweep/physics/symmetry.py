@@ -1,41 +1,38 @@
-"""Exact mirror symmetry of a 2D Lissajous drive: solve one of each pair of dictionary rows, derive the other.
+"""Exact π-rotation symmetry of a Lissajous drive: solve one of each pair of dictionary rows, derive the other.
 
 Derivation. Let the field be B(t) = o + Σ_i a_i cos(2π n_i t/T + φ_i) e_i (channel i along axis
-i, n_i = lcm(dividers)/divider_i drive periods per cycle T) and let R be the rotation by π about
-the x axis, R = diag(1, −1, −1). Half a cycle later each drive term is multiplied by (−1)^n_i,
-whatever its phase φ_i. If the x drive makes an even and the y drive an odd number of periods
-(Bruker: 16 and 17), and there is no z drive and no z offset, then
+i, n_i = lcm(dividers)/divider_i drive periods per cycle T). Half a cycle later each drive term is
+multiplied by (−1)^n_i, whatever its phase φ_i. Let R_a be the rotation by π about axis a:
+R_x = diag(1, −1, −1), R_y = diag(−1, 1, −1), R_z = diag(−1, −1, 1). If every active drive channel
+i (nonzero amplitude) has (−1)^n_i = (R_a)_ii, then
 
-    B_o'(t + T/2) = R B_o(t)    with o' = R o = (ox, −oy, 0).
+    B_o'(t + T/2) = R_a B_o(t)    with o' = R_a o.
 
 The Néel Fokker–Planck drift (params) is built from cross products and dot products of m, B and
 the easy axis n only, and the diffusion is isotropic, so the equation is covariant under proper
 rotations: rotating B and n by R rotates the whole density. (So is its Galerkin truncation: the
 spherical harmonics of degree ≤ L span a rotation-invariant space, so the relation is exact at
-every L; only the adaptive time steps differ between the two solves.) R maps the easy axis
-n(ϑ) = (cos ϑ, sin ϑ, 0) onto (cos ϑ, −sin ϑ, 0) =
-−n(180° − ϑ), and the uniaxial energy −K(n·m)² does not see the sign of n. The periodic steady
-state is unique, so the problem (180° − ϑ, o') has
+every L; only the adaptive time steps differ between the two solves.) A mirror (det −1) is not a
+symmetry: it reverses the precession term p1 B×m (DESIGN.md §8). The periodic steady state is
+unique, so the problem (R n, R o) has <m>'(t + T/2) = R <m>(t).
 
-    <m>'(t + T/2) = R <m>(t) = (mx, −my, −mz)(t).
+For an in-plane easy axis n(ϑ) = (cos ϑ, sin ϑ, 0) and the uniaxial energy −K(n·m)², which does not
+see the sign of n: R_x n(ϑ) = −n(180° − ϑ) and R_y n(ϑ) = n(180° − ϑ), so the partner angle is
+180° − ϑ; R_z n(ϑ) = −n(ϑ), so the partner has the same angle and the offset (−ox, −oy, oz).
 
 A shift by T/2 multiplies the k-th Fourier coefficient over the cycle by exp(−iπk) = (−1)^k; with
 an even number of samples per cycle the shift is a whole number of samples, so this holds exactly
-for the rfft bins of spectra.spectrum as well. Hence
+for the rfft bins of spectra.spectrum as well. Hence, per receive channel c,
 
-    φ'_x,k = (−1)^k φ_x,k,      φ'_y,k = −(−1)^k φ_y,k.
+    φ'_c,k = (R_a)_cc (−1)^k φ_c,k.
 
-With x and y swapped (odd on x, even on y) the rotation by π about the y axis, R = diag(−1, 1, −1),
-does the same: (ϑ, (ox, oy)) → (180° − ϑ, (−ox, oy)), R n(ϑ) = n(180° − ϑ), and
-
-    φ'_x,k = −(−1)^k φ_x,k,     φ'_y,k = (−1)^k φ_y,k.
-
-A channel with zero amplitude imposes nothing (it may have either parity). For the Bruker drive
-no other rotation or mirror maps the problem onto itself (a mirror reverses the precession term
-p1 B×m; DESIGN.md §8). A z drive with
-an odd period count would also be allowed by the x and y rotations, but is not used: the condition
-here requires the z drive and z offsets to be zero. Numerically the derived rows differ from a
-direct solve of the partner by the solver's error only (tests/test_symmetry.py).
+Which rotation a drive has follows from the parities of its period counts (and the inactive
+channels impose nothing). The 2D Bruker drive (16 periods on x, 17 on y) has R_x; both counts
+odd (or a 1D drive with an odd count) gives R_y or R_z; the 3D Bruker drive (dividers 102, 96, 99:
+528, 561 and 544 periods, even, odd, even) would need diag(1, −1, 1), a mirror, so it has none and
+every row is solved. Offsets of any dimension pair up on the grid when R_a o is a grid point
+(:func:`partner_table`). Numerically the derived rows differ from a direct solve of the partner
+by the solver's error only (tests/test_symmetry.py).
 """
 
 from __future__ import annotations
@@ -51,35 +48,37 @@ ANGLE_TOL_DEG = 1e-9  # angles are compared modulo 180° to this
 OFFSET_TOL_T = 1e-12  # offsets are matched on the grid to this (max over components)
 
 
+ROTATIONS = {"x": (1.0, -1.0, -1.0), "y": (-1.0, 1.0, -1.0), "z": (-1.0, -1.0, 1.0)}
+
+
 @dataclass(frozen=True)
 class Mirror:
-    """The rotation by π about `axis` ("x" or "y") that maps the excitation onto itself shifted by T/2."""
+    """The rotation by π about `axis` ("x", "y" or "z") that maps the excitation onto itself shifted by T/2."""
 
     axis: str
 
     @property
     def rotation(self) -> np.ndarray:
         """The rotation matrix R (lab frame)."""
-        return np.diag([1.0, -1.0, -1.0]) if self.axis == "x" else np.diag([-1.0, 1.0, -1.0])
+        return np.diag(ROTATIONS[self.axis])
 
     def angle(self, angle_deg: float) -> float:
-        """The partner's easy-axis angle, 180° − ϑ, reduced to [0°, 180°)."""
-        return float((180.0 - float(angle_deg)) % 180.0)
+        """The partner's in-plane easy-axis angle in [0°, 180°): 180° − ϑ about x or y, ϑ about z."""
+        return float((float(angle_deg) if self.axis == "z" else 180.0 - float(angle_deg)) % 180.0)
 
     def offset(self, offset) -> np.ndarray:
-        """The partner's offset R·o: (ox, −oy, 0) about x, (−ox, oy, 0) about y."""
+        """The partner's offset R·o."""
         return self.rotation @ np.asarray(offset, dtype=float)
 
-    def signs(self, bins) -> np.ndarray:
-        """Factors (2, len(bins)) with φ_partner[c, j] = signs[c, j]·φ[c, j] at rfft bins k = bins[j]."""
+    def signs(self, bins, channels: int = 2) -> np.ndarray:
+        """Factors (channels, len(bins)) with φ_partner[c, j] = signs[c, j]·φ[c, j] at rfft bins k = bins[j]."""
         alternating = 1.0 - 2.0 * (np.asarray(bins, dtype=np.int64) % 2)  # (−1)^k
-        diag = np.diag(self.rotation)[:2]  # (R_xx, R_yy)
-        return diag[:, None] * alternating[None, :]
+        return np.asarray(ROTATIONS[self.axis][:channels])[:, None] * alternating[None, :]
 
     def rows(self, rows: np.ndarray, bins) -> np.ndarray:
-        """The partner's rows from rows (channel x, y; frequency at `bins`, ...trailing axes)."""
+        """The partner's rows from rows (receive channel; frequency at `bins`, ...trailing axes)."""
         rows = np.asarray(rows)
-        s = self.signs(bins)
+        s = self.signs(bins, rows.shape[0])
         return rows * s.reshape(s.shape + (1,) * (rows.ndim - 2))
 
 
@@ -89,33 +88,25 @@ def period_counts(excitation: Excitation) -> tuple[int, ...]:
     return tuple(cycle // d for d in excitation.dividers)
 
 
-def mirror_symmetry(excitation: Excitation, offsets=None) -> Mirror | None:
-    """The Mirror of this drive, or None where it does not hold.
+def rotations(excitation: Excitation) -> list[Mirror]:
+    """Every π rotation (about x, y, z) that maps the drive onto itself shifted by half a cycle.
 
-    It holds when (i) the z drive (if any) has zero amplitude, (ii) every offset (`offsets`, any
-    shape (..., 3) or (..., 2); the excitation's own offset if None) has zero z component,
-    (iii) one cycle has an even number of samples, and (iv) about x: every x channel with nonzero
-    amplitude makes an even and every y channel with nonzero amplitude an odd number of periods per
-    cycle; about y: the other way round. Drive phases do not enter. If both (iv) hold (no active
-    drive at all) the rotation about x is returned.
+    Needs an even number of samples per cycle (T/2 on the sample grid) and, for every channel i
+    with nonzero amplitude, (−1)^n_i equal to the rotation's i-th diagonal entry. Phases do not enter.
     """
-    amps = excitation.amplitudes
-    if len(amps) > 2 and amps[2] != 0.0:
-        return None
-    off = np.asarray(excitation.offset if offsets is None else offsets, dtype=float)
-    if off.shape[-1] not in (2, 3):
-        raise ValueError(f"offsets: last axis must have 2 or 3 components, got shape {off.shape}")
-    if off.shape[-1] == 3 and np.any(off[..., 2] != 0.0):
-        return None
     if excitation.samples % 2:
-        return None
+        return []
     n = period_counts(excitation)
-    active = [(i, n[i]) for i in range(min(2, len(amps))) if amps[i] != 0.0]
-    wanted = {"x": (0, 1), "y": (1, 0)}  # parity required per axis: (x channel, y channel)
-    for axis, parity in wanted.items():
-        if all(count % 2 == parity[i] for i, count in active):
-            return Mirror(axis)
-    return None
+    active = [i for i, a in enumerate(excitation.amplitudes) if a != 0.0]
+    return [Mirror(axis) for axis, diag in ROTATIONS.items()
+            if all((-1.0) ** n[i] == diag[i] for i in active)]
+
+
+def mirror_symmetry(excitation: Excitation) -> Mirror | None:
+    """The rotation a block uses (the first of :func:`rotations`: x, then y, then z), or None where the drive
+    has none. Offsets pair up where their image is on the grid (:func:`partner_table`)."""
+    found = rotations(excitation)
+    return found[0] if found else None
 
 
 def _angle_index(angles: np.ndarray, angle: float) -> int | None:

@@ -108,7 +108,7 @@ def angle_orbits(sweep) -> list[tuple[int, ...]]:
     from ..physics.symmetry import mirror_symmetry, partner_table
 
     n = len(sweep.angles)
-    mirror = mirror_symmetry(sweep.excitation, sweep.offsets)
+    mirror = mirror_symmetry(sweep.excitation)
     if mirror is None:
         return [(a,) for a in range(n)]
     ny, nx = sweep.offsets.shape[:2]
@@ -128,7 +128,7 @@ def solved_points(sweep, degrees: np.ndarray) -> np.ndarray:
     from ..physics.symmetry import mirror_symmetry, partner_table, solve_plan
 
     shape = (len(sweep.angles),) + degrees.shape
-    mirror = mirror_symmetry(sweep.excitation, sweep.offsets)
+    mirror = mirror_symmetry(sweep.excitation)
     if mirror is None:
         return np.ones(shape, dtype=bool)
     source = solve_plan(partner_table(mirror, sweep.angles, sweep.offsets, degrees))
