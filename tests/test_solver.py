@@ -97,6 +97,18 @@ def test_a_three_channel_drive_along_one_axis_is_the_rotated_one_channel_solve()
     assert np.abs(rotated - np.tile(one.moment, (5, 1))).max() <= 1e-4
 
 
+def test_the_2d_drive_embedded_in_the_3d_cycle_repeats_the_2d_solve():
+    # dividers 102, 96 and an inactive z channel of divider 99: the 3D mode's cycle of 53,856 samples
+    # holds 33 cycles of the 2D drive, which the solve over the long cycle must repeat
+    p, axis = Particle(22e-9, 1100.0), easy_axis_vector(30.0)
+    # (the difference is the solvers' error: 9.6e-5 at the default rtol, 6.2e-7 at 1e-6, 6.6e-8 at 1e-7)
+    embedded = solve(p, Excitation((12.59e-3, 13.55e-3, 0.0), (102, 96, 99), offset=(5e-3, -3e-3, 0.0)), axis,
+                     rtol=1e-6, check=False)
+    plain = solve(p, CASE_B_FIELD, axis, degree=embedded.degree, rtol=1e-6, check=False)
+    assert embedded.moment.shape == (53_856, 3)
+    assert np.abs(embedded.moment - np.tile(plain.moment, (33, 1))).max() <= 1e-5
+
+
 def test_too_small_degree_is_caught_not_returned():
     p = Particle(28e-9, 9000.0)  # σ ≈ 26
     with pytest.raises(SolverError, match="unstable truncation.*L=6"):
