@@ -48,10 +48,6 @@ class PositionMap:
         c = np.abs(self.centre - other.centre) > rtol * scale_T
         return bool(np.any(g) or np.any(c))
 
-    def gradient_text(self, axes: int = 2) -> str:
-        """The gradient as the config writes it, e.g. '[-1, -1] T/m'."""
-        return "[" + ", ".join(f"{v:.6g}" for v in self.gradient[:axes]) + "] T/m"
-
     def describe(self) -> str:
         g = ", ".join(f"{v:.4g}" for v in self.gradient)
         c = ", ".join(f"{v * 1e3:.4g}" for v in self.centre)

@@ -77,10 +77,7 @@ class ImageGrid:
 
     def pixels(self, pmap: PositionMap, xy_mm) -> np.ndarray:
         """Fractional (y, x) pixel indices of positions (…, 2) in mm (z = 0)."""
-        xy = np.asarray(xy_mm, float) * MM
-        p = np.zeros(xy.shape[:-1] + (3,))
-        p[..., :2] = xy
-        o = pmap.offset(p)
+        o = position_to_offset(pmap, xy_mm)
         step = self._steps()
         ix = (o[..., 0] - self.x_T[0]) / step[0] if step[0] else np.zeros(o.shape[:-1])
         iy = (o[..., 1] - self.y_T[0]) / step[1] if step[1] else np.zeros(o.shape[:-1])
