@@ -50,6 +50,7 @@ def core_hours(root: Path, rule: str) -> float:
 
 
 def report(names) -> None:
+    from mpisweep.steps.orientation.model_matrices import model_angles, model_sweep
     from mpisweep.sweep import Sweep
 
     print("| calibration | scans | mounts | dictionary core-h | model matrices core-h | M1 (D nm, K J/m³) | "
@@ -67,17 +68,13 @@ def report(names) -> None:
         m1 = f"({fits['M1']['best_diameter']:g}, {fits['M1']['best_anisotropy']:g})"
         best = min(fits["M3"], key=lambda r: r["eps_global"])["largest_weights"][:2]
         m3 = ", ".join(f"{r['weight']:.3f} ({r['diameter']:g}, {r['anisotropy']:g})" for r in best)
-        matrices = sweep.orientation["matrices"]
-        n_angles = len(sweep.angles) if matrices["angles"] is None else None
         for row in csv.DictReader(open(root / "orientation" / "summary.csv")):
             v = {k: float(x) for k, x in row.items() if k != "model"}
             if row["model"] == "measured":
                 grid = f"measured {len(sweep.angles)} × {sweep.offset_grid.nx}²"
             else:
-                from mpisweep.steps.orientation.model_matrices import model_angles, model_sweep
-
                 g = model_sweep(sweep).offset_grid
-                grid = f"{row['model']} {n_angles or len(model_angles(sweep))} × {g.nx}²"
+                grid = f"{row['model']} {len(model_angles(sweep))} × {g.nx}²"
             print(f"| {name} | {scans} | {len(sweep.angles)} | {core_hours(root, 'simulate'):.3f} | "
                   f"{core_hours(root, 'model_matrices'):.3f} | {m1} | {m3} | "
                   f"{grid} | {v['angle_bias_deg']:+.2f} | {v['angle_sd_deg']:.2f} | {v['angle_mae_deg']:.2f} | "

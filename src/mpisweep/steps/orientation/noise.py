@@ -8,7 +8,7 @@ background frames (empty bore) of the phantom files:
   within each file when files have ≥ 2 background frames, else about their mean over all files
   (a drifting background then counts as noise, which errs on the safe side);
 * a phantom's spectrum u = mean of its F foreground frames − mean of its E background frames has
-  noise σ_u² = σ²(1/F + 1/E);
+  noise σ_u² = σ²(1/F + 1/E) (averaged over the files where their frame counts differ);
 * SNR = sqrt(max(mean_n |u_n|² − σ_u², 0)) / σ_u over the N phantoms: the RMS signal a row carries
   in the measurements, in units of its own noise.
 """
@@ -23,7 +23,7 @@ from ...io.mdf import read_system_matrix
 
 def phantom_noise(files, bins, channels) -> tuple[np.ndarray, np.ndarray]:
     """(SNR, σ_u), each (channel, bin), of the phantom measurement `files` at rfft `bins` (see module docstring)."""
-    spectra, within, across, counts = [], [], [], None
+    spectra, within, across, factors = [], [], [], []
     for path in files:
         ds = read_system_matrix(path, frequencies=np.asarray(bins, np.int64), subtract_background=False,
                                 calibration=False)
@@ -33,7 +33,7 @@ def phantom_noise(files, bins, channels) -> tuple[np.ndarray, np.ndarray]:
         fg = ds["system_matrix"].transpose("channel", "frequency", "offset").values[channels]
         bg = ds["background"].transpose("channel", "frequency", "background_frame").values[channels]
         spectra.append(fg.mean(axis=-1) - bg.mean(axis=-1))
-        counts = (fg.shape[-1], bg.shape[-1])
+        factors.append(1.0 / fg.shape[-1] + 1.0 / bg.shape[-1])  # σ_u² / σ² of this file
         if bg.shape[-1] > 1:
             within.append(np.sum(np.abs(bg - bg.mean(axis=-1, keepdims=True)) ** 2, axis=-1) / (bg.shape[-1] - 1))
         across.append(bg)
@@ -45,8 +45,7 @@ def phantom_noise(files, bins, channels) -> tuple[np.ndarray, np.ndarray]:
                                    "least (in one file or over the files)")
         frames = np.concatenate(across, axis=-1)
         var = np.sum(np.abs(frames - frames.mean(axis=-1, keepdims=True)) ** 2, axis=-1) / (frames.shape[-1] - 1)
-    F, E = counts
-    sigma_u = np.sqrt(var * (1.0 / F + 1.0 / E))
+    sigma_u = np.sqrt(var * np.mean(factors))  # files may differ in their frame counts
     power = np.mean(np.abs(np.stack(spectra)) ** 2, axis=0) - sigma_u ** 2
     snr = np.divide(np.sqrt(np.maximum(power, 0.0)), sigma_u, out=np.zeros_like(sigma_u), where=sigma_u > 0)
     return snr, sigma_u
