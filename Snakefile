@@ -59,6 +59,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/specs.smk"
 include: "workflow/rules/dictionary.smk"
 include: "workflow/rules/measurement.smk"
+include: "workflow/rules/refine.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/orientation.smk"
 
@@ -79,8 +80,9 @@ onerror:
 rule all:
     default_target: True
     input:
-        MARKERS,
-        SHARDS,
+        simulated(LAYOUT.marker),
+        simulated(LAYOUT.shard),
+        REFINE_OUTPUTS,
         LAYOUT.fp,
         LAYOUT.m0,
         M0A_STORES,

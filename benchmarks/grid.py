@@ -54,7 +54,7 @@ def solves_per_block(sweep: Sweep, degrees: np.ndarray, symmetry: bool) -> int:
     mirror = mirror_symmetry(sweep.excitation, sweep.offsets) if symmetry else None
     if mirror is None:
         return total
-    source = solve_plan(partner_table(mirror, sweep.angles, sweep.offsets, degrees))
+    source = solve_plan(partner_table(mirror, sweep.easy_axes, sweep.offsets, degrees))
     return int(np.count_nonzero(source == np.arange(source.size)))
 
 

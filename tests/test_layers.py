@@ -19,6 +19,7 @@ UPSTREAM = {
     "dictionary": set(),
     "measurement": set(),
     "fit": {"dictionary", "measurement"},
+    "refine": {"dictionary", "measurement"},
     "orientation": {"dictionary", "measurement", "fit"},
 }
 

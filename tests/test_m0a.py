@@ -13,7 +13,7 @@ from mpisweep.physics.spectra import spectrum
 from mpisweep.steps.dictionary.m0a_dictionary import build_m0a, m0a_rows, quadrature_size
 from mpisweep.steps.fit.dictionaries import open_m0a
 from mpisweep.sweep import Sweep
-from mpisweep.sweep.coords import FP_DIMS
+from mpisweep.sweep.coords import ROW_DIMS
 
 TINY = {
     "grids": {"diameters": [18, 22], "anisotropies": [500, 2000], "angles": [0, 60]},
@@ -88,7 +88,7 @@ def test_m0a_store_and_fit_recover_an_entry(sweep):
     out = build_m0a(sweep)
     assert out == sweep.layout.m0a
     ds = open_zarr(out)
-    assert ds["rows"].dims == FP_DIMS and ds["rows"].dtype == np.complex128
+    assert ds["rows"].dims == ("diameter", "anisotropy") + ROW_DIMS and ds["rows"].dtype == np.complex128
     assert ds["diameter"].values.tolist() == [18.0, 22.0] and ds["anisotropy"].values.tolist() == [500.0, 2000.0]
     assert "M0a" in ds.attrs["model"]
     dictionary, attrs = open_m0a(sweep)

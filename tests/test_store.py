@@ -17,7 +17,7 @@ from mpisweep.steps.dictionary.assemble import assemble
 from mpisweep.steps.dictionary.m0_dictionary import build_m0
 from mpisweep.steps.dictionary.simulate import read_shard, simulate_shard
 from mpisweep.sweep import Sweep
-from mpisweep.sweep.coords import M0_DIMS, ROW_DIMS
+from mpisweep.sweep.coords import ROW_DIMS
 from mpisweep.sweep.names import block_name
 
 # tiny but physical: small particles (fast solves), 1 angle, 2 × 1 offsets, few bins
@@ -125,7 +125,7 @@ def test_assemble_rejects_corrupt_or_stale_shards(tiny, tmp_path):
 def test_m0_dictionary_is_the_langevin_spectrum(tiny, tmp_path):
     r, _ = tiny
     ds = open_zarr(build_m0(r, tmp_path / "m0.zarr"))
-    assert ds["rows"].dims == M0_DIMS
+    assert ds["rows"].dims == ("diameter", "channel", "frequency", "offset_y", "offset_x")
     ex = r.excitation.with_offset(r.offsets[0, 1])
     _, rate = langevin_moment(r.particle(16, 0), ex.field(ex.times), ex.field_rate(ex.times))
     want = spectrum(rate)[:, r.bins[:, 2]]

@@ -35,10 +35,15 @@ def test_condition_from_dividers_amplitudes_and_samples():
     # cannot happen: n_i = lcm/divider_i have no common factor.)
     assert period_counts(ODD) == (3, 5) and rotations(ODD) == [Mirror("z")]
     assert mirror_symmetry(Excitation((12e-3, 13e-3), (102, 102))) == Mirror("z")  # 1 and 1
-    # a channel with zero amplitude imposes nothing
-    assert mirror_symmetry(Excitation((12e-3, 0.0), (102, 96))) == Mirror("x")  # x: 16 (even)
-    assert mirror_symmetry(Excitation((0.0, 13e-3), (102, 96))) == Mirror("x")  # y: 17 (odd)
-    assert mirror_symmetry(Excitation((12e-3, 0.0), (96, 102))) == Mirror("y")  # x: 17 (odd)
+    # a channel with zero amplitude imposes nothing and does not lengthen the cycle: the other channel
+    # alone makes one period per cycle (odd), so the rotations about y (x active) or x (y active) hold
+    assert Excitation((12e-3, 0.0), (102, 96)).period == 102 / BRUKER.base_frequency
+    assert period_counts(Excitation((12e-3, 0.0), (102, 96)))[0] == 1
+    assert mirror_symmetry(Excitation((12e-3, 0.0), (102, 96))) == Mirror("y")
+    assert mirror_symmetry(Excitation((0.0, 13e-3), (102, 96))) == Mirror("x")
+    # the 3-axis record's files: z inactive (divider 99, strength 0), the 2D cycle and its rotation about x
+    record = Excitation((12e-3, 13e-3, 0.0), (102, 96, 99))
+    assert record.samples == 1632 and record.period == BRUKER.period and mirror_symmetry(record) == Mirror("x")
     assert rotations(Excitation((12e-3,), (100,), samples=100)) == [Mirror("y"), Mirror("z")]  # 1D, x odd
     # 3D drives: (even, odd, odd) has the rotation about x; (even, odd, even) would need a mirror
     assert period_counts(THREE_D) == (2, 5, 3) and mirror_symmetry(THREE_D) == Mirror("x")

@@ -308,7 +308,18 @@ def _add_sweep(sub):
                        description="Check every shard against its marker and write the assembled Zarr v3 store.")
     _add_config_arg(p)
     p.add_argument("--output", "-o", help="store path (default <output>/dictionary/fp.zarr)")
+    p.add_argument("--refined", metavar="ROUND_JSON",
+                   help="a refined sweep's last round (refine/round_<n>.json): only its blocks, the others missing")
     p.set_defaults(run=run_assemble)
+
+    p = sub.add_parser("refine-round", help="one round of a coarse-to-fine sweep (config refine)",
+                       description="Fit the blocks simulated so far (the coarse subgrid in round 0), record the "
+                       "answer and choose the next round's blocks.")
+    _add_config_arg(p)
+    p.add_argument("--round", type=int, required=True, help="the round, 0 = the coarse subgrid")
+    p.add_argument("--previous", help="the previous round's JSON (required from round 1 on)")
+    p.add_argument("--output", "-o", help="the round's JSON (default <output>/refine/round_<n>.json)")
+    p.set_defaults(run=run_refine_round)
 
     p = sub.add_parser("m0-dictionary", help="Langevin (M0) dictionary m0.zarr",
                        description="Equilibrium (Langevin) rows for every configured diameter and offset.")
@@ -381,7 +392,7 @@ def run_check_config(args) -> int:
         print(json.dumps(sweep.to_dict(), indent=1, sort_keys=True))
     o = sweep.offset_grid
     _stderr(f"mpisweep check-config: {args.file} is valid: {len(sweep.blocks)} blocks × {len(sweep.angles)} angles × "
-            f"{o.nx * o.ny} offsets, config hash {sweep.config_hash[:12]}")
+            f"{o.size} offsets, config hash {sweep.config_hash[:12]}")
     return 0
 
 
@@ -437,8 +448,19 @@ def run_assemble(args) -> int:
 
     sweep = _sweep(args.config)
     t0 = time.perf_counter()
-    out = assemble(sweep, args.output)
+    blocks = json.loads(Path(args.refined).read_text())["blocks"] if args.refined else None
+    out = assemble(sweep, args.output, blocks=blocks)
     _stderr(f"mpisweep assemble: {out} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def run_refine_round(args) -> int:
+    from .steps.refine.rounds import refine_round
+
+    if args.round > 0 and not args.previous:
+        raise UsageError("mpisweep refine-round: --previous (round_<n-1>.json) is required from round 1 on")
+    refine_round(_sweep(args.config), args.round, args.previous, args.output,
+                 log=lambda m: _stderr(f"mpisweep refine-round: {m}"))
     return 0
 
 

@@ -1,6 +1,8 @@
 # Names the rules share: paths (all from mpisweep.sweep.layout), job lists, the command.
 # Functions and constants only; the rules live in the other files.
 
+import json
+
 from mpisweep.errors import MpisweepError
 from mpisweep.figures import FILE_NAMES as FIGURE_FILES
 from mpisweep.io.atomic import write_json, write_text
@@ -53,8 +55,7 @@ try:
     JOBS = {job.name: job for job in mscost.plan_jobs(SWEEP)}
 except MpisweepError as _err:
     raise WorkflowError(f"invalid configuration: {_err}") from None
-SHARDS = [str(LAYOUT.shard(name)) for name in JOBS]
-MARKERS = [str(LAYOUT.marker(name)) for name in JOBS]
+
 # Cluster groups: jobs packed into Slurm jobs of at most cluster.max_job_minutes (a group runs its
 # members one after another, so Snakemake sums their runtimes), unfinished jobs first. Every
 # planned group id counts as group "simulate" for the profile's group-components, which then
@@ -65,6 +66,49 @@ SIMULATE_GROUPS = mscost.group_jobs(
     first=[name for name in JOBS if not LAYOUT.marker(name).exists()],
 )
 workflow.parent_groupids.update(dict.fromkeys(SIMULATE_GROUPS.values(), "simulate"))
+
+# Coarse-to-fine (config refine.enabled, workflow/rules/refine.smk): only the blocks the rounds chose are
+# simulated, assembled and fitted; the rounds are a checkpoint, so these lists are input functions.
+REFINE = SWEEP.refine.enabled
+# block → the names of its simulate jobs (one, or its planned parts)
+BLOCK_JOBS = {}
+for _name, _job in JOBS.items():
+    BLOCK_JOBS.setdefault(_job.block, []).append(_name)
+
+
+def job_files(blocks, path):
+    """`path(job)` (LAYOUT.marker or LAYOUT.shard) of every simulate job of the named blocks."""
+    return [str(path(job)) for block in blocks for job in BLOCK_JOBS[block]]
+
+
+def final_round(wildcards=None):
+    """The last round's JSON: the rounds are followed, checkpoint by checkpoint, until one says done."""
+    index = 0
+    while True:
+        path = checkpoints.refine.get(round=index).output[0]
+        with open(path) as f:
+            if json.load(f)["done"]:
+                return path
+        index += 1
+
+
+def refined_files(path):
+    """Input function: `path` of the jobs of the blocks the refined sweep simulated."""
+
+    def files(wildcards):
+        with open(final_round()) as f:
+            return job_files(json.load(f)["blocks"], path)
+
+    return files
+
+
+REFINE_OUTPUTS = [str(LAYOUT.refine_table)] if REFINE else []
+
+
+def simulated(path):
+    """What the assembled dictionary and `all` need of every simulate job: all of them, or a refined sweep's."""
+    return refined_files(path) if REFINE else [str(path(name)) for name in JOBS]
+
 
 if SWEEP.source == "virtual":
     MEASURED_FILES = [str(path) for path, _ in measurement_files(SWEEP)]

@@ -60,11 +60,13 @@ rule simulate:
 
 
 rule assemble:
-    """All shards → fp.zarr, each checked against its marker's sha256 before it is copied."""
+    """All shards → fp.zarr, each checked against its marker's sha256 before it is copied (a refined sweep:
+    the blocks its rounds chose; the others are NaN, missing)."""
     input:
         spec=spec("config"),
-        markers=MARKERS,
-        shards=SHARDS,
+        markers=simulated(LAYOUT.marker),
+        shards=simulated(LAYOUT.shard),
+        refined=final_round if REFINE else [],
     output:
         directory(str(LAYOUT.fp)),
     log:
@@ -73,8 +75,11 @@ rule assemble:
         str(LAYOUT.benchmark("assemble", "assemble"))
     conda:
         CONDA_ENV
+    params:
+        refined=lambda w, input: f"--refined {input.refined}" if input.refined else "",
     shell:
-        '"$MPISWEEP_PYTHON" -m mpisweep assemble --config "$MPISWEEP_CONFIG" --output {output} 2>&1 | tee {log}'
+        '"$MPISWEEP_PYTHON" -m mpisweep assemble --config "$MPISWEEP_CONFIG" {params.refined} --output {output} '
+        "2>&1 | tee {log}"
 
 
 rule m0_dictionary:

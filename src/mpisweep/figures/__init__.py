@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ._common import placeholder
 from .colour import NAN_RGB, add_colorbar_2d, colorbar_2d, complex_to_rgb
 from .errors import eps_freq_grid, plot_eps_angle, plot_eps_freq
@@ -78,6 +80,9 @@ def render_all(models, outdir, *, m2_rank=None, frequencies=None, angles=None, c
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    if "offset_z" in models.dims:  # a 3D offset grid: the rows are shown in the plane nearest z = 0
+        z = np.asarray(models["offset_z"].values, float)
+        models = models.isel(offset_z=int(np.argmin(np.abs(z))))
     plots = {
         "eps_global_m1": lambda p: plot_eps_global_map(models, p),
         "eps_global_m0": lambda p: plot_eps_global_m0(models, p),

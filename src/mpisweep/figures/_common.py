@@ -105,9 +105,17 @@ def one_d(x) -> np.ndarray:
 
 
 def mixing_orders(models) -> tuple[np.ndarray, np.ndarray]:
-    """(mx, my) per entry of the ``frequency`` dimension: from coords, else decoded from k = 16 mx + 17 my."""
-    if "mx" in models.coords and "my" in models.coords:
-        return one_d(models["mx"].values).astype(int), one_d(models["my"].values).astype(int)
+    """(mx, my) per entry of the ``frequency`` dimension: from coords, else decoded from k = 16 mx + 17 my.
+
+    A spectrometer's rows (mx only) get my = 0; of a 3D drive's rows only those with mz = 0 are placed
+    on the (mx, my) plane, the others get (−1, −1) (not shown in the ε_freq map, not picked by default)."""
+    if "mx" in models.coords:
+        mx = one_d(models["mx"].values).astype(int)
+        my = one_d(models["my"].values).astype(int) if "my" in models.coords else np.zeros_like(mx)
+        if "mz" in models.coords:
+            off_plane = one_d(models["mz"].values).astype(int) != 0
+            mx, my = np.where(off_plane, -1, mx), np.where(off_plane, -1, my)
+        return mx, my
     k = one_d(models["frequency"].values).astype(int)
     mx, my = np.full(k.shape, -1), np.full(k.shape, -1)
     for i, kk in enumerate(k):

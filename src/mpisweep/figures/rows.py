@@ -31,7 +31,8 @@ def default_frequencies(models, n: int = 3) -> list[int]:
     mx, my = mixing_orders(models)
     pairs = list(zip(mx.tolist(), my.tolist()))
     chosen = [pairs.index(p) for p in _PREFERRED if p in pairs][:n]
-    rest = sorted((i for i, p in enumerate(pairs) if p not in ((0, 0), (0, 1), (1, 0)) and i not in chosen),
+    rest = sorted((i for i, p in enumerate(pairs)
+                   if min(p) >= 0 and p not in ((0, 0), (0, 1), (1, 0)) and i not in chosen),
                   key=lambda i: (pairs[i][0] + pairs[i][1], pairs[i][0]))
     chosen += rest[: n - len(chosen)]
     if not chosen:
@@ -84,6 +85,33 @@ def _images(models, name, ch, fpos, apos, ridx):
         da = da.isel(rank=ridx if ridx is not None else 0)
     da = da.isel(channel=ch, frequency=fpos, angle=apos).sortby("offset_y").sortby("offset_x")
     return np.asarray(da.transpose("angle", "frequency", "offset_y", "offset_x").values, dtype=complex)
+
+
+def order_label(models, pos: int) -> str:
+    """The mixing orders of frequency entry `pos`: "(mx,my)" for the 2D drive, "(mx,my,mz)" for 3D, "m=…" for a
+    spectrometer's harmonic, "k=…" (the bin) where the entry has no mixing-order label."""
+    names = [n for n in ("mx", "my", "mz") if n in models.coords]
+    orders = [int(one_d(models[n].values)[pos]) for n in names]
+    if not names or min(orders) < 0:
+        return f"k={int(one_d(models['frequency'].values)[pos])}"
+    return f"m={orders[0]}" if len(orders) == 1 else f"({','.join(map(str, orders))})"
+
+
+def axis_label(models, pos: int) -> str:
+    """The easy axis of angle entry `pos`: ϑ (in-plane), or (θ, φ) when the easy axes are given in 3D."""
+    if "polar" in models.coords:
+        polar, azimuth = (float(one_d(models[n].values)[pos]) for n in ("polar", "azimuth"))
+        return f"(θ,φ)=({polar:g}°,{azimuth:g}°)"
+    return f"ϑ={float(one_d(models['angle'].values)[pos]):g}°"
+
+
+def easy_axis_in_plane(models, pos: int) -> tuple[float, float]:
+    """The easy axis of angle entry `pos` projected onto the x-y plane of the images."""
+    if "polar" in models.coords:
+        polar, azimuth = (np.deg2rad(float(one_d(models[n].values)[pos])) for n in ("polar", "azimuth"))
+        return np.sin(polar) * np.cos(azimuth), np.sin(polar) * np.sin(azimuth)
+    t = np.deg2rad(float(one_d(models["angle"].values)[pos]))
+    return np.cos(t), np.sin(t)
 
 
 def _nice_ticks(lim):
@@ -167,13 +195,13 @@ def plot_rows(models, path, frequencies=None, angles=None, *, channel="x", m2_ra
                 dimg = ax.imshow(dvals[c - len(col)][ai, fi], origin="lower", extent=extent, aspect="equal",
                                  cmap=dcmap, vmin=0, vmax=dtop, interpolation="nearest")
             if c == 0:
-                t = np.deg2rad(ang[apos[ai]])
-                ax.plot([cx - seg * np.cos(t), cx + seg * np.cos(t)], [cy - seg * np.sin(t), cy + seg * np.sin(t)],
+                ex, ey = easy_axis_in_plane(models, apos[ai])
+                ax.plot([cx - seg * ex, cx + seg * ex], [cy - seg * ey, cy + seg * ey],
                         color="yellow", lw=1.3, alpha=0.85)
                 ax.set_xlim(extent[:2])
                 ax.set_ylim(extent[2:])
                 ax.set_yticks(yt)
-                ax.set_ylabel(f"({mx[fpos[fi]]},{my[fpos[fi]]}), ϑ={ang[apos[ai]]:g}°\ny (mT)", fontsize=9)
+                ax.set_ylabel(f"{order_label(models, fpos[fi])}, {axis_label(models, apos[ai])}\ny (mT)", fontsize=9)
             else:
                 ax.set_yticks([])
             if r == nr - 1:

@@ -89,13 +89,14 @@ class Input:
 
 
 def select_bins(bins) -> tuple[np.ndarray, np.ndarray | None]:
-    """Validate ``bins``: returns (k, orders) with orders the (mx, my) pairs or None."""
+    """Validate ``bins``: returns (k, orders) with orders the mixing orders (one column per drive channel:
+    mx, my, mz) or None."""
     b = np.asarray(bins)
     orders = None
-    if b.ndim == 2 and b.shape[1] == 3:  # rows of mpisweep.physics.spectra.mixing_bins
-        orders, b = b[:, :2], b[:, 2]
+    if b.ndim == 2 and 2 <= b.shape[1] <= 4:  # rows (m_1, …, m_n, k) of mpisweep.physics.spectra.mixing_bins
+        orders, b = b[:, :-1], b[:, -1]
     if b.ndim != 1 or b.size == 0:
-        raise ValueError("bins: expected a non-empty 1-D integer array (or (n, 3) mixing_bins rows), "
+        raise ValueError("bins: expected a non-empty 1-D integer array (or (n, 2…4) mixing_bins rows), "
                          f"got shape {b.shape}")
     if not np.issubdtype(b.dtype, np.integer):
         raise ValueError(f"bins: expected integer rfft bin indices, got dtype {b.dtype}")

@@ -17,17 +17,20 @@ def py_value(v):
     return v
 
 
+ORDER_NAMES = ("mx", "my", "mz")  # mixing-order columns, one per drive channel
+
+
 @dataclass
 class _Common:
     bins: np.ndarray  # (F,) rfft bins of the evaluation set
-    orders: np.ndarray | None  # (F, 2) mixing orders (mx, my) or None
+    orders: np.ndarray | None  # (F, n) mixing orders (mx[, my[, mz]]), one per drive channel, or None
     angles: np.ndarray  # (A,) angle coordinate (or index)
     channels: np.ndarray  # (C,) channel coordinate (or index)
 
     def _freq_cols(self, i: int) -> dict:
         row = {"bin": int(self.bins[i])}
         if self.orders is not None:
-            row["mx"], row["my"] = int(self.orders[i, 0]), int(self.orders[i, 1])
+            row.update({name: int(m) for name, m in zip(ORDER_NAMES, self.orders[i])})
         return row
 
     def _freq_rows(self, eps_freq: np.ndarray, extra: dict) -> list[dict]:
@@ -168,14 +171,24 @@ class _RankedWeights:
     def _rank_cols(self, r: int) -> dict:
         return {"model": self.MODEL, "rank": int(self.ranks[r]), "rank_fraction": self.rank_fractions[r]}
 
+    @property
+    def shown_weights(self) -> np.ndarray:
+        """The weights (R, nD, nK) with NaN for the excluded entries (a dictionary's missing blocks: not
+        simulated, so neither weight 0 nor any other value)."""
+        w = np.asarray(self.weights, float)
+        return w if self.excluded is None else np.where(self.excluded[None], np.nan, w)
+
     def weights_table(self) -> list[dict]:
-        """Tidy rows: one per (rank, diameter, anisotropy) with its weight (paper Fig. 4)."""
+        """Tidy rows: one per (rank, diameter, anisotropy) with its weight (paper Fig. 4); NaN (an empty
+        cell) for an excluded entry."""
         rows = []
+        shown = self.shown_weights
         for r in range(len(self.ranks)):
             for i, d in enumerate(self.diameters):
                 for j, k in enumerate(self.anisotropies):
+                    w = float(shown[r, i, j])
                     rows.append({**self._rank_cols(r), "diameter": float(d), self.parameter: float(k),
-                                 "weight": float(self.weights[r, i, j])})
+                                 "weight": None if np.isnan(w) else w})
         return rows
 
     def largest_weights(self, r: int, n: int = 5) -> list[dict]:

@@ -3,7 +3,9 @@
 B(t) = offset + Σ_i a_i cos(2π f_i t + φ_i),  f_i = f_B / divider_i,
 
 with drive channel i pointing along axis i (x, y, z). One drive cycle lasts
-T = lcm(dividers)/f_B and is sampled at t_k = k·T/samples.
+T = lcm(dividers of the active channels)/f_B and is sampled at t_k = k·T/samples. A channel of zero
+amplitude is inactive, as a 3-axis scanner writes its unused z channel (divider 99, strength 0):
+it adds nothing to the field and does not lengthen the cycle.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ class Excitation:
             offset = offset + (0.0,)
         if len(offset) != 3:
             raise ValueError(f"offset: need 2 or 3 components, got {len(offset)}")
-        samples = math.lcm(*divs) if self.samples is None else int(self.samples)
+        active = [d for a, d in zip(amps, divs) if a != 0.0] or list(divs)
+        samples = math.lcm(*active) if self.samples is None else int(self.samples)
         if samples <= 0:
             raise ValueError(f"samples: must be a positive integer, got {self.samples}")
         object.__setattr__(self, "amplitudes", amps)
@@ -70,8 +73,19 @@ class Excitation:
         return self.base_frequency / np.asarray(self.dividers, dtype=float)
 
     @property
+    def active(self) -> tuple[int, ...]:
+        """Indices of the channels with nonzero amplitude (all of them when every amplitude is zero)."""
+        on = tuple(i for i, a in enumerate(self.amplitudes) if a != 0.0)
+        return on or tuple(range(len(self.amplitudes)))
+
+    @property
+    def cycle_samples(self) -> int:
+        """lcm of the active channels' dividers: base-frequency periods per drive cycle."""
+        return math.lcm(*(self.dividers[i] for i in self.active))
+
+    @property
     def period(self) -> float:
-        return math.lcm(*self.dividers) / self.base_frequency
+        return self.cycle_samples / self.base_frequency
 
     @property
     def times(self) -> np.ndarray:

@@ -8,33 +8,67 @@ fitted complex transfer function, so only this convention has to stay fixed.
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 
 CHANNELS = ("x", "y")
 
 
-def spectrum(rate: np.ndarray, channels: int = 2) -> np.ndarray:
-    """rfft bins of d<m>/dt per receive channel: (samples, 3) → (channels, samples//2 + 1)."""
+def spectrum(rate: np.ndarray, channels=2) -> np.ndarray:
+    """rfft bins of d<m>/dt per receive channel: (samples, 3) → (channels, samples//2 + 1).
+
+    `channels`: the receive channels' axes (0, 1, 2 = x, y, z) or a count n (the first n axes)."""
     rate = np.asarray(rate, dtype=float)
-    if rate.ndim != 2 or rate.shape[1] < channels:
-        raise ValueError(f"rate: expected shape (samples, ≥{channels}), got {rate.shape}")
-    return np.fft.rfft(rate[:, :channels].T, axis=-1) / rate.shape[0]
+    axes = list(range(channels)) if isinstance(channels, (int, np.integer)) else [int(c) for c in channels]
+    if rate.ndim != 2 or rate.shape[1] <= max(axes):
+        raise ValueError(f"rate: expected shape (samples, 3), got {rate.shape}")
+    return np.fft.rfft(rate[:, axes].T, axis=-1) / rate.shape[0]
 
 
-def mixing_bins(dividers, max_x: int, max_y: int) -> np.ndarray:
-    """0-based rfft bins k(mx, my) = mx·(C/dx) + my·(C/dy), C = lcm(dividers), as (mx, my, k) rows.
+def mixing_bins(dividers, *max_orders: int, cycle: int | None = None) -> np.ndarray:
+    """0-based rfft bins k(m) = Σ_i m_i·(C/d_i) as rows (m_1, …, m_n, k); C = `cycle`, the base-frequency
+    periods per drive cycle (default lcm(dividers); pass the active channels' lcm when one is inactive).
 
-    For the Bruker cycle (102, 96) this is k = 16·mx + 17·my (paper §2.3). The
-    evaluation set excludes (0,0), (0,1) and (1,0): the DC bin and the drive frequencies.
+    One highest order per drive channel (0 for an inactive one), the first channel varying
+    slowest. For the Bruker cycle (102, 96) this is k = 16·mx + 17·my (paper §2.3); a
+    spectrometer's single channel gives its harmonics k = m. The evaluation set excludes the
+    DC bin (all orders 0) and the drive frequencies (one order 1, the others 0).
     """
-    import math
-
-    dx, dy = (int(d) for d in dividers[:2])
-    cycle = math.lcm(dx, dy)
+    dividers = [int(d) for d in dividers]
+    if len(max_orders) != len(dividers):
+        raise ValueError(f"mixing_bins: one highest order per divider ({len(dividers)}), got {len(max_orders)}")
+    cycle = math.lcm(*dividers) if cycle is None else int(cycle)
+    periods = [cycle // d for d in dividers]
     rows = [
-        (mx, my, mx * (cycle // dx) + my * (cycle // dy))
-        for mx in range(max_x + 1)
-        for my in range(max_y + 1)
-        if (mx, my) not in ((0, 0), (0, 1), (1, 0))
+        orders + (sum(m * p for m, p in zip(orders, periods)),)
+        for orders in itertools.product(*(range(int(m) + 1) for m in max_orders))
+        if sum(orders) > 1
     ]
-    return np.array(rows, dtype=int).reshape(-1, 3)
+    return np.array(rows, dtype=int).reshape(-1, len(dividers) + 1)
+
+
+def lowest_orders(dividers, bins, cycle: int | None = None, active=None, max_total: int = 64) -> np.ndarray:
+    """Label rfft bins with mixing orders: for each k the non-negative orders m (one per drive channel, 0
+    for the inactive ones) with Σ m_i·C/d_i = k and the smallest total order Σ m_i (≤ max_total), or −1s
+    where none exists. A spectrometer's bin k is harmonic k; the 2D Bruker bins k = 16 mx + 17 my."""
+    dividers = [int(d) for d in dividers]
+    cycle = math.lcm(*dividers) if cycle is None else int(cycle)
+    active = range(len(dividers)) if active is None else list(active)
+    periods = {i: cycle // dividers[i] for i in active}
+    out = np.full((len(bins), len(dividers)), -1, dtype=int)
+    for row, k in enumerate(np.asarray(bins, dtype=int)):
+        best = None
+        for orders in itertools.product(*(range(min(max_total, k // periods[i]) + 1) for i in list(active)[:-1])):
+            rest = k - sum(m * periods[i] for m, i in zip(orders, active))
+            last = list(active)[-1]
+            if rest < 0 or rest % periods[last]:
+                continue
+            m = orders + (rest // periods[last],)
+            if sum(m) <= max_total and (best is None or sum(m) < sum(best)):
+                best = m
+        if best is not None:
+            out[row] = 0
+            out[row, list(active)] = best
+    return out

@@ -44,7 +44,7 @@ import numpy as np
 
 from .excitation import Excitation
 
-ANGLE_TOL_DEG = 1e-9  # angles are compared modulo 180° to this
+AXIS_TOL = 1e-9  # easy axes are compared up to sign to this (max over components)
 OFFSET_TOL_T = 1e-12  # offsets are matched on the grid to this (max over components)
 
 
@@ -70,21 +70,26 @@ class Mirror:
         """The partner's offset R·o."""
         return self.rotation @ np.asarray(offset, dtype=float)
 
-    def signs(self, bins, channels: int = 2) -> np.ndarray:
-        """Factors (channels, len(bins)) with φ_partner[c, j] = signs[c, j]·φ[c, j] at rfft bins k = bins[j]."""
-        alternating = 1.0 - 2.0 * (np.asarray(bins, dtype=np.int64) % 2)  # (−1)^k
-        return np.asarray(ROTATIONS[self.axis][:channels])[:, None] * alternating[None, :]
+    def signs(self, bins, channels=2) -> np.ndarray:
+        """Factors (channels, len(bins)) with φ_partner[c, j] = signs[c, j]·φ[c, j] at rfft bins k = bins[j].
 
-    def rows(self, rows: np.ndarray, bins) -> np.ndarray:
-        """The partner's rows from rows (receive channel; frequency at `bins`, ...trailing axes)."""
+        `channels`: the receive channels' axes (indices 0–2 for x, y, z) or a count n (the first n axes)."""
+        alternating = 1.0 - 2.0 * (np.asarray(bins, dtype=np.int64) % 2)  # (−1)^k
+        axes = list(range(channels)) if isinstance(channels, (int, np.integer)) else list(channels)
+        return np.asarray(ROTATIONS[self.axis])[axes][:, None] * alternating[None, :]
+
+    def rows(self, rows: np.ndarray, bins, channels=None) -> np.ndarray:
+        """The partner's rows from rows (receive channel; frequency at `bins`, ...trailing axes); `channels`
+        as in :meth:`signs` (default: the first rows.shape[0] axes)."""
         rows = np.asarray(rows)
-        s = self.signs(bins, rows.shape[0])
+        s = self.signs(bins, rows.shape[0] if channels is None else channels)
         return rows * s.reshape(s.shape + (1,) * (rows.ndim - 2))
 
 
 def period_counts(excitation: Excitation) -> tuple[int, ...]:
-    """Drive periods per cycle n_i = lcm(dividers)/divider_i, one per channel."""
-    cycle = math.lcm(*excitation.dividers)
+    """Drive periods per cycle n_i = cycle/divider_i, one per channel (an inactive channel's count may be
+    fractional; it imposes nothing)."""
+    cycle = excitation.cycle_samples
     return tuple(cycle // d for d in excitation.dividers)
 
 
@@ -109,39 +114,46 @@ def mirror_symmetry(excitation: Excitation) -> Mirror | None:
     return found[0] if found else None
 
 
-def _angle_index(angles: np.ndarray, angle: float) -> int | None:
-    diff = (angles - angle + 90.0) % 180.0 - 90.0
-    hits = np.flatnonzero(np.abs(diff) <= ANGLE_TOL_DEG)
-    return int(hits[0]) if hits.size else None
+def partner_table(mirror: Mirror, axes, offsets: np.ndarray, degrees: np.ndarray | None = None) -> np.ndarray:
+    """For each (easy axis, offset grid point) the flat index of its mirror partner in the grid, or −1.
 
-
-def partner_table(mirror: Mirror, angles_deg, offsets: np.ndarray, degrees: np.ndarray | None = None) -> np.ndarray:
-    """For each (angle, offset_y, offset_x) the flat index of its mirror partner in the grid, or −1.
-
-    Angles are compared modulo 180°, offsets to OFFSET_TOL_T; where `degrees` (offset_y, offset_x)
-    is given, offsets with different truncation degrees are not paired. A point may be its own
-    partner (ϑ = 0° or 90° with oy = 0 about x, ox = 0 about y). Indices are flat over
-    (angle, offset_y, offset_x), C order.
+    `axes`: (A, 3) easy-axis unit vectors (or in-plane angles in degrees, see :func:`easy_axes`), compared
+    up to sign (n and −n are the same uniaxial particle) to AXIS_TOL; `offsets`: (..., 3) grid of any
+    dimension, compared to OFFSET_TOL_T. Where `degrees` (the grid's shape) is given, offsets with
+    different truncation degrees are not paired. A point may be its own partner (ϑ = 0° or 90° with
+    oy = 0 about x). Indices are flat over (axis, *grid), C order; the result has that shape.
     """
-    angles = np.atleast_1d(np.asarray(angles_deg, dtype=float))
+    axes = easy_axes(axes)
     offsets = np.asarray(offsets, dtype=float)
-    ny, nx = offsets.shape[:2]
+    grid = offsets.shape[:-1]
     flat = offsets.reshape(-1, offsets.shape[-1])
-    deg = None if degrees is None else np.broadcast_to(np.asarray(degrees), (ny, nx)).ravel()
-    off_partner = np.full(ny * nx, -1, dtype=np.int64)
+    size = flat.shape[0]
+    deg = None if degrees is None else np.broadcast_to(np.asarray(degrees), grid).ravel()
+    off_partner = np.full(size, -1, dtype=np.int64)
     for j, o in enumerate(flat):
         image = mirror.offset(np.pad(o, (0, 3 - o.size)))[: o.size]
         hits = np.flatnonzero(np.max(np.abs(flat - image), axis=1) <= OFFSET_TOL_T)
         if hits.size and (deg is None or deg[hits[0]] == deg[j]):
             off_partner[j] = hits[0]
-    table = np.full((angles.size, ny * nx), -1, dtype=np.int64)
-    for a, angle in enumerate(angles):
-        b = _angle_index(angles, mirror.angle(angle))
-        if b is None:
+    table = np.full((axes.shape[0], size), -1, dtype=np.int64)
+    images = axes @ mirror.rotation.T
+    for a, image in enumerate(images):
+        same = np.minimum(np.abs(axes - image).max(axis=1), np.abs(axes + image).max(axis=1)) <= AXIS_TOL
+        if not same.any():
             continue
+        b = int(np.flatnonzero(same)[0])
         ok = off_partner >= 0
-        table[a, ok] = b * ny * nx + off_partner[ok]
-    return table.reshape(angles.size, ny, nx)
+        table[a, ok] = b * size + off_partner[ok]
+    return table.reshape((axes.shape[0],) + grid)
+
+
+def easy_axes(axes) -> np.ndarray:
+    """(A, 3) unit easy-axis vectors from vectors or from in-plane angles in degrees from x (a 1-D list)."""
+    axes = np.asarray(axes, dtype=float)
+    if axes.ndim <= 1:
+        radians = [math.radians(a) for a in np.atleast_1d(axes)]
+        return np.array([(math.cos(a), math.sin(a), 0.0) for a in radians]).reshape(-1, 3)
+    return axes / np.linalg.norm(axes, axis=1, keepdims=True)
 
 
 def solve_plan(partner: np.ndarray) -> np.ndarray:

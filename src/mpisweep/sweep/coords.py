@@ -1,10 +1,13 @@
 """Coordinates and attributes shared by the shards, fp.zarr, m0.zarr, models.zarr and model MDFs.
 
-Coordinates: angle (deg), channel ("x", "y"), frequency = rfft bin k (int) with non-dimension
-coordinates mx, my (mixing orders) and frequency_hz, offset_x / offset_y (mT), diameter (nm),
-anisotropy (J/m³) or, for the Brownian model, hydrodynamic_diameter (nm); units are in each
-coordinate's ``units`` attribute. A Brownian dictionary keeps a length-1 angle axis (0°, the drive
-frame: a fluid tracer has no easy axis), so measured data and fits share one layout.
+Coordinates: angle (deg), channel (the receive coils' axes: "x", "y" for the paper), frequency =
+rfft bin k (int) with non-dimension coordinates mx, my, mz (mixing orders, one per drive channel)
+and frequency_hz, offset_x / offset_y (mT; offset_z too on a grid of several z points), diameter
+(nm), anisotropy (J/m³) or, for the Brownian model, hydrodynamic_diameter (nm); units are in each
+coordinate's ``units`` attribute. Easy axes given in 3D (grids.directions) count 0, 1, … along the
+angle axis, with non-dimension coordinates polar and azimuth (deg) saying which. A Brownian
+dictionary keeps a length-1 angle axis (0°, the drive frame: a fluid tracer has no easy axis), so
+measured data and fits share one layout.
 """
 
 from __future__ import annotations
@@ -17,18 +20,30 @@ import xarray as xr
 
 from ..errors import StoreError
 from ..io.provenance import package_attrs
-from ..physics.spectra import CHANNELS
 from .config import MT, Sweep, digest
 from .specs import dictionary_spec
 
-ROW_DIMS = ("angle", "channel", "frequency", "offset_y", "offset_x")
-FP_DIMS = ("diameter", "anisotropy") + ROW_DIMS  # Néel; fp_dims(sweep) for either model
+ROW_DIMS = ("angle", "channel", "frequency", "offset_y", "offset_x")  # the paper's 2D grid; row_dims(sweep) for any
+
+
+def row_dims(sweep: Sweep) -> tuple[str, ...]:
+    """Dimensions of one block's rows: (angle, channel, frequency) + the offset grid's (sweep.offset_dims)."""
+    return ("angle", "channel", "frequency") + sweep.offset_dims
+
+
+def row_shape(sweep: Sweep) -> tuple[int, ...]:
+    """Shape of one block's rows (row_dims): (angles, receive channels, evaluation bins, *offset grid)."""
+    return (len(sweep.angles), len(sweep.channels), len(sweep.bin_indices)) + sweep.offset_grid.shape
 
 
 def fp_dims(sweep: Sweep) -> tuple[str, ...]:
-    """Dimensions of the assembled dictionary: (diameter, anisotropy or hydrodynamic_diameter) + ROW_DIMS."""
-    return ("diameter", sweep.parameter.name) + ROW_DIMS
-M0_DIMS = ("diameter", "channel", "frequency", "offset_y", "offset_x")
+    """Dimensions of the assembled dictionary: (diameter, anisotropy or hydrodynamic_diameter) + row_dims."""
+    return ("diameter", sweep.parameter.name) + row_dims(sweep)
+
+
+def m0_dims(sweep: Sweep) -> tuple[str, ...]:
+    """Dimensions of the M0 (Langevin) dictionary: (diameter, channel, frequency) + the offset grid's."""
+    return ("diameter", "channel", "frequency") + sweep.offset_dims
 
 SPECTRUM_CONVENTION = (
     "phi_k = (1/N) sum_n d<m_c>/dt(t_n) exp(-2 pi i k n / N) (numpy.fft.rfft / N) in 1/s over one drive "
@@ -39,23 +54,36 @@ SPECTRUM_CONVENTION = (
 
 
 def row_coords(sweep: Sweep) -> dict:
-    """Coordinates of the row dimensions (ROW_DIMS)."""
+    """Coordinates of the row dimensions (row_dims)."""
     bins = sweep.bins
-    grid = sweep.offsets
-    ox = grid[0, :, 0] / MT
-    oy = grid[:, 0, 1] / MT
+    o = sweep.offset_grid
+    if sweep.directions:
+        angle = {"units": "1", "long_name": "easy-axis direction (counts grids.directions; see polar, azimuth)"}
+    elif sweep.model == "neel":
+        angle = {"units": "deg", "long_name": "easy-axis angle from x"}
+    else:
+        angle = {"units": "deg", "long_name": "drive frame (Brownian model: no easy axis)"}
     coords = {
-        "angle": ("angle", np.asarray(sweep.angles, float),
-                  {"units": "deg", "long_name": "easy-axis angle from x" if sweep.model == "neel"
-                   else "drive frame (Brownian model: no easy axis)"}),
-        "channel": ("channel", np.array(CHANNELS, dtype=object), {"long_name": "receive channel"}),
-        "frequency": ("frequency", bins[:, 2].astype(np.int64), {"long_name": "rfft bin index k", "units": "1"}),
-        "mx": ("frequency", bins[:, 0].astype(np.int64), {"long_name": "mixing order x"}),
-        "my": ("frequency", bins[:, 1].astype(np.int64), {"long_name": "mixing order y"}),
-        "frequency_hz": ("frequency", bins[:, 2] / sweep.cycle, {"units": "Hz", "long_name": "frequency k / T"}),
-        "offset_y": ("offset_y", np.round(oy, 12), {"units": "mT", "long_name": "offset field y"}),
-        "offset_x": ("offset_x", np.round(ox, 12), {"units": "mT", "long_name": "offset field x"}),
+        "angle": ("angle", np.asarray(sweep.angles, float), angle),
+        "channel": ("channel", np.array(sweep.channels, dtype=object), {"long_name": "receive channel"}),
+        "frequency": ("frequency", sweep.bin_indices.astype(np.int64),
+                      {"long_name": "rfft bin index k", "units": "1"}),
     }
+    for i, name in enumerate(sweep.order_names):
+        coords[name] = ("frequency", bins[:, i].astype(np.int64), {"long_name": f"mixing order {name[1]}"})
+    coords["frequency_hz"] = ("frequency", sweep.bin_indices / sweep.cycle,
+                              {"units": "Hz", "long_name": "frequency k / T"})
+    if sweep.directions:
+        polar, azimuth = np.asarray(sweep.directions, float).T
+        coords["polar"] = ("angle", polar, {"units": "deg", "long_name": "easy-axis polar angle from z"})
+        coords["azimuth"] = ("angle", azimuth, {"units": "deg", "long_name": "easy-axis azimuth from x"})
+    if o.nz > 1:
+        coords["offset_z"] = ("offset_z", np.round(np.linspace(*o.z_T, o.nz) / MT, 12),
+                              {"units": "mT", "long_name": "offset field z"})
+    coords["offset_y"] = ("offset_y", np.round(np.linspace(*o.y_T, o.ny) / MT, 12),
+                          {"units": "mT", "long_name": "offset field y"})
+    coords["offset_x"] = ("offset_x", np.round(np.linspace(*o.x_T, o.nx) / MT, 12),
+                          {"units": "mT", "long_name": "offset field x"})
     return {k: xr.Variable(dims, values, attrs) for k, (dims, values, attrs) in coords.items()}
 
 
@@ -77,7 +105,7 @@ def check_coords(ds: xr.Dataset, sweep: Sweep, path, names=None) -> None:
     """StoreError naming `path` when a stored coordinate differs from the sweep's (default: all of them)."""
     want = all_coords(sweep)
     if names is None:
-        names = ("angle", "frequency", "offset_x", "offset_y", "diameter", sweep.parameter.name)
+        names = ("angle", "frequency", "offset_x", "offset_y", "offset_z", "diameter", sweep.parameter.name)
     for name in names:
         if name not in ds.coords:
             continue
@@ -102,19 +130,19 @@ def store_attrs(sweep: Sweep) -> dict:
 
 
 def system_matrix_dataset(sweep: Sweep, data: np.ndarray, snr: np.ndarray | None, pmap=None) -> xr.Dataset:
-    """One angle's rows (channel, frequency, offset_y, offset_x) on all bins, as the MDF reader's layout;
+    """One angle's rows (channel, frequency, *offset grid) on all bins, as the MDF reader's layout;
     with a position map (:class:`mpisweep.io.mdf.PositionMap`) also the grid's positions."""
     sc, o = sweep.scanner, sweep.offset_grid
-    nbins = data.shape[1]
+    channels, nbins = data.shape[:2]
     cycle = sweep.cycle
     fields = sweep.offsets.reshape(-1, 3)  # x fastest, as MDF stores the grid
-    variables = {"system_matrix": (("channel", "frequency", "offset"), data.reshape(2, nbins, -1))}
+    variables = {"system_matrix": (("channel", "frequency", "offset"), data.reshape(channels, nbins, -1))}
     if snr is not None:
         variables["snr"] = (("channel", "frequency"), snr)
     return xr.Dataset(
         variables,
         coords={
-            "channel": np.arange(2),
+            "channel": np.arange(channels),
             "frequency": np.arange(nbins) / cycle,
             "frequency_bin": ("frequency", np.arange(nbins)),
             "offset": np.arange(fields.shape[0]),
@@ -134,7 +162,7 @@ def system_matrix_dataset(sweep: Sweep, data: np.ndarray, snr: np.ndarray | None
             "bandwidth": sc.samples / (2 * cycle),
             "unit": "a.u.",
             "num_averages": 1,
-            "calibration_size": np.array([o.nx, o.ny, 1]),
+            "calibration_size": np.array([o.nx, o.ny, o.nz]),
             "calibration_order": "xyz",
         },
     )

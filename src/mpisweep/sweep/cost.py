@@ -89,6 +89,16 @@ def solve_seconds(degree, sigma: float, xi) -> np.ndarray:
     return T0 + C * degree**P * (1.0 + sigma) ** S * (1.0 + np.asarray(xi, dtype=float)) ** X
 
 
+def cycle_factor(sweep) -> float:
+    """Solve time relative to the 2D Bruker cycle the constants were fitted on: the drive periods per cycle
+    (the 3D Bruker cycle is 33× longer; measured 36–50× per solve, docs/performance.md)."""
+    periods = round(sweep.cycle * max(sweep.excitation.frequencies[i] for i in sweep.excitation.active))
+    return max(1.0, periods / BRUKER_2D_PERIODS)
+
+
+BRUKER_2D_PERIODS = 17  # drive periods of the fastest channel per 2D Bruker cycle (dividers 102, 96)
+
+
 def check_seconds(degree: int) -> float:
     """Estimated seconds of the operator build and the spectrum check at one degree."""
     return CHECK_S + CHECK_N3 * float((degree + 1) ** 2) ** 3
@@ -111,11 +121,11 @@ def angle_orbits(sweep) -> list[tuple[int, ...]]:
     mirror = mirror_symmetry(sweep.excitation)
     if mirror is None:
         return [(a,) for a in range(n)]
-    ny, nx = sweep.offsets.shape[:2]
-    table = partner_table(mirror, sweep.angles, sweep.offsets).reshape(n, -1)
+    size = sweep.offset_grid.size
+    table = partner_table(mirror, sweep.easy_axes, sweep.offsets).reshape(n, -1)
     orbit = list(range(n))
     for a in range(n):
-        for b in set((table[a][table[a] >= 0] // (ny * nx)).tolist()):
+        for b in set((table[a][table[a] >= 0] // size).tolist()):
             orbit[max(a, b)] = orbit[min(a, b)]
     groups: dict[int, list[int]] = {}
     for a in range(n):
@@ -124,14 +134,14 @@ def angle_orbits(sweep) -> list[tuple[int, ...]]:
 
 
 def solved_points(sweep, degrees: np.ndarray) -> np.ndarray:
-    """(angle, offset_y, offset_x) mask of the rows simulate_block solves (the others are derived)."""
+    """(angle, *offset grid) mask of the rows simulate_block solves (the others are derived)."""
     from ..physics.symmetry import mirror_symmetry, partner_table, solve_plan
 
     shape = (len(sweep.angles),) + degrees.shape
     mirror = mirror_symmetry(sweep.excitation)
     if mirror is None:
         return np.ones(shape, dtype=bool)
-    source = solve_plan(partner_table(mirror, sweep.angles, sweep.offsets, degrees))
+    source = solve_plan(partner_table(mirror, sweep.easy_axes, sweep.offsets, degrees))
     return (source == np.arange(source.size)).reshape(shape)
 
 
@@ -185,7 +195,7 @@ class Job:
 def _block_jobs(sweep, name, d, k, degrees, fields, orbits, solved) -> list[Job]:
     particle = sweep.particle(d, k)
     sigma = particle.sigma
-    per_point = solve_seconds(degrees, sigma, particle.beta * fields)  # (offset_y, offset_x)
+    per_point = solve_seconds(degrees, sigma, particle.beta * fields) * cycle_factor(sweep)  # (*offset grid)
     orbit_seconds = [float((solved[list(o)] * per_point).sum()) for o in orbits]
     orbit_solves = [int(solved[list(o)].sum()) for o in orbits]
     fixed = JOB_S + sum(check_seconds(int(L)) for L in np.unique(degrees))
@@ -214,8 +224,8 @@ def plan_jobs(sweep) -> list[Job]:
     part's planned runtime within `cluster.max_job_minutes`; blocks that fit stay whole.
     """
     degrees = automatic_degrees(sweep) if sweep.solver.degree is None else None
-    offsets = sweep.offsets
-    fields = np.array([[sweep.excitation.with_offset(o).max_field() for o in row] for row in offsets])
+    fields = np.array([sweep.excitation.with_offset(o).max_field()
+                       for o in sweep.offsets.reshape(-1, 3)]).reshape(sweep.offset_grid.shape)
     orbits = angle_orbits(sweep)
     solved = {}  # degree pattern → solved_points (blocks share few patterns)
     jobs = []

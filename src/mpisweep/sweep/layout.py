@@ -12,6 +12,7 @@ Under ``<output>/`` (``results/`` by default)::
     dictionary/m0a.zarr                  anisotropic-equilibrium (M0a) rows
     measurement/<angle>.mdf              virtual scanner: one MDF per angle
     measurement/calibrations.csv, truth.json, check.json, components/D22_K1100.npz
+    refine/round_<n>.json, rounds.csv    coarse-to-fine rounds (config refine.enabled)
     fits/*.csv, summary.json, config.json, models.zarr, mdf/<model>/<angle>.mdf
     orientation/phantoms/measurements.csv, measurements/<n>.mdf, truth.json   phantom measurements
     orientation/matrices/<model>.zarr, <model>/<angle>.mdf                   full-band model matrices
@@ -120,6 +121,20 @@ class Layout:
 
     def component(self, name: str) -> Path:
         return self.measurement / "components" / f"{name}.npz"
+
+    # ----------------------------------------------------------------- coarse-to-fine rounds
+    @property
+    def refine(self) -> Path:
+        return self.root / "refine"
+
+    def refine_round(self, index) -> Path:
+        """One round of a refined sweep: the blocks it fitted, its answer, the blocks of the next round."""
+        return self.refine / f"round_{index}.json"
+
+    @property
+    def refine_table(self) -> Path:
+        """One row per round: blocks added, core-seconds spent, the answer."""
+        return self.refine / "rounds.csv"
 
     # ------------------------------------------------------------------------------ fits
     @property

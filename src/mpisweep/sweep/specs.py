@@ -21,17 +21,20 @@ from __future__ import annotations
 from .config import Sweep, digest
 
 
+def _easy_axes(d: dict) -> dict:
+    """The easy axes of a resolved config: in-plane angles_deg, or directions_deg in 3D."""
+    return {k: d["grids"][k] for k in ("angles_deg", "directions_deg") if k in d["grids"]}
+
+
 def _scanner(sweep: Sweep) -> dict:
     d = sweep.to_dict()
-    return {k: d[k] for k in ("scanner", "offsets")} | {"angles_deg": d["grids"]["angles_deg"],
-                                                         "bins": d["frequencies"]["bins"]}
+    return {k: d[k] for k in ("scanner", "offsets")} | _easy_axes(d) | {"bins": d["frequencies"]["bins"]}
 
 
 def dictionary_spec(sweep: Sweep) -> dict:
     """Everything that determines one dictionary block except its (D, K): the shards' identity."""
     d = sweep.to_dict()
-    return {k: d[k] for k in ("model", "particle", "scanner", "offsets", "solver") if k in d} | {
-        "angles_deg": d["grids"]["angles_deg"],
+    return {k: d[k] for k in ("model", "particle", "scanner", "offsets", "solver") if k in d} | _easy_axes(d) | {
         "bins": d["frequencies"]["bins"],
     }
 
@@ -40,7 +43,7 @@ def component_spec(sweep: Sweep, component: dict) -> dict:
     """Everything that determines the virtual scanner's rows of one mixture component."""
     d = sweep.to_dict()
     spec = {k: d[k] for k in ("model", "particle", "scanner", "offsets", "solver") if k in d}
-    spec["angles_deg"] = d["grids"]["angles_deg"]
+    spec |= _easy_axes(d)
     spec["virtual_solver"] = d["measurement"]["virtual"]["solver"]
     name = sweep.parameter.name
     spec["component"] = {"diameter": float(component["diameter"]), name: float(component[name])}

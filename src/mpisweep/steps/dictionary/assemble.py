@@ -1,6 +1,6 @@
 """Workflow step `assemble`: all shards → ``fp.zarr``, one xarray tensor over the whole grid.
 
-Variables: ``rows`` (diameter, anisotropy, angle, channel, frequency, offset_y, offset_x), one
+Variables: ``rows`` (diameter, anisotropy, angle, channel, frequency, [offset_z,] offset_y, offset_x), one
 chunk per block, plus the per-block solver statistics (rtol, max_periodicity, steps,
 wall_time_s, degree). Each shard's rows are checked against its marker (sha256,
 dictionary-spec hash, coordinates) before they are copied, so a stale or corrupt shard stops
@@ -22,18 +22,17 @@ import xarray as xr
 from ...errors import StoreError
 from ...io.atomic import atomic_path
 from ...io.stores import ROWS_SHA256, checksum, to_zarr
-from ...physics.spectra import CHANNELS
 from ...sweep.config import Sweep, digest
-from ...sweep.coords import ROW_DIMS, all_coords, check_coords, fp_dims, store_attrs
+from ...sweep.coords import all_coords, check_coords, fp_dims, row_dims, row_shape, store_attrs
 from ...sweep.names import block_name
 from ...sweep.specs import dictionary_spec
 from .simulate import block_marker, read_block
 
 
-def _markers(sweep: Sweep, shape) -> dict:
+def _markers(sweep: Sweep, shape, blocks) -> dict:
     spec_hash = digest(dictionary_spec(sweep))
     markers = {}
-    for name, _, _ in sweep.blocks:
+    for name in blocks:
         path = sweep.layout.marker(name)
         m = block_marker(sweep, name)  # a split block's parts merged
         if m.get("spec_hash") != spec_hash:
@@ -47,13 +46,17 @@ def _markers(sweep: Sweep, shape) -> dict:
 
 def _statistics(sweep: Sweep, markers: dict, shape) -> dict:
     p = sweep.parameter
-    grid = [[markers[block_name(d, k, p.symbol)] for k in sweep.parameter_values] for d in sweep.grids.diameters_nm]
+    # a refined sweep's blocks never simulated have no marker: NaN statistics, degree −1
+    missing = {"rtol": np.nan, "max_periodicity": np.nan, "steps": -1, "wall_time_s": np.nan, "degree": -1}
+    grid = [[markers.get(block_name(d, k, p.symbol), missing) for k in sweep.parameter_values]
+            for d in sweep.grids.diameters_nm]
     stats = {}
     for key, dtype in (("rtol", float), ("max_periodicity", float), ("steps", np.int64), ("wall_time_s", float)):
         stats[key] = (("diameter", p.name), np.array([[m[key] for m in row] for row in grid], dtype=dtype))
-    deg = np.array([[np.broadcast_to(np.asarray(m.get("degrees", m["degree"])), shape[-2:]) for m in row]
+    grid_shape = sweep.offset_grid.shape
+    deg = np.array([[np.broadcast_to(np.asarray(m.get("degrees", m["degree"])), grid_shape) for m in row]
                     for row in grid], dtype=np.int64)
-    stats["degree"] = (("diameter", p.name, "offset_y", "offset_x"), deg)
+    stats["degree"] = (("diameter", p.name) + sweep.offset_dims, deg)
     return stats
 
 
@@ -61,7 +64,7 @@ def write_rows(sweep: Sweep, output, block_rows, stats: dict | None = None, attr
                long_name: str = "system-matrix rows phi_k (spectrum convention)") -> Path:
     """Write a (diameter, anisotropy or hydrodynamic_diameter, angle, …) rows store block by block, atomically.
 
-    ``block_rows(i, j)``: the rows (angle, channel, frequency, offset_y, offset_x) of entry (i, j);
+    ``block_rows(i, j)``: the rows (angle, channel, frequency, *offset grid) of entry (i, j);
     only one block is in memory at a time. The store gets one chunk per block, ``stats`` as extra
     (dims, array) variables, ``attrs`` and the sha256 of the whole tensor (verified when a fit reads it).
     """
@@ -71,8 +74,7 @@ def write_rows(sweep: Sweep, output, block_rows, stats: dict | None = None, attr
     output = Path(output)
     g = sweep.grids
     coords = all_coords(sweep)
-    shape = (len(g.diameters_nm), len(sweep.parameter_values), len(g.angles_deg), len(CHANNELS),
-             coords["frequency"].size, sweep.offset_grid.ny, sweep.offset_grid.nx)
+    shape = (len(g.diameters_nm), len(sweep.parameter_values)) + row_shape(sweep)
     stats = stats or {}
     empty = da.zeros(shape, chunks=(1, 1) + shape[2:], dtype=np.complex128)
     ds = xr.Dataset({"rows": (fp_dims(sweep), empty), **stats},
@@ -105,26 +107,33 @@ def write_rows(sweep: Sweep, output, block_rows, stats: dict | None = None, attr
     return output
 
 
-def assemble(sweep: Sweep, output=None, verify: bool = True) -> Path:
-    """Combine all shards of the configured grid into one Zarr v3 store (default ``layout.fp``)."""
+def assemble(sweep: Sweep, output=None, verify: bool = True, blocks=None) -> Path:
+    """Combine all shards of the configured grid into one Zarr v3 store (default ``layout.fp``).
+
+    ``blocks``: the block names a refined sweep simulated (config refine); the others are missing,
+    NaN in the store, and the fits leave them out. Default: every block of the grid."""
     output = Path(output) if output is not None else sweep.layout.fp
     g = sweep.grids
-    shape = (len(g.diameters_nm), len(sweep.parameter_values), len(g.angles_deg), len(CHANNELS),
-             len(sweep.bins), sweep.offset_grid.ny, sweep.offset_grid.nx)
-    markers = _markers(sweep, shape)
+    shape = (len(g.diameters_nm), len(sweep.parameter_values)) + row_shape(sweep)
+    blocks = [name for name, _, _ in sweep.blocks] if blocks is None else list(blocks)
+    markers = _markers(sweep, shape, blocks)
     stats = _statistics(sweep, markers, shape)
 
     def block_rows(i, j):
         name = block_name(g.diameters_nm[i], sweep.parameter_values[j], sweep.parameter.symbol)
+        if name not in markers:
+            return np.full(shape[2:], np.nan + 0j)
         path = sweep.layout.shard(name)
         shard = read_block(sweep, name)  # a split block's parts joined, each checked
-        block = np.asarray(shard["rows"].transpose(*ROW_DIMS).values)
+        block = np.asarray(shard["rows"].transpose(*row_dims(sweep)).values)
         if verify:
             if checksum(block) != markers[name]["sha256"]:
                 raise StoreError(f"{path}: rows do not match the sha256 in {sweep.layout.marker(name)}; "
                                  "delete both to recompute")
-            check_coords(shard, sweep, path, names=("angle", "frequency", "offset_x", "offset_y"))
+            check_coords(shard, sweep, path, names=("angle", "frequency", "offset_x", "offset_y", "offset_z"))
         return block
 
     attrs = {**store_attrs(sweep), "shard_checksums": json.dumps({n: m["sha256"] for n, m in markers.items()})}
+    if len(markers) < len(sweep.blocks):
+        attrs["missing_blocks"] = json.dumps([n for n, _, _ in sweep.blocks if n not in markers])
     return write_rows(sweep, output, block_rows, stats, attrs)

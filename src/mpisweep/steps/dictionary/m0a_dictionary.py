@@ -26,11 +26,10 @@ import xarray as xr
 from ...io.atomic import atomic_path
 from ...io.stores import ROWS_SHA256, checksum, to_zarr
 from ...physics.equilibrium import BoltzmannQuadrature
-from ...physics.operator import easy_axis_vector
 from ...physics.params import Particle
 from ...physics.spectra import spectrum
 from ...sweep.config import Sweep
-from ...sweep.coords import FP_DIMS, all_coords, store_attrs
+from ...sweep.coords import all_coords, fp_dims, store_attrs
 
 
 def quadrature_size(xi_max: float, sigma: float) -> tuple[int, int]:
@@ -50,28 +49,27 @@ def quadrature_size(xi_max: float, sigma: float) -> tuple[int, int]:
 
 
 def m0a_rows(sweep: Sweep, diameter_nm: float, anisotropy: float, size: tuple[int, int] | None = None) -> np.ndarray:
-    """M0a rows (angle, channel, frequency, offset_y, offset_x) for one (D, K).
+    """M0a rows (angle, channel, frequency, *offset grid) for one (D, K).
 
     ``size``: (nodes, azimuths) of the quadrature; default :func:`quadrature_size` at the block's
     strongest field.
     """
     particle: Particle = sweep.particle(diameter_nm, anisotropy)
     offsets = sweep.offsets
-    ny, nx = offsets.shape[:2]
-    bins = sweep.bins[:, 2]
+    bins = sweep.bin_indices
     t = sweep.excitation.times
     trajectories = [sweep.excitation.with_offset(o) for o in offsets.reshape(-1, 3)]
     if size is None:
         size = quadrature_size(particle.beta * max(ex.max_field() for ex in trajectories), particle.sigma)
     field = np.stack([ex.field(t) for ex in trajectories])  # (offsets, samples, 3)
     rate = np.stack([ex.field_rate(t) for ex in trajectories])
-    out = np.zeros((len(sweep.angles), 2, bins.size, ny * nx), dtype=np.complex128)
-    for ia, angle in enumerate(sweep.angles):
-        quad = BoltzmannQuadrature(particle, easy_axis_vector(angle), nodes=size[0], azimuths=size[1])
+    out = np.zeros((len(sweep.angles), len(sweep.channels), bins.size, len(trajectories)), dtype=np.complex128)
+    for ia, axis in enumerate(sweep.easy_axes):
+        quad = BoltzmannQuadrature(particle, axis, nodes=size[0], azimuths=size[1])
         _, dm = quad.moments(field, rate)
-        for io in range(ny * nx):
-            out[ia, :, :, io] = spectrum(dm[io])[:, bins]
-    return out.reshape(out.shape[:3] + (ny, nx))
+        for io in range(len(trajectories)):
+            out[ia, :, :, io] = spectrum(dm[io], sweep.scanner.receive_axes)[:, bins]
+    return out.reshape(out.shape[:3] + sweep.offset_grid.shape)
 
 
 def build_m0a(sweep: Sweep, output=None) -> Path:
@@ -79,7 +77,7 @@ def build_m0a(sweep: Sweep, output=None) -> Path:
     output = Path(output) if output is not None else sweep.layout.m0a
     g = sweep.grids
     rows = np.stack([np.stack([m0a_rows(sweep, d, k) for k in g.anisotropies_Jm3]) for d in g.diameters_nm])
-    ds = xr.Dataset({"rows": (FP_DIMS, rows)}, coords=all_coords(sweep),
+    ds = xr.Dataset({"rows": (fp_dims(sweep), rows)}, coords=all_coords(sweep),
                     attrs={**store_attrs(sweep), "model": "anisotropic equilibrium (M0a)", ROWS_SHA256: checksum(rows)})
     ds["rows"].attrs.update(long_name="anisotropic-equilibrium system-matrix rows (spectrum convention)", units="1/s")
     with atomic_path(output) as tmp:

@@ -27,7 +27,7 @@ from ...physics.block import simulate_block
 from ...physics.solver import auto_degree
 from ...sweep import cost
 from ...sweep.config import Sweep, digest
-from ...sweep.coords import ROW_DIMS, check_coords, row_coords
+from ...sweep.coords import check_coords, row_coords, row_dims
 from ...sweep.names import block_name
 from ...sweep.progress import printer
 from ...sweep.specs import dictionary_spec
@@ -38,11 +38,11 @@ def part_angles(sweep: Sweep, diameter_nm: float, value: float, index: int, coun
     if count == 1:
         return tuple(range(len(sweep.angles)))
     if sweep.solver.degree is not None:
-        degrees = np.full(sweep.offsets.shape[:2], int(sweep.solver.degree))
+        degrees = np.full(sweep.offset_grid.shape, int(sweep.solver.degree))
     else:
         particle = sweep.particle(diameter_nm, value)
-        degrees = np.array([[auto_degree(particle, sweep.excitation.with_offset(o).max_field()) for o in row]
-                            for row in sweep.offsets])
+        degrees = np.array([auto_degree(particle, sweep.excitation.with_offset(o).max_field())
+                            for o in sweep.offsets.reshape(-1, 3)]).reshape(sweep.offset_grid.shape)
     orbits = cost.angle_orbits(sweep)
     solved = cost.solved_points(sweep, degrees)
     parts = cost.split_angles(orbits, [int(solved[list(o)].sum()) for o in orbits], count)
@@ -62,9 +62,10 @@ def simulate_shard(sweep: Sweep, diameter_nm: float, value: float, shard=None, m
     particle = sweep.particle(diameter_nm, value)
     indices = part_angles(sweep, diameter_nm, value, index, count)
     angles = [sweep.angles[i] for i in indices]
-    result = simulate_block(particle, sweep.excitation, angles, sweep.offsets, sweep.bins[:, 2],
+    axes = angles if not sweep.directions else sweep.easy_axes[list(indices)]
+    result = simulate_block(particle, sweep.excitation, axes, sweep.offsets, sweep.bin_indices,
                             degree=sweep.solver.degree, rtol=sweep.solver_rtol(particle),
-                            max_degree=sweep.limits.max_degree,
+                            max_degree=sweep.limits.max_degree, channels=sweep.scanner.receive_axes,
                             progress=printer(particle.describe()) if progress else None)
     degrees = result.degrees
     info = {
@@ -88,9 +89,9 @@ def simulate_shard(sweep: Sweep, diameter_nm: float, value: float, shard=None, m
     }
     if count > 1:
         info |= {"part": [index, count], "angle_indices": list(indices)}
-    coords = row_coords(sweep)
-    coords["angle"] = xr.Variable("angle", np.asarray(angles, float), coords["angle"].attrs)
-    ds = xr.Dataset({"rows": (ROW_DIMS, result.rows), "degree": (("offset_y", "offset_x"), degrees)},
+    coords = {k: (xr.Variable("angle", v.values[list(indices)], v.attrs) if v.dims == ("angle",) else v)
+              for k, v in row_coords(sweep).items()}
+    ds = xr.Dataset({"rows": (row_dims(sweep), result.rows), "degree": (sweep.offset_dims, degrees)},
                     coords=coords,
                     attrs={**{k: v for k, v in info.items() if k not in ("shape", "degrees")},
                            "shape": json.dumps(info["shape"])})
@@ -154,18 +155,18 @@ def read_block(sweep: Sweep, name: str) -> xr.Dataset:
     for job, m in _parts(sweep, name):
         path = sweep.layout.shard(job.name)
         ds = read_shard(path)
-        part = np.asarray(ds["rows"].transpose(*ROW_DIMS).values)
+        part = np.asarray(ds["rows"].transpose(*row_dims(sweep)).values)
         if checksum(part) != m["sha256"]:
             raise StoreError(f"{path}: rows do not match the sha256 in {sweep.layout.marker(job.name)}; "
                              "delete both to recompute")
-        check_coords(ds, sweep, path, names=("frequency", "offset_x", "offset_y"))
+        check_coords(ds, sweep, path, names=("frequency", "offset_x", "offset_y", "offset_z"))
         if not np.array_equal(ds["angle"].values, np.asarray([sweep.angles[i] for i in job.angles], float)):
             raise StoreError(f"{path}: angles {ds['angle'].values.tolist()} are not the planned part's")
         if rows is None:
             rows = np.zeros((len(sweep.angles),) + part.shape[1:], dtype=part.dtype)
             degree = ds["degree"].values
         rows[list(job.angles)] = part
-    return xr.Dataset({"rows": (ROW_DIMS, rows), "degree": (("offset_y", "offset_x"), degree)},
+    return xr.Dataset({"rows": (row_dims(sweep), rows), "degree": (sweep.offset_dims, degree)},
                       coords=row_coords(sweep))
 
 
@@ -175,7 +176,7 @@ def block_marker(sweep: Sweep, name: str) -> dict:
     if len(jobs) == 1:
         return read_marker(sweep.layout.marker(name))
     markers = [m for _, m in _parts(sweep, name)]
-    rows = read_block(sweep, name)["rows"].transpose(*ROW_DIMS).values
+    rows = read_block(sweep, name)["rows"].transpose(*row_dims(sweep)).values
     merged = {k: v for k, v in markers[0].items() if k not in ("part", "angle_indices")}
     merged.update(
         block=name, sha256=checksum(rows), shape=list(rows.shape), parts=[job.name for job in jobs],

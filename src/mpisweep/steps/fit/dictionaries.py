@@ -25,8 +25,16 @@ class _Values:
         self.values = values
 
 
+GRID_DIMS = ("offset_z", "offset_y", "offset_x")  # x fastest, as the flat offset of an MDF file
+
+
+def grid_dims(da) -> tuple[str, ...]:
+    """The offset-grid dimensions `da` has, in flattening order (z slowest)."""
+    return tuple(d for d in GRID_DIMS if d in da.dims)
+
+
 class FlatOffsetView:
-    """Read-only view of a lazily opened (…, offset_y, offset_x) DataArray as (…, offset).
+    """Read-only view of a lazily opened (…, [offset_z,] offset_y, offset_x) DataArray as (…, offset).
 
     Duck-types the small part of the DataArray API that :mod:`mpisweep.fitting` uses (dims,
     coords, dtype, shape, transpose, isel(...).values), so the fits read the Zarr dictionary
@@ -34,32 +42,34 @@ class FlatOffsetView:
     """
 
     def __init__(self, da: xr.DataArray):
-        lead = [d for d in da.dims if d not in ("offset_y", "offset_x")]
-        self._da = da.transpose(*lead, "offset_y", "offset_x")
+        self._grid = grid_dims(da)
+        lead = [d for d in da.dims if d not in self._grid]
+        self._da = da.transpose(*lead, *self._grid)
         self.dims = tuple(lead) + ("offset",)
         self.coords = {d: da.coords[d] for d in lead if d in da.coords}
         self.dtype = da.dtype
-        self.shape = tuple(da.sizes[d] for d in lead) + (da.sizes["offset_y"] * da.sizes["offset_x"],)
+        self.shape = tuple(da.sizes[d] for d in lead) + (int(np.prod([da.sizes[d] for d in self._grid])),)
 
     def transpose(self, *dims):
         if dims[-1] != "offset":
             raise ValueError("FlatOffsetView: 'offset' must stay last")
-        return FlatOffsetView(self._da.transpose(*dims[:-1], "offset_y", "offset_x"))
+        return FlatOffsetView(self._da.transpose(*dims[:-1], *self._grid))
 
     def isel(self, indexers):
         if "offset" in indexers:
             raise NotImplementedError("FlatOffsetView: indexing along 'offset'")
         sub = self._da.isel(indexers)
         values = np.asarray(sub.values)
-        return _Values(values.reshape(values.shape[:-2] + (-1,)))
+        return _Values(values.reshape(values.shape[:-len(self._grid)] + (-1,)))
 
 
 def flat(da: xr.DataArray, dims) -> xr.DataArray:
-    """In-memory (…, offset_y, offset_x) → (…, offset) with the fitting module's dimension order."""
+    """In-memory (…, [offset_z,] offset_y, offset_x) → (…, offset) with the fitting module's dimension order."""
     lead = [d for d in dims if d != "offset"]
-    arr = da.transpose(*lead, "offset_y", "offset_x")
+    grid = grid_dims(da)
+    arr = da.transpose(*lead, *grid)
     values = np.asarray(arr.values)
-    return xr.DataArray(values.reshape(values.shape[:-2] + (-1,)), dims=tuple(lead) + ("offset",),
+    return xr.DataArray(values.reshape(values.shape[:-len(grid)] + (-1,)), dims=tuple(lead) + ("offset",),
                         coords={d: arr.coords[d].values for d in lead if d in arr.coords})
 
 
@@ -100,7 +110,7 @@ def open_m0(sweep: Sweep, path=None):
     """The Langevin dictionary (diameter, channel, frequency, offset)."""
     path = path or sweep.layout.m0
     ds = open_zarr(path)
-    check_coords(ds, sweep, path, names=("angle", "frequency", "offset_x", "offset_y", "diameter"))
+    check_coords(ds, sweep, path, names=("angle", "frequency", "offset_x", "offset_y", "offset_z", "diameter"))
     rows = flat(ds["rows"], DICTIONARY_M0_DIMS)
     verify_loaded(ds, path, rows.values)
     return rows

@@ -11,7 +11,8 @@
 * ``m3_weights.csv``     rank_fraction, rank, diameter, anisotropy, weight (Σ = 1 per rank)
 * ``m3_iterations.csv``  rank_fraction, rank, iteration, objective, misfit, eps_global, weight_change (the
   iteration log of the alternating least squares)
-* ``eps_freq.csv``       model, rank_fraction (M2, M3 only), mx, my, bin, eps_freq
+* ``eps_freq.csv``       model, rank_fraction (M2, M3 only), mx, my, bin, eps_freq (the mixing orders: one column
+  per drive channel, mx alone for a spectrometer, mx, my, mz for a 3D drive)
 * ``eps_rows.csv``       model, rank_fraction (M2, M3 only), angle, channel, mx, my, bin, eps, transfer_re,
   transfer_im (the fitted transfer function â of M0/M0a/M1 per row; M3's shared a_ck, equal for all angles)
 * ``summary.json``       ε_global and best parameters per model, M2 and M3 per rank, virtual-scanner truth,
@@ -47,6 +48,7 @@ FIELDS = {
 def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir) -> None:
     """The CSV tables of the fits M0, M0a (not for model brown: ``r0a`` None), M1, M2, M3."""
     fits = [r for r in (r0, r0a, r1, r2, r3) if r is not None]
+    orders = list(sweep.order_names)  # the mixing-order columns: mx, my for the paper's 2D drive
     rows = {
         "m0": r0.to_table(),
         "m0a": r0a.to_table() if r0a is not None else None,
@@ -62,8 +64,10 @@ def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir) -> None:
     name = sweep.parameter.name  # the second axis: anisotropy, or hydrodynamic_diameter (model brown)
     for key, table in rows.items():
         if table is not None:
-            write_csv(outdir / sweep.layout.fit_table(key).name, table,
-                      [name if f == "anisotropy" else f for f in FIELDS[key]])
+            fields = [name if f == "anisotropy" else f for f in FIELDS[key]]
+            if "mx" in fields:
+                fields[fields.index("mx"):fields.index("my") + 1] = orders
+            write_csv(outdir / sweep.layout.fit_table(key).name, table, fields)
 
 
 def peak_rss_gb() -> float:
@@ -106,7 +110,7 @@ def summary(sweep: Sweep, measured, r0, r0a, r1, r2, r3, dictionary_attrs: dict,
                 "largest_weights": r3.largest_weights(i)}
                for i, row in enumerate(r3.to_table())],
         "units": {"diameter": "nm", p.name: p.unit},
-        "evaluation_bins": int(sweep.bins.shape[0]),
+        "evaluation_bins": int(measured.sizes["frequency"]),
         "measurement": {"source": sweep.source, "files": json.loads(measured.attrs["files"])},
         "truth": truth,
         "config_hash": sweep.config_hash,

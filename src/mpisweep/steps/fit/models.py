@@ -11,7 +11,7 @@ from ...io.mdf import write_system_matrix
 from ...io.provenance import package_attrs
 from ...io.stores import stamp_variables
 from ...sweep.config import Sweep
-from ...sweep.coords import SPECTRUM_CONVENTION, all_coords, system_matrix_dataset
+from ...sweep.coords import SPECTRUM_CONVENTION, all_coords, row_dims, system_matrix_dataset
 from ...sweep.names import label
 
 #: model key (variable suffix) → name in tables, MDF folders and captions
@@ -19,15 +19,15 @@ MODEL_LABELS = {"m0": "M0", "m0a": "M0a", "m1": "M1", "m2": "M2", "m3": "M3"}
 
 
 def _grid(values: np.ndarray, sweep: Sweep) -> np.ndarray:
-    """(…, offset) → (…, offset_y, offset_x)."""
-    return values.reshape(values.shape[:-1] + (sweep.offset_grid.ny, sweep.offset_grid.nx))
+    """(…, offset) → (…, [offset_z,] offset_y, offset_x)."""
+    return values.reshape(values.shape[:-1] + sweep.offset_grid.shape)
 
 
 def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3) -> xr.Dataset:
     """The models Dataset (results/fits/models.zarr) the figures read.
 
-    Variables: measured, model_m0, model_m0a, model_m1 (angle, channel, frequency, offset_y,
-    offset_x) complex; model_m2 (rank, …) and model_m3 (rank_m3, …) complex; eps_m0, eps_m0a,
+    Variables: measured, model_m0, model_m0a, model_m1 (angle, channel, frequency, [offset_z,]
+    offset_y, offset_x) complex; model_m2 (rank, …) and model_m3 (rank_m3, …) complex; eps_m0, eps_m0a,
     eps_m1 (angle, channel, frequency); eps_m2 (rank, angle, channel, frequency), eps_m3 (rank_m3,
     …); eps_global_m0 (diameter); eps_global_m0a, eps_global_m1 (diameter, anisotropy);
     weights_m2 (rank, diameter, anisotropy), weights_m3 (rank_m3, diameter, anisotropy);
@@ -43,9 +43,12 @@ def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3) ->
     """
     p = sweep.parameter.name
     m0a = r0a is not None
-    rows = ("angle", "channel", "frequency", "offset_y", "offset_x")
+    rows = row_dims(sweep)
     eps = ("angle", "channel", "frequency")
     coords = all_coords(sweep)
+    if measured.sizes["frequency"] < len(sweep.bin_indices):  # frequencies.select snr: the fitted bins only
+        used = np.searchsorted(sweep.bin_indices, np.asarray(measured["frequency"].values))
+        coords = {k: (v[used] if v.dims == ("frequency",) else v) for k, v in coords.items()}
     coords["rank"] = xr.Variable("rank", np.asarray(sweep.fit.rank_fractions, float),
                                  {"long_name": "requested TSVD rank as a fraction of the full rank"})
     coords["rank_count"] = xr.Variable("rank", np.asarray(r2.ranks, np.int64), {"long_name": "singular values kept"})
@@ -70,9 +73,9 @@ def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3) ->
         "eps_global_m0": (("diameter",), np.asarray(r0.eps_global, float)),
         "eps_global_m0a": (("diameter", p), np.asarray(r0a.eps_global, float)) if m0a else None,
         "eps_global_m1": (("diameter", p), np.asarray(r1.eps_global, float)),
-        "weights_m2": (("rank", "diameter", p), np.asarray(r2.weights, float)),
+        "weights_m2": (("rank", "diameter", p), r2.shown_weights),  # NaN: entries not simulated
         "eps_global_m2": (("rank",), np.asarray(r2.eps_global, float)),
-        "weights_m3": (("rank_m3", "diameter", p), np.asarray(r3.weights, float)),
+        "weights_m3": (("rank_m3", "diameter", p), r3.shown_weights),
         "eps_global_m3": (("rank_m3",), np.asarray(r3.eps_global, float)),
         "transfer_m3": (("rank_m3", "channel", "frequency"), np.asarray(r3.transfer, np.complex128)),
     }
@@ -127,15 +130,13 @@ def write_model_mdfs(sweep: Sweep, models: xr.Dataset, outdir: Path) -> list[Pat
     written = []
     for name, model in chosen.items():
         for angle in models["angle"].values:
-            rows = model.sel(angle=angle).transpose("channel", "frequency", "offset_y", "offset_x").values
+            rows = model.sel(angle=angle).transpose("channel", "frequency", *sweep.offset_dims).values
             full = np.zeros((rows.shape[0], nbins) + rows.shape[2:], dtype=complex)
             full[:, bins] = rows
             path = outdir / "mdf" / name / f"{label(float(angle))}.mdf"
             ds = system_matrix_dataset(sweep, full, None)
             write_system_matrix(path, ds, frequency_bins=bins,
-                                experiment={"name": f"mpisweep model {name}, "
-                                            + (f"easy axis {label(float(angle))} deg" if sweep.model == "neel"
-                                               else "Brownian (fluid tracer)"),
+                                experiment={"name": f"mpisweep model {name}, " + sweep.easy_axis_text(angle),
                                             "isSimulation": 1},
                                 scanner={"name": "mpisweep model"}, tracer={"name": [f"model {name}"]})
             written.append(path)

@@ -37,7 +37,6 @@ import xarray as xr
 
 from ...errors import MDFError, MeasurementError
 from ...io.mdf import PositionMap, check_compatible, read_position_map, read_system_matrix
-from ...physics.spectra import CHANNELS
 from ...sweep.config import Sweep
 from ...sweep.names import label
 
@@ -169,16 +168,16 @@ def expected_fields(sweep: Sweep) -> dict:
     return {
         "cycle": sweep.cycle,
         "base_frequency": sc.base_frequency,
-        "dividers": list(sc.dividers),
+        "dividers": [d for d, a in zip(sc.dividers, sc.amplitudes_T) if a > 0],  # the active channels
         "num_sampling_points": sc.samples,
-        "grid_size": [o.nx, o.ny],
-        "offset_fields": sweep.offsets.reshape(-1, 3)[:, :2],
+        "grid_size": [o.nx, o.ny] + ([o.nz] if o.nz > 1 else []),
+        "offset_fields": sweep.offsets.reshape(-1, 3)[:, : 2 if o.is_planar else 3],
     }
 
 
 def receive_channels(sweep: Sweep) -> list[int]:
-    """The measured files' receive channels used as x and y."""
-    return [0, 1] if sweep.source == "virtual" else list(sweep.mdf["channels"])
+    """The measured files' receive channels used as the configured ones (scanner.receive), in order."""
+    return list(range(len(sweep.channels))) if sweep.source == "virtual" else list(sweep.mdf["channels"])
 
 
 def _tolerance(sweep: Sweep) -> float:
@@ -187,20 +186,22 @@ def _tolerance(sweep: Sweep) -> float:
 
 def _subgrid(sweep: Sweep, ds: xr.Dataset, path) -> xr.Dataset:
     """The file's offsets that make up the configured grid (measurement.mdf.offset_subgrid), in grid order."""
-    want = sweep.offsets.reshape(-1, 3)[:, :2]
+    want = sweep.offsets.reshape(-1, 3)
     if "offset_field" not in ds.coords:
         raise MDFError(f"{path}: /calibration/offsetFields is missing; measurement.mdf.offset_subgrid needs it")
-    have = np.asarray(ds["offset_field"].values, float)[:, :2]
+    have = np.asarray(ds["offset_field"].values, float).reshape(-1, 3)
     dist = np.abs(have[None, :, :] - want[:, None, :]).max(axis=-1)  # (configured, file)
     pick = dist.argmin(axis=1)
     miss = dist[np.arange(want.shape[0]), pick] > _tolerance(sweep) * max(float(np.abs(want).max()), 1e-30)
     if miss.any():
         i = int(np.argmax(miss))
-        raise MDFError(f"{path}: /calibration/offsetFields holds no offset at {(want[i] * 1e3).round(6).tolist()} mT "
+        shown = want[i, : 2 if sweep.offset_grid.is_planar else 3]
+        raise MDFError(f"{path}: /calibration/offsetFields holds no offset at {(shown * 1e3).round(6).tolist()} mT "
                        "of the configured grid: with measurement.mdf.offset_subgrid the configured offsets must be "
                        "points of the files' grid (e.g. count 6 over the same range for every second of 11)")
     out = ds.isel(offset=pick)
-    out.attrs["calibration_size"] = np.array([sweep.offset_grid.nx, sweep.offset_grid.ny, 1])
+    o = sweep.offset_grid
+    out.attrs["calibration_size"] = np.array([o.nx, o.ny, o.nz])
     return out
 
 
@@ -225,7 +226,7 @@ MIN_USABLE_SNR = 1.0
 def check_data(sweep: Sweep, ds: xr.Dataset, path) -> None:
     """The evaluation rows of one file are finite, not all zero per channel, and (where the file
     records /calibration/snr) some evaluation bin has an SNR of at least MIN_USABLE_SNR."""
-    bins = sweep.bins[:, 2]
+    bins = sweep.bin_indices
     pos = np.searchsorted(ds["frequency_bin"].values, bins) if np.all(np.diff(ds["frequency_bin"].values) > 0) else \
         np.array([int(np.flatnonzero(ds["frequency_bin"].values == k)[0]) for k in bins])
     chans = receive_channels(sweep)
@@ -248,12 +249,15 @@ def check_data(sweep: Sweep, ds: xr.Dataset, path) -> None:
 def check(sweep: Sweep) -> dict:
     """Check every measured file against the configured scanner; MeasurementError/MDFError naming file and field."""
     entries = index(sweep)
-    expected = expected_fields(sweep)
     tol = _tolerance(sweep)
-    bins = sweep.bins[:, 2]
+    bins = sweep.bin_indices
     report = []
     for e in entries:
         ds = _read(sweep, e["file"])
+        expected = expected_fields(sweep)
+        if "offset_field" not in ds.coords and ds.attrs.get("calibration_method") != "hybrid":
+            # a robot calibration moves the sample instead of applying offsets: nothing to compare them with
+            expected.pop("offset_fields")
         check_compatible(ds, expected, path=e["file"], rtol=tol)
         stored = set(int(k) for k in ds["frequency_bin"].values)
         missing = [int(k) for k in bins if int(k) not in stored]
@@ -262,6 +266,9 @@ def check(sweep: Sweep) -> dict:
         check_data(sweep, ds, e["file"])
         report.append({"file": str(e["file"]), "angle": e["angle"], "csv_angle": e["csv_angle"],
                        "channels": int(ds.sizes["channel"]), "offsets": int(ds.sizes["offset"])})
+        if "offset_fields" not in expected:
+            report[-1]["offset_fields"] = (f"not compared: a {ds.attrs.get('calibration_method', '?')} calibration "
+                                           "without /calibration/offsetFields")
     return {
         "source": sweep.source,
         "tolerance": tol,
@@ -270,16 +277,17 @@ def check(sweep: Sweep) -> dict:
                            "/calibration/size", "/calibration/offsetFields", "/acquisition/receiver/numChannels",
                            "stored evaluation bins", "finite, non-zero data with a usable SNR"],
         "expected": {k: (np.asarray(v).tolist() if not isinstance(v, (int, float)) else v)
-                     for k, v in expected.items()},
+                     for k, v in expected_fields(sweep).items()},
         "files": report,
     }
 
 
 def load(sweep: Sweep, check_report: dict | None = None) -> xr.DataArray:
-    """Measured rows (angle, channel, frequency, offset) complex at the evaluation bins, x/y channels."""
+    """Measured rows (angle, channel, frequency, offset) complex at the evaluation bins, the configured
+    receive channels."""
     entries = index(sweep) if check_report is None else [
         {"file": Path(f["file"]), "angle": f["angle"]} for f in check_report["files"]]
-    bins = sweep.bins[:, 2]
+    bins = sweep.bin_indices
     chans = receive_channels(sweep)
     data = []
     for e in entries:
@@ -289,13 +297,14 @@ def load(sweep: Sweep, check_report: dict | None = None) -> xr.DataArray:
     arr = np.stack(data).astype(np.complex128)
     return xr.DataArray(
         arr, dims=("angle", "channel", "frequency", "offset"),
-        coords={"angle": [e["angle"] for e in entries], "channel": list(CHANNELS), "frequency": bins.astype(np.int64)},
+        coords={"angle": [e["angle"] for e in entries], "channel": list(sweep.channels),
+                "frequency": bins.astype(np.int64)},
         name="measured", attrs={"files": json.dumps([str(e["file"]) for e in entries])},
     )
 
 
 def calibration(sweep: Sweep, bins) -> tuple[np.ndarray, np.ndarray | None, list[float]]:
-    """The measured calibration at any rfft bins: rows (angle, channel x/y, bin, offset), SNR (angle, channel,
+    """The measured calibration at any rfft bins: rows (angle, receive channel, bin, offset), SNR (angle, channel,
     bin) or None when a file has no /calibration/snr, and the angles (grid order)."""
     rows, snrs = [], []
     entries = index(sweep)
@@ -306,6 +315,24 @@ def calibration(sweep: Sweep, bins) -> tuple[np.ndarray, np.ndarray | None, list
         snrs.append(ds["snr"].transpose("channel", "frequency").values[chans] if "snr" in ds else None)
     snr = None if any(s is None for s in snrs) else np.stack(snrs)
     return np.stack(rows).astype(np.complex128), snr, [e["angle"] for e in entries]
+
+
+def fitted_bins(sweep: Sweep) -> np.ndarray:
+    """Positions in sweep.bins of the rows the fits use: all of them, or (frequencies.select snr) those whose
+    /calibration/snr reaches frequencies.snr_threshold on some receive channel in every measured file."""
+    if sweep.snr_band is None:
+        return np.arange(len(sweep.bin_indices))
+    threshold = sweep.snr_band[1]
+    _, snr, _ = calibration(sweep, sweep.bin_indices)
+    if snr is None:
+        raise MeasurementError(f"frequencies.select snr: the measured files in {index_path(sweep).parent} have no "
+                               "/calibration/snr (the virtual scanner writes it when measurement.virtual.snr_db is "
+                               "set); use frequencies.select mixing")
+    keep = np.flatnonzero((snr.max(axis=1) >= threshold).all(axis=0))
+    if keep.size == 0:
+        raise MeasurementError(f"frequencies.snr_threshold: no bin from {sweep.snr_band[0]:g} Hz up reaches an SNR of "
+                               f"{threshold:g} in every measured file (largest {float(np.nanmax(snr)):.3g})")
+    return keep
 
 
 def files_position_map(sweep: Sweep) -> tuple[PositionMap, Path] | None:

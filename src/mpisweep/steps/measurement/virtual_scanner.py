@@ -53,17 +53,19 @@ def measurement_files(sweep: Sweep) -> list[tuple[Path, float]]:
 
 
 # ----------------------------------------------------------------------- transfer function
-def transfer_function(tf: dict, freqs_hz) -> np.ndarray:
-    """Complex receive transfer function (2, F) for receive channels x, y at `freqs_hz`."""
+def transfer_function(tf: dict, freqs_hz, channels: int = 2) -> np.ndarray:
+    """Complex receive transfer function (channels, F) for the receive channels at `freqs_hz` (the first
+    `channels` gains, phases or file channels)."""
     f = np.asarray(freqs_hz, dtype=float)
     kind = tf["kind"]
     if kind == "unity":
-        return np.ones((2, f.size), dtype=complex)
+        return np.ones((channels, f.size), dtype=complex)
     if kind == "analytic":
         s_hp = 1j * f / float(tf["highpass"])
         shape = (s_hp / (1 + s_hp) / (1 + 1j * f / float(tf["lowpass"])) ** 2
                  * np.exp(-2j * np.pi * f * float(tf["delay"])))
-        gains = np.asarray(tf["gain"], float) * np.exp(1j * np.radians(np.asarray(tf["phase"], float)))
+        gains = np.asarray(tf["gain"][:channels], float) * np.exp(1j * np.radians(np.asarray(tf["phase"][:channels],
+                                                                                              float)))
         return gains[:, None] * shape[None, :]
     if kind == "h5":
         import h5py
@@ -78,8 +80,8 @@ def transfer_function(tf: dict, freqs_hz) -> np.ndarray:
             ftab = np.asarray(h["frequencies"][...], float).reshape(-1)
         if table.ndim != 3 or table.shape[-1] != 2 or table.shape[1] != ftab.size:
             raise MDFError(f"{path}: /transferFunction has shape {table.shape}, expected (C, {ftab.size}, 2)")
-        out = np.empty((2, f.size), dtype=complex)
-        for i, ch in enumerate(tf["channels"]):
+        out = np.empty((channels, f.size), dtype=complex)
+        for i, ch in enumerate(tf["channels"][:channels]):
             if ch >= table.shape[0]:
                 raise ConfigError(f"measurement.virtual.transfer_function.channels: {ch} not in the {table.shape[0]} "
                                  f"channels of {path}")
@@ -104,20 +106,22 @@ def component_settings(sweep: Sweep, component: dict, offsets: np.ndarray | None
     offsets = sweep.offsets if offsets is None else offsets
     degree = sweep.solver.degree
     if int(v["degree_offset"]) == 0:
-        return (None if degree is None else np.full(offsets.shape[:2], int(degree))), float(rtol)
-    base = np.array([[degree or auto_degree(particle, sweep.excitation.with_offset(o).max_field()) for o in row]
-                     for row in offsets])
+        return (None if degree is None else np.full(offsets.shape[:-1], int(degree))), float(rtol)
+    base = np.array([degree or auto_degree(particle, sweep.excitation.with_offset(o).max_field())
+                     for o in offsets.reshape(-1, 3)]).reshape(offsets.shape[:-1])
     return base + int(v["degree_offset"]), float(rtol)
 
 
 def simulate_component(sweep: Sweep, component: dict, output, progress: bool = True) -> dict:
-    """Rows of one mixture component at ALL rfft bins (angle, channel, k, offset_y, offset_x) → .npz."""
+    """Rows of one mixture component at ALL rfft bins (angle, channel, k, *offset grid) → .npz."""
     particle = sweep.particle(component["diameter"], component[sweep.parameter.name])
     degrees, rtol = component_settings(sweep, component)
     bins = np.arange(sweep.scanner.samples // 2 + 1)
     # max_degree=None: a finer discretisation (L + degree_offset) of fields the config check has limited
-    res = simulate_block(particle, sweep.excitation, sweep.angles, sweep.offsets, bins, degree=degrees, rtol=rtol,
-                         progress=printer(particle.describe()) if progress else None, max_degree=None)
+    axes = sweep.easy_axes if sweep.directions else sweep.angles
+    res = simulate_block(particle, sweep.excitation, axes, sweep.offsets, bins, degree=degrees, rtol=rtol,
+                         progress=printer(particle.describe()) if progress else None, max_degree=None,
+                         channels=sweep.scanner.receive_axes)
     degrees = res.degrees
     with atomic_path(output, suffix=".npz") as tmp:
         np.savez(tmp, rows=res.rows, degrees=degrees, rtol=rtol, max_periodicity=res.max_periodicity,
@@ -150,9 +154,9 @@ def virtual_scanner(sweep: Sweep, component_files=None) -> dict:
     files = component_files or [sweep.layout.component(name) for name, _ in sweep.components]
     total, details = _mixture(sweep, files)
     freqs = np.arange(total.shape[2]) / sweep.cycle
-    H = transfer_function(virt["transfer_function"], freqs)  # (2, K)
-    signal = total * H[None, :, :, None, None]
-    rms = float(np.sqrt(np.mean(np.abs(signal[:, :, sweep.bins[:, 2]]) ** 2)))
+    H = transfer_function(virt["transfer_function"], freqs, len(sweep.channels))  # (channel, K)
+    signal = total * H.reshape(H.shape + (1,) * len(sweep.offset_grid.shape))
+    rms = float(np.sqrt(np.mean(np.abs(signal[:, :, sweep.bin_indices]) ** 2)))
     rng = np.random.default_rng(int(virt["seed"]))
     if virt["snr_db"] is None:
         sigma = 0.0
@@ -164,9 +168,11 @@ def virtual_scanner(sweep: Sweep, component_files=None) -> dict:
     written = []
     pmap = configured_map(sweep)  # the files carry /calibration/positions when the config states a geometry
     for a, (path, angle) in enumerate(measurement_files(sweep)):
-        per_bin = np.sqrt(np.mean(np.abs(signal[a]) ** 2, axis=(-2, -1)))  # (2, K)
+        grid_axes = tuple(range(-len(sweep.offset_grid.shape), 0))
+        per_bin = np.sqrt(np.mean(np.abs(signal[a]) ** 2, axis=grid_axes))  # (C, K)
         ds = system_matrix_dataset(sweep, measured[a], per_bin / sigma if sigma > 0 else None, pmap)
-        write_system_matrix(path, ds, experiment={"name": f"virtual scanner, easy axis {label(angle)} deg",
+        axis = sweep.easy_axis_text(angle) if sweep.directions else f"easy axis {label(angle)} deg"
+        write_system_matrix(path, ds, experiment={"name": f"virtual scanner, {axis}",
                                                   "isSimulation": 1},
                             tracer={"name": ["virtual mixture"]}, scanner={"name": "mpisweep virtual scanner"})
         written.append({"file": path.name, "angle": angle})

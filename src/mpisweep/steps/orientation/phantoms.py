@@ -132,7 +132,7 @@ def simulate_phantoms(sweep: Sweep, progress: bool = True, workers: int = 1, log
     pmap = position_map(sweep)
     warn_outside(sweep, pmap, phantoms, log)
     signal = noise_free_signals(sweep, phantoms, pmap, progress, workers)
-    rms = float(np.sqrt(np.mean(np.abs(signal[:, :, sweep.bins[:, 2]]) ** 2)))
+    rms = float(np.sqrt(np.mean(np.abs(signal[:, :, sweep.bin_indices]) ** 2)))
     sigma = 0.0 if ph["snr_db"] is None else rms * 10.0 ** (-float(ph["snr_db"]) / 20.0)
     rng = np.random.default_rng(int(ph["seed"]))
 

@@ -1,0 +1,143 @@
+"""Workflow step `refine`: one round of a coarse-to-fine sweep (config ``refine``).
+
+Round 0 fits the coarse subgrid; round r fits the blocks that round r − 1 chose. Each round fits M1,
+M2 and M3 on the blocks simulated so far (the others are missing: NaN in the dictionary, left out of
+every fit), decides with :func:`mpisweep.sweep.refine.next_entries` and writes
+``refine/round_<r>.json``: the blocks it fitted, those it added, the core-seconds they cost (their
+markers' wall times), the answer, the next round's blocks and whether the sweep is done (and why);
+plus the table of all rounds so far (the workflow writes the last round's as ``refine/rounds.csv``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ...fitting import fit_m1, fit_m2, fit_m3
+from ...io.atomic import write_json
+from ...sweep.config import Sweep
+from ...sweep.names import block_name
+from ...sweep.refine import Answer, coarse_grid, next_entries, spacing
+from ..dictionary.simulate import block_marker, read_block
+from ..measurement import measured as measurement
+
+TABLE_FIELDS = ["round", "blocks_added", "blocks", "core_seconds", "core_seconds_total", "m1_diameter", "m1_value",
+                "m1_eps_global", "m3_eps_global", "m3_weights", "stop"]
+
+
+def entry_names(sweep: Sweep, entries) -> list[str]:
+    """Block names of grid entries (i, j), in the sweep's block order."""
+    d, p = sweep.grids.diameters_nm, sweep.parameter_values
+    names = {block_name(d[i], p[j], sweep.parameter.symbol): (i, j) for i, j in entries}
+    return [name for name, _, _ in sweep.blocks if name in names]
+
+
+def name_entries(sweep: Sweep, names) -> set[tuple[int, int]]:
+    """Grid entries (i, j) of block names."""
+    index = {name: divmod(b, len(sweep.parameter_values)) for b, (name, _, _) in enumerate(sweep.blocks)}
+    return {index[n] for n in names}
+
+
+def round_blocks(sweep: Sweep, previous: dict | None) -> list[str]:
+    """The blocks round r fits: the coarse subgrid for round 0, else what round r − 1 chose."""
+    if previous is None:
+        shape = (len(sweep.grids.diameters_nm), len(sweep.parameter_values))
+        return entry_names(sweep, coarse_grid(shape, sweep.refine.coarse_step))
+    return list(previous["next"])
+
+
+def partial_dictionary(sweep: Sweep, names) -> xr.DataArray:
+    """The dictionary (diameter, parameter, angle, channel, frequency, offset) with the rows of the named
+    blocks and NaN everywhere else (the fits leave non-finite entries out)."""
+    g, p = sweep.grids, sweep.parameter
+    rows = None
+    for name in names:
+        block = read_block(sweep, name)["rows"]
+        values = np.asarray(block.transpose("angle", "channel", "frequency", *sweep.offset_dims).values)
+        if rows is None:
+            rows = np.full((len(g.diameters_nm), len(sweep.parameter_values)) + values.shape[:3]
+                           + (int(np.prod(values.shape[3:])),), np.nan + 0j)
+        i, j = next(iter(name_entries(sweep, [name])))
+        rows[i, j] = values.reshape(values.shape[:3] + (-1,))
+    return xr.DataArray(rows, dims=("diameter", p.name, "angle", "channel", "frequency", "offset"),
+                        coords={"diameter": list(g.diameters_nm), p.name: list(sweep.parameter_values),
+                                "frequency": sweep.bin_indices})
+
+
+def refine_round(sweep: Sweep, index: int, previous=None, output=None, log=print) -> dict:
+    """Fit round `index` (0: the coarse subgrid) and write its JSON (default ``layout.refine_round``)."""
+    t0 = time.perf_counter()
+    if isinstance(previous, (str, Path)):
+        previous = json.loads(Path(previous).read_text())
+    settings = sweep.refine
+    names = round_blocks(sweep, previous)
+    done = name_entries(sweep, names)
+    added = [n for n in names if previous is None or n not in previous["blocks"]]
+    seconds = float(sum(block_marker(sweep, n)["wall_time_s"] for n in added))
+
+    measured = measurement.load(sweep)
+    used = measurement.fitted_bins(sweep)
+    bins = sweep.bins[used]
+    measured = measured.isel(frequency=used)
+    dictionary = partial_dictionary(sweep, names).isel(frequency=used)
+    r1 = fit_m1(measured, dictionary, bins)
+    r2 = fit_m2(measured, dictionary, bins, ranks=sweep.fit.ranks, svd=sweep.fit.svd)
+    m3 = sweep.fit.m3
+    r3 = fit_m3(measured, dictionary, bins, ranks=m3.ranks, l2=m3.l2, max_iter=m3.max_iter, tol=m3.tol)
+    best2, best3 = int(np.nanargmin(r2.eps_global)), int(np.nanargmin(r3.eps_global))
+    missing = np.ones(r1.eps_global.shape, dtype=bool)
+    for i, j in done:
+        missing[i, j] = False
+    w2, w3 = (np.where(missing, np.nan, r.weights[b]) for r, b in ((r2, best2), (r3, best3)))
+    eps = np.asarray(r1.eps_global, float)
+    answer = Answer(tuple(int(v) for v in np.unravel_index(int(np.nanargmin(eps)), eps.shape)), w3)
+
+    prev_answer = None if previous is None else Answer(tuple(previous["answer"]["m1_index"]),
+                                                      np.asarray(previous["answer"]["m3_weights"], float))
+    h = spacing(settings.coarse_step, index)  # the next round's lattice: the coarse step halved per round
+    finest = h == (1, 1) and spacing(settings.coarse_step, index - 1) == (1, 1) if index else False
+    new = next_entries(eps, [w2, w3], done, settings, h)
+    if not new and h == (1, 1):
+        stop = "no new blocks"
+    elif finest and answer.same_as(prev_answer, settings.tolerance):
+        stop = f"answer unchanged (M1 entry, M3 weights within {settings.tolerance:g})"
+    elif settings.max_blocks is not None and len(done) >= settings.max_blocks:
+        stop = f"refine.max_blocks = {settings.max_blocks} reached"
+    elif index + 1 >= settings.max_rounds:
+        stop = f"refine.max_rounds = {settings.max_rounds} reached"
+    else:
+        stop = ""
+    g, p = sweep.grids, sweep.parameter
+    d_best, v_best = g.diameters_nm[answer.m1[0]], sweep.parameter_values[answer.m1[1]]
+    heavy = sorted(((float(w), (i, j)) for (i, j), w in np.ndenumerate(np.nan_to_num(w3)) if w > 0.01), reverse=True)
+    row = {
+        "round": index, "blocks_added": len(added), "blocks": len(names), "core_seconds": round(seconds, 3),
+        "core_seconds_total": round(seconds + (previous["table"][-1]["core_seconds_total"] if previous else 0.0), 3),
+        "m1_diameter": d_best, "m1_value": v_best, "m1_eps_global": float(np.nanmin(eps)),
+        "m3_eps_global": float(r3.eps_global[best3]),
+        "m3_weights": "; ".join(f"({g.diameters_nm[i]:g}, {sweep.parameter_values[j]:g}) {w:.3f}"
+                                for w, (i, j) in heavy),
+        "stop": stop,
+    }
+    result = {
+        "round": index,
+        "blocks": names,
+        "added": added,
+        "next": names if stop else entry_names(sweep, done | set(new)),
+        "done": bool(stop),
+        "stop": stop,
+        "answer": {"m1_index": list(answer.m1), "m1": {"diameter": d_best, p.name: v_best},
+                   "m3_weights": np.asarray(w3, float).tolist(), "m2_weights": np.asarray(w2, float).tolist()},
+        "eps_global_m1": np.where(missing, np.nan, eps).tolist(),
+        "table": (previous["table"] if previous else []) + [row],
+        "fit_seconds": time.perf_counter() - t0,
+    }
+    output = Path(output) if output is not None else sweep.layout.refine_round(index)
+    write_json(output, result)
+    log(f"refine round {index}: {len(names)} blocks ({len(added)} new, {seconds:.0f} core-s), M1 ({d_best:g} nm, "
+        f"{v_best:g} {p.unit}), {'done: ' + stop if stop else f'{len(new)} blocks next'}")
+    return result

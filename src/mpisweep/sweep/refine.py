@@ -1,0 +1,132 @@
+"""Coarse-to-fine dictionaries: which (D, K) blocks to simulate next, from the fit of the blocks so far.
+
+What a user needs from a large grid is the fit's answer (M1's best entry, the M2/M3 weights and the
+error maps around them), and most of a grid's core-hours go to high-σ corners that only show that
+the answer is not there. A refined sweep (config ``refine.enabled``) starts from a coarse subgrid
+that always contains the grid's edges (every ``coarse_step``-th diameter and parameter value, one
+step per axis), fits it, and adds the neighbours on the round's lattice (±h index in D and/or K,
+the spacing h halving every round from the coarse step down to 1) of
+
+* M1's best entry,
+* every entry with an M2 or M3 weight above ``weight_threshold`` (their lowest-ε_global rank),
+* every local minimum of M1's ε_global (among the entries simulated so far, within the coarse step)
+  within ``margin`` (relative) of the best,
+
+then refits, until, at spacing 1, a round adds nothing or the answer stops changing (same M1 entry,
+M3 weights within ``tolerance``), or ``max_rounds``/``max_blocks`` is reached. Blocks are ordinary simulate jobs
+(same shards and markers), so a later full-grid run reuses every one of them.
+
+This module is the decision alone, on grid indices; :mod:`mpisweep.steps.refine` fits and records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """The config's ``refine`` section (see the schema)."""
+
+    enabled: bool = False
+    coarse_step: tuple[int, int] = (2, 2)  # (diameters, second axis)
+    weight_threshold: float = 0.05
+    margin: float = 0.05
+    tolerance: float = 0.02
+    max_rounds: int = 8
+    max_blocks: int | None = None
+
+
+def coarse_indices(n: int, step: int) -> list[int]:
+    """Every step-th index of an axis of n values, the last one always included (the grid's edges)."""
+    return sorted(set(range(0, n, max(1, int(step)))) | {n - 1})
+
+
+def steps(step) -> tuple[int, int]:
+    """A coarse step as (diameters, second axis): one int for both, or a pair."""
+    return (int(step), int(step)) if np.ndim(step) == 0 else (int(step[0]), int(step[1]))
+
+
+def coarse_grid(shape: tuple[int, int], step) -> set[tuple[int, int]]:
+    """The round-0 entries (i, j) of a (diameters, parameter values) grid."""
+    sd, sk = steps(step)
+    return {(i, j) for i in coarse_indices(shape[0], sd) for j in coarse_indices(shape[1], sk)}
+
+
+def spacing(step, index: int) -> tuple[int, int]:
+    """The lattice spacing of round `index` + 1's neighbours: the coarse step halved per round, at least 1."""
+    return tuple(max(1, -(-s // 2 ** (index + 1))) for s in steps(step))
+
+
+def neighbours(entry: tuple[int, int], shape: tuple[int, int], h=(1, 1)) -> list[tuple[int, int]]:
+    """The neighbours of an entry on a lattice of spacing h = (hD, hK): ±h index in D and/or K, inside the grid."""
+    i, j = entry
+    hd, hk = steps(h)
+    return [(i + a * hd, j + b * hk) for a in (-1, 0, 1) for b in (-1, 0, 1)
+            if (a or b) and 0 <= i + a * hd < shape[0] and 0 <= j + b * hk < shape[1]]
+
+
+def local_minima(eps: np.ndarray, done: set[tuple[int, int]], radius) -> list[tuple[int, int]]:
+    """Entries of `done` whose ε is not above any other entry of `done` within `radius` = (rD, rK) indices
+    (one int: both); NaN entries are none."""
+    rd, rk = steps(radius)
+    out = []
+    for i, j in sorted(done):
+        e = eps[i, j]
+        if not np.isfinite(e):
+            continue
+        near = [eps[a, b] for a, b in done if (a, b) != (i, j) and abs(a - i) <= rd and abs(b - j) <= rk]
+        if all(not np.isfinite(x) or e <= x for x in near):
+            out.append((i, j))
+    return out
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a round's fit says: M1's best entry and M3's weights (lowest-ε_global rank), on grid indices."""
+
+    m1: tuple[int, int]
+    m3_weights: np.ndarray  # (nD, nK), NaN for entries not simulated
+
+    def same_as(self, other: "Answer | None", tolerance: float) -> bool:
+        if other is None or self.m1 != other.m1:
+            return False
+        a, b = np.nan_to_num(self.m3_weights), np.nan_to_num(other.m3_weights)
+        return float(np.abs(a - b).max()) <= tolerance
+
+
+def seeds(eps_m1: np.ndarray, weights: list[np.ndarray], done: set[tuple[int, int]],
+          settings: RefineSettings) -> list[tuple[int, int]]:
+    """The entries whose neighbourhoods the next round adds, most important first (M1's best, then weights
+    from the largest, then the other near-best local minima of ε_global)."""
+    best = np.unravel_index(int(np.nanargmin(eps_m1)), eps_m1.shape)
+    order = [tuple(int(v) for v in best)]
+    heavy = []
+    for w in weights:
+        w = np.nan_to_num(w)
+        heavy += [(float(w[i, j]), (int(i), int(j))) for i, j in zip(*np.nonzero(w > settings.weight_threshold))]
+    order += [e for _, e in sorted(heavy, reverse=True)]
+    limit = (1.0 + settings.margin) * float(np.nanmin(eps_m1))
+    order += [e for e in local_minima(eps_m1, done, settings.coarse_step) if eps_m1[e] <= limit]
+    seen, out = set(), []
+    for e in order:
+        if e not in seen:
+            seen.add(e)
+            out.append(e)
+    return out
+
+
+def next_entries(eps_m1: np.ndarray, weights: list[np.ndarray], done: set[tuple[int, int]],
+                 settings: RefineSettings, h=(1, 1)) -> list[tuple[int, int]]:
+    """The entries the next round simulates: the unsimulated neighbours (lattice spacing h) of the seeds, in
+    seed order, capped so that the total stays within settings.max_blocks."""
+    shape = eps_m1.shape
+    room = None if settings.max_blocks is None else max(0, settings.max_blocks - len(done))
+    out: list[tuple[int, int]] = []
+    for seed in seeds(eps_m1, weights, done, settings):
+        for e in neighbours(seed, shape, h):
+            if e not in done and e not in out:
+                out.append(e)
+    return out if room is None else out[:room]

@@ -1,0 +1,162 @@
+"""Coarse-to-fine dictionaries (config refine): the round decisions, fits on an incomplete grid, and a
+refined Snakemake run end to end (checkpoint rounds, the rounds table, missing blocks as NaN, a later
+full-grid run that simulates only the blocks the rounds left out)."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from mpisweep.errors import ConfigError
+from mpisweep.io.stores import open_zarr
+from mpisweep.sweep import Sweep
+from mpisweep.sweep.refine import (
+    Answer,
+    RefineSettings,
+    coarse_grid,
+    coarse_indices,
+    local_minima,
+    neighbours,
+    next_entries,
+    seeds,
+    spacing,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_coarse_grid_keeps_the_edges():
+    assert coarse_indices(8, 2) == [0, 2, 4, 6, 7] and coarse_indices(10, 3) == [0, 3, 6, 9]
+    assert coarse_indices(1, 2) == [0]
+    assert coarse_grid((3, 4), 2) == {(i, j) for i in (0, 2) for j in (0, 2, 3)}
+    assert sorted(neighbours((0, 0), (3, 3))) == [(0, 1), (1, 0), (1, 1)] and len(neighbours((1, 1), (3, 3))) == 8
+
+
+def bowl(shape, centre, done):
+    """An ε map with one minimum at `centre`, NaN where not simulated."""
+    i, j = np.indices(shape)
+    eps = 0.01 + 0.002 * ((i - centre[0]) ** 2 + (j - centre[1]) ** 2)
+    mask = np.ones(shape, bool)
+    for e in done:
+        mask[e] = False
+    return np.where(mask, np.nan, eps)
+
+
+def test_a_round_adds_the_neighbours_of_the_best_entry_and_of_heavy_weights():
+    shape, done = (8, 10), coarse_grid((8, 10), 2)
+    eps = bowl(shape, (3, 5), done)
+    weights = np.zeros(shape)
+    weights[2, 4], weights[6, 9] = 0.9, 0.1  # a second component far away
+    s = seeds(eps, [weights], done, RefineSettings())
+    assert s[0] in {(2, 4), (4, 4), (2, 6), (4, 6)} and (6, 9) in s
+    new = next_entries(eps, [weights], done, RefineSettings())
+    assert set(new).isdisjoint(done) and (3, 5) in new and (5, 8) in new  # around the best and around (6, 9)
+    assert next_entries(eps, [weights], done, RefineSettings(max_blocks=len(done) + 3)) == new[:3]
+
+
+def test_local_minima_within_the_margin_are_refined_too():
+    shape = (5, 5)
+    done = coarse_grid(shape, 2)
+    eps = bowl(shape, (0, 0), done)
+    eps[4, 4] = eps[0, 0] * 1.03  # a second valley, 3 % above the best
+    assert set(local_minima(eps, done, 2)) == {(0, 0), (4, 4)}
+    assert (3, 3) in next_entries(eps, [], done, RefineSettings(margin=0.05))
+    assert (3, 3) not in next_entries(eps, [], done, RefineSettings(margin=0.01))
+
+
+def test_the_answer_stops_changing_within_the_tolerance():
+    w = np.array([[0.7, np.nan], [0.3, 0.0]])
+    assert Answer((0, 0), w).same_as(Answer((0, 0), w + 0.01), 0.02)
+    assert not Answer((0, 0), w).same_as(Answer((0, 0), w + 0.03), 0.02)
+    assert not Answer((0, 0), w).same_as(Answer((1, 0), w), 0.02) and not Answer((0, 0), w).same_as(None, 0.02)
+
+
+def test_refine_settings_resolve_and_stay_out_of_a_plain_sweeps_hash():
+    base = {"grids": {"diameters": [18, 20, 22], "anisotropies": [500, 1000, 2000], "angles": [0]},
+            "orientation": {"enabled": False}}
+    assert "refine" not in Sweep.load(base).to_dict()
+    sweep = Sweep.load({**base, "refine": {"enabled": True, "coarse_step": [1, 2]}})
+    assert sweep.refine.enabled and sweep.refine.coarse_step == (1, 2)
+    assert Sweep.from_dict(json.loads(json.dumps(sweep.to_dict()))) == sweep
+    assert Sweep.load({**base, "refine": {"enabled": True}}).refine.coarse_step == (2, 2)
+    with pytest.raises(ConfigError, match=re.escape("refine.coarse_step")):
+        Sweep.load({**base, "refine": {"enabled": True, "coarse_step": 0}})
+
+
+def test_the_lattice_halves_every_round():
+    assert [spacing((8, 2), r) for r in range(4)] == [(4, 1), (2, 1), (1, 1), (1, 1)]
+    assert sorted(neighbours((4, 4), (9, 9), (2, 1)))[:3] == [(2, 3), (2, 4), (2, 5)]
+
+
+# ----------------------------------------------------------------------------------- end to end
+GRID = {"diameters": [16, 18, 20, 22, 24], "anisotropies": [300, 800, 1500, 2500], "angles": [0, 90]}
+TINY = {
+    "output": "results",
+    "grids": GRID,
+    "offsets": {"x": {"min": -10, "max": 10, "count": 3}, "y": {"min": -10, "max": 10, "count": 3}},
+    "frequencies": {"mx": 4, "my": 4},
+    "fit": {"ranks": ["100%"]},
+    "orientation": {"enabled": False},
+    "measurement": {"virtual": {"components": [{"diameter": 20, "anisotropy": 800, "weight": 1.0}]}},
+}
+
+
+def snakemake(work: Path, config: dict) -> str:
+    cfg = work / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config, sort_keys=False))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
+           "--configfile", str(cfg), "--cores", "2"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
+    return out.stdout + out.stderr
+
+
+@pytest.fixture(scope="module")
+def refined(tmp_path_factory):
+    work = tmp_path_factory.mktemp("refine")
+    log = snakemake(work, {**TINY, "refine": {"enabled": True, "coarse_step": 2, "weight_threshold": 0.25}})
+    return work, log
+
+
+@pytest.mark.snakemake
+def test_a_refined_sweep_finds_the_truth_with_part_of_the_grid(refined):
+    work, log = refined
+    results = work / "results"
+    table = pd.read_csv(results / "refine" / "rounds.csv")
+    assert table["round"].tolist() == list(range(len(table))) and len(table) >= 2
+    assert table["blocks"].iloc[0] == 9  # diameters 16, 20, 24 × anisotropies 300, 1500, 2500
+    assert (table["m1_diameter"].iloc[-1], table["m1_value"].iloc[-1]) == (20, 800)
+    assert table["stop"].iloc[-1] and table["core_seconds_total"].iloc[-1] == pytest.approx(table["core_seconds"].sum())
+    simulated = sorted(p.stem for p in (results / "dictionary" / "markers").iterdir())
+    assert len(simulated) == table["blocks"].iloc[-1] < 20
+    fp = open_zarr(results / "dictionary" / "fp.zarr")
+    missing = json.loads(fp.attrs["missing_blocks"])
+    assert len(missing) == 20 - len(simulated) and set(missing).isdisjoint(simulated)
+    rows = fp["rows"].values
+    finite = np.isfinite(rows).all(axis=tuple(range(2, rows.ndim)))
+    assert finite.sum() == len(simulated) and np.isnan(rows[~finite]).all()  # missing: NaN, never zeros
+    summary = json.loads((results / "fits" / "summary.json").read_text())
+    assert (summary["M1"]["best_diameter"], summary["M1"]["best_anisotropy"]) == (20, 800)
+    eps = pd.read_csv(results / "fits" / "m1_eps_global.csv")
+    assert eps["eps_global"].isna().sum() == len(missing)  # shown as missing in the ε map
+    weights = pd.read_csv(results / "fits" / "m3_weights.csv")
+    assert weights["weight"].isna().sum() == len(missing)  # missing entries have no weight, not weight 0
+    heaviest = weights.loc[weights["weight"].idxmax()]
+    assert (heaviest.diameter, heaviest.anisotropy) == (20, 800)
+    assert "refine round 0: 9 blocks" in log
+
+
+@pytest.mark.snakemake
+def test_a_later_full_grid_run_simulates_only_the_blocks_left_out(refined):
+    work, _ = refined
+    before = {p.name: p.stat().st_mtime_ns for p in (work / "results" / "dictionary" / "markers").iterdir()}
+    log = snakemake(work, TINY)
+    after = {p.name: p.stat().st_mtime_ns for p in (work / "results" / "dictionary" / "markers").iterdir()}
+    assert len(after) == 20 and all(after[n] == t for n, t in before.items())  # every refined block reused
+    assert len(re.findall(r"\(Rule: simulate\)", log)) == 20 - len(before)
