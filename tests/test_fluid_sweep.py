@@ -7,8 +7,6 @@ discretisation than the dictionary). M1 must find the dominant tracer and M3 the
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -70,20 +68,14 @@ def test_the_neel_defaults_do_not_leak_into_a_brown_sweep():
 
 
 @pytest.fixture(scope="module")
-def fluid_run(tmp_path_factory):
+def fluid_run(tmp_path_factory, run_workflow):
     work = tmp_path_factory.mktemp("fluid")
     config = yaml.safe_load((REPO / "config" / "fluid.yaml").read_text())
     config.update(output="results", grids={"diameters": [18, 22], "hydrodynamic_diameters": [30, 60]})
     config["measurement"]["virtual"]["components"] = [
         {"diameter": 22, "hydrodynamic_diameter": 30, "weight": 0.7},
         {"diameter": 18, "hydrodynamic_diameter": 60, "weight": 0.3}]
-    cfg = work / "fluid.yaml"
-    cfg.write_text(yaml.safe_dump(config, sort_keys=False))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-           "--configfile", str(cfg), "--cores", "2"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
-    return work / "results", out.stdout + out.stderr
+    return work / "results", run_workflow(work, config)
 
 
 @pytest.mark.snakemake

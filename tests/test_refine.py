@@ -4,14 +4,11 @@ full-grid run that simulates only the blocks the rounds left out)."""
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from mpisweep.errors import ConfigError
 from mpisweep.io.stores import open_zarr
@@ -107,20 +104,10 @@ TINY = {
 }
 
 
-def snakemake(work: Path, config: dict) -> str:
-    cfg = work / "config.yaml"
-    cfg.write_text(yaml.safe_dump(config, sort_keys=False))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-           "--configfile", str(cfg), "--cores", "2"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
-    return out.stdout + out.stderr
-
-
 @pytest.fixture(scope="module")
-def refined(tmp_path_factory):
+def refined(tmp_path_factory, run_workflow):
     work = tmp_path_factory.mktemp("refine")
-    log = snakemake(work, {**TINY, "refine": {"enabled": True, "coarse_step": 2, "weight_threshold": 0.25}})
+    log = run_workflow(work, {**TINY, "refine": {"enabled": True, "coarse_step": 2, "weight_threshold": 0.25}})
     return work, log
 
 
@@ -153,10 +140,10 @@ def test_a_refined_sweep_finds_the_truth_with_part_of_the_grid(refined):
 
 
 @pytest.mark.snakemake
-def test_a_later_full_grid_run_simulates_only_the_blocks_left_out(refined):
+def test_a_later_full_grid_run_simulates_only_the_blocks_left_out(refined, run_workflow):
     work, _ = refined
     before = {p.name: p.stat().st_mtime_ns for p in (work / "results" / "dictionary" / "markers").iterdir()}
-    log = snakemake(work, TINY)
+    log = run_workflow(work, TINY)
     after = {p.name: p.stat().st_mtime_ns for p in (work / "results" / "dictionary" / "markers").iterdir()}
     assert len(after) == 20 and all(after[n] == t for n, t in before.items())  # every refined block reused
     assert len(re.findall(r"\(Rule: simulate\)", log)) == 20 - len(before)

@@ -13,8 +13,6 @@ import json
 import math
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -270,25 +268,18 @@ TINY = {
 }
 
 
-def run_tiny(work: Path, name: str) -> tuple[Path, str]:
+@pytest.fixture(scope="module", params=sorted(TINY))
+def tiny_run(request, tmp_path_factory, run_workflow):
+    """config/<name>.yaml on the tiny grid of TINY[name], end to end: (name, results folder, log)."""
+    name = request.param
     config = yaml.safe_load((REPO / "config" / f"{name}.yaml").read_text())
     patch = copy.deepcopy(TINY[name])
     config["measurement"]["virtual"]["components"] = patch.pop("components")
     for key, value in patch.items():
         config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
     config.update(output="results", fit={"ranks": ["100%"], "m3": {"max_iter": 3000}})
-    cfg = work / f"{name}.yaml"
-    cfg.write_text(yaml.safe_dump(config, sort_keys=False))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-           "--configfile", str(cfg), "--cores", "2"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
-    return work / "results", out.stdout + out.stderr
-
-
-@pytest.fixture(scope="module", params=sorted(TINY))
-def tiny_run(request, tmp_path_factory):
-    return request.param, *run_tiny(tmp_path_factory.mktemp(request.param), request.param)
+    work = tmp_path_factory.mktemp(name)
+    return name, work / "results", run_workflow(work, config)
 
 
 @pytest.mark.snakemake

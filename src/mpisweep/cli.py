@@ -321,6 +321,12 @@ def _add_sweep(sub):
     p.add_argument("--output", "-o", help="the round's JSON (default <output>/refine/round_<n>.json)")
     p.set_defaults(run=run_refine_round)
 
+    p = sub.add_parser("refine-table", help="the rounds of a coarse-to-fine sweep as a CSV",
+                       description="One row per round (blocks added, core-seconds, the answer) from the last round.")
+    p.add_argument("--round", required=True, help="the last round's JSON (refine/round_<n>.json)")
+    p.add_argument("--output", "-o", required=True, help="the CSV (refine/rounds.csv)")
+    p.set_defaults(run=run_refine_table)
+
     p = sub.add_parser("m0-dictionary", help="Langevin (M0) dictionary m0.zarr",
                        description="Equilibrium (Langevin) rows for every configured diameter and offset.")
     _add_config_arg(p)
@@ -451,6 +457,16 @@ def run_assemble(args) -> int:
     blocks = json.loads(Path(args.refined).read_text())["blocks"] if args.refined else None
     out = assemble(sweep, args.output, blocks=blocks)
     _stderr(f"mpisweep assemble: {out} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def run_refine_table(args) -> int:
+    from .io.atomic import write_csv
+    from .steps.refine.rounds import TABLE_FIELDS
+
+    table = json.loads(Path(args.round).read_text())["table"]
+    write_csv(args.output, table, TABLE_FIELDS)
+    _stderr(f"mpisweep refine-table: {len(table)} rounds → {args.output}")
     return 0
 
 

@@ -8,6 +8,7 @@ from mpisweep.figures import FILE_NAMES as FIGURE_FILES
 from mpisweep.io.atomic import write_json, write_text
 from mpisweep.sweep import cost as mscost
 from mpisweep.steps.measurement import measured as msmeasurement
+from mpisweep.steps.refine.rounds import round_blocks
 from mpisweep.sweep.specs import all_specs, spec_hashes
 from mpisweep.steps.measurement.virtual_scanner import measurement_files
 
@@ -74,6 +75,14 @@ REFINE = SWEEP.refine.enabled
 BLOCK_JOBS = {}
 for _name, _job in JOBS.items():
     BLOCK_JOBS.setdefault(_job.block, []).append(_name)
+
+
+def refine_round_blocks(index):
+    """The blocks round `index` fits: the coarse subgrid, or what round index − 1 chose (a checkpoint)."""
+    if index == 0:
+        return round_blocks(SWEEP, None)
+    with open(checkpoints.refine.get(round=index - 1).output[0]) as f:
+        return json.load(f)["next"]
 
 
 def job_files(blocks, path):

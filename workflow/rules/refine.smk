@@ -3,18 +3,6 @@
 # a round resumes like any other job and a later full-grid run reuses every block.
 # Python home: mpisweep.steps.refine (mpisweep.sweep.refine decides).
 
-from mpisweep.io.atomic import write_csv
-from mpisweep.steps.refine.rounds import TABLE_FIELDS, round_blocks
-
-
-def refine_round_blocks(index):
-    """The blocks round `index` fits: the coarse subgrid, or what round index − 1 chose (a checkpoint)."""
-    if index == 0:
-        return round_blocks(SWEEP, None)
-    with open(checkpoints.refine.get(round=index - 1).output[0]) as f:
-        return json.load(f)["next"]
-
-
 
 wildcard_constraints:
     round=r"[0-9]+",
@@ -39,7 +27,9 @@ checkpoint refine:
         CONDA_ENV
     threads: 8  # capped at --cores by Snakemake
     params:
-        previous=lambda w, input: f"--previous {input.previous}" if input.previous else "",
+        previous=lambda w, input: (
+            f"--previous {input.previous}" if input.previous else ""
+        ),
     shell:
         "export OMP_NUM_THREADS={threads} OPENBLAS_NUM_THREADS={threads} MKL_NUM_THREADS={threads}; "
         '"$MPISWEEP_PYTHON" -m mpisweep refine-round --config "$MPISWEEP_CONFIG" --round {wildcards.round} '
@@ -60,6 +50,9 @@ rule refine_table:
             caption="../report/refine.rst",
             category="Coarse-to-fine",
         ),
-    run:
-        with open(input[0]) as f:
-            write_csv(output[0], json.load(f)["table"], TABLE_FIELDS)
+    log:
+        str(LAYOUT.log("refine", "table")),
+    conda:
+        CONDA_ENV
+    shell:
+        '"$MPISWEEP_PYTHON" -m mpisweep refine-table --round {input} --output {output} 2>&1 | tee {log}'
