@@ -55,9 +55,10 @@ def coarse_grid(shape: tuple[int, int], step) -> set[tuple[int, int]]:
     return {(i, j) for i in coarse_indices(shape[0], sd) for j in coarse_indices(shape[1], sk)}
 
 
-def spacing(step, index: int) -> tuple[int, int]:
-    """The lattice spacing of round `index` + 1's neighbours: the coarse step halved per round, at least 1."""
-    return tuple(max(1, -(-s // 2 ** (index + 1))) for s in steps(step))
+def spacing(step, level: int) -> tuple[int, int]:
+    """The lattice spacing at refinement level `level` (0: the first refinement): the coarse step halved
+    level + 1 times, at least 1."""
+    return tuple(max(1, -(-s // 2 ** (level + 1))) for s in steps(step))
 
 
 def neighbours(entry: tuple[int, int], shape: tuple[int, int], h=(1, 1)) -> list[tuple[int, int]]:

@@ -20,6 +20,7 @@ import xarray as xr
 from ...fitting import fit_m1, fit_m2, fit_m3
 from ...io.atomic import write_json
 from ...sweep.config import Sweep
+from ...sweep.coords import row_shape
 from ...sweep.names import block_name
 from ...sweep.refine import Answer, coarse_grid, next_entries, spacing
 from ..dictionary.simulate import block_marker, read_block
@@ -36,10 +37,10 @@ def entry_names(sweep: Sweep, entries) -> list[str]:
     return [name for name, _, _ in sweep.blocks if name in names]
 
 
-def name_entries(sweep: Sweep, names) -> set[tuple[int, int]]:
-    """Grid entries (i, j) of block names."""
+def name_entries(sweep: Sweep, names) -> list[tuple[int, int]]:
+    """Grid entries (i, j) of block names, in the order given."""
     index = {name: divmod(b, len(sweep.parameter_values)) for b, (name, _, _) in enumerate(sweep.blocks)}
-    return {index[n] for n in names}
+    return [index[n] for n in names]
 
 
 def round_blocks(sweep: Sweep, previous: dict | None) -> list[str]:
@@ -54,15 +55,12 @@ def partial_dictionary(sweep: Sweep, names) -> xr.DataArray:
     """The dictionary (diameter, parameter, angle, channel, frequency, offset) with the rows of the named
     blocks and NaN everywhere else (the fits leave non-finite entries out)."""
     g, p = sweep.grids, sweep.parameter
-    rows = None
-    for name in names:
-        block = read_block(sweep, name)["rows"]
-        values = np.asarray(block.transpose("angle", "channel", "frequency", *sweep.offset_dims).values)
-        if rows is None:
-            rows = np.full((len(g.diameters_nm), len(sweep.parameter_values)) + values.shape[:3]
-                           + (int(np.prod(values.shape[3:])),), np.nan + 0j)
-        i, j = next(iter(name_entries(sweep, [name])))
-        rows[i, j] = values.reshape(values.shape[:3] + (-1,))
+    shape = row_shape(sweep)
+    rows = np.full((len(g.diameters_nm), len(sweep.parameter_values)) + shape[:3] + (int(np.prod(shape[3:])),),
+                   np.nan + 0j)
+    for name, (i, j) in zip(names, name_entries(sweep, names)):
+        block = read_block(sweep, name)["rows"].transpose("angle", "channel", "frequency", *sweep.offset_dims)
+        rows[i, j] = np.asarray(block.values).reshape(rows.shape[2:])
     return xr.DataArray(rows, dims=("diameter", p.name, "angle", "channel", "frequency", "offset"),
                         coords={"diameter": list(g.diameters_nm), p.name: list(sweep.parameter_values),
                                 "frequency": sweep.bin_indices})
@@ -75,7 +73,7 @@ def refine_round(sweep: Sweep, index: int, previous=None, output=None, log=print
         previous = json.loads(Path(previous).read_text())
     settings = sweep.refine
     names = round_blocks(sweep, previous)
-    done = name_entries(sweep, names)
+    done = set(name_entries(sweep, names))
     added = [n for n in names if previous is None or n not in previous["blocks"]]
     seconds = float(sum(block_marker(sweep, n)["wall_time_s"] for n in added))
 
@@ -98,10 +96,14 @@ def refine_round(sweep: Sweep, index: int, previous=None, output=None, log=print
 
     prev_answer = None if previous is None else Answer(tuple(previous["answer"]["m1_index"]),
                                                       np.asarray(previous["answer"]["m3_weights"], float))
-    h = spacing(settings.coarse_step, index)  # the next round's lattice: the coarse step halved per round
-    finest = h == (1, 1) and spacing(settings.coarse_step, index - 1) == (1, 1) if index else False
-    new = next_entries(eps, [w2, w3], done, settings, h)
-    if not new and h == (1, 1):
+    # the next round's lattice: the coarse step halved per round (further while a lattice adds nothing)
+    level = 0 if previous is None else previous["level"] + 1
+    new = next_entries(eps, [w2, w3], done, settings, spacing(settings.coarse_step, level))
+    while not new and spacing(settings.coarse_step, level) != (1, 1):
+        level += 1
+        new = next_entries(eps, [w2, w3], done, settings, spacing(settings.coarse_step, level))
+    finest = previous is not None and spacing(settings.coarse_step, previous["level"]) == (1, 1)  # came at spacing 1
+    if not new:
         stop = "no new blocks"
     elif finest and answer.same_as(prev_answer, settings.tolerance):
         stop = f"answer unchanged (M1 entry, M3 weights within {settings.tolerance:g})"
@@ -125,6 +127,7 @@ def refine_round(sweep: Sweep, index: int, previous=None, output=None, log=print
     }
     result = {
         "round": index,
+        "level": level,  # the lattice the next round's blocks were chosen on: spacing(coarse_step, level)
         "blocks": names,
         "added": added,
         "next": names if stop else entry_names(sweep, done | set(new)),
