@@ -381,10 +381,7 @@ class Sweep:
     @property
     def easy_axes(self) -> np.ndarray:
         """(A, 3) easy-axis unit vectors, one per entry of the angle axis."""
-        if not self.directions:
-            return easy_axes(self.angles)
-        polar, azimuth = np.radians(np.asarray(self.directions, float)).T
-        return np.stack([np.sin(polar) * np.cos(azimuth), np.sin(polar) * np.sin(azimuth), np.cos(polar)], axis=1)
+        return direction_vectors(self.directions) if self.directions else easy_axes(self.angles)
 
     @property
     def blocks(self) -> list[tuple[str, float, float]]:
@@ -513,6 +510,12 @@ def _grids(g: dict, model: str) -> Grids:
     return grids
 
 
+def direction_vectors(directions) -> np.ndarray:
+    """(A, 3) unit vectors of (polar from z, azimuth from x) pairs in degrees."""
+    polar, azimuth = np.radians(np.asarray(directions, float)).reshape(-1, 2).T
+    return np.stack([np.sin(polar) * np.cos(azimuth), np.sin(polar) * np.sin(azimuth), np.cos(polar)], axis=1)
+
+
 def _directions(spec) -> tuple[tuple[float, float], ...]:
     """grids.directions → (polar, azimuth) pairs in degrees; two pairs on one uniaxial axis (±n) are refused."""
     if isinstance(spec, Mapping):
@@ -523,8 +526,7 @@ def _directions(spec) -> tuple[tuple[float, float], ...]:
         pairs = [(float(p), float(a)) for p, a in spec]
     if any(not (math.isfinite(p) and math.isfinite(a)) for p, a in pairs):
         raise ConfigError(f"config key 'grids.directions': values must be finite, got {pairs}")
-    rad = np.radians(np.asarray(pairs, float))
-    n = np.stack([np.sin(rad[:, 0]) * np.cos(rad[:, 1]), np.sin(rad[:, 0]) * np.sin(rad[:, 1]), np.cos(rad[:, 0])], 1)
+    n = direction_vectors(pairs)
     same = np.abs(np.abs(n @ n.T) - 1.0) < 1e-12
     np.fill_diagonal(same, False)
     if same.any():
