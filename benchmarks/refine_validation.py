@@ -107,11 +107,9 @@ def measure(cfg_grid: dict, name: str, components: list) -> Sweep:
 
 
 def full_fit(sweep: Sweep) -> dict:
-    used = measurement.fitted_bins(sweep)
-    measured = measurement.load(sweep).isel(frequency=used)
+    measured, bins = measurement.load_fitted(sweep)
     names = [n for n, _, _ in sweep.blocks]
-    dictionary = partial_dictionary(sweep, names).isel(frequency=used)
-    bins = sweep.bins[used]
+    dictionary = partial_dictionary(sweep, names)
     r1 = fit_m1(measured, dictionary, bins)
     m3 = sweep.fit.m3
     r3 = fit_m3(measured, dictionary, bins, ranks=m3.ranks, l2=m3.l2, max_iter=m3.max_iter, tol=m3.tol)

@@ -26,12 +26,9 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
     outdir = Path(outdir) if outdir is not None else sweep.layout.fits
     if isinstance(check_report, (str, os.PathLike)):
         check_report = json.loads(Path(check_report).read_text())
-    measured = measurement.load(sweep, check_report)
-    used = measurement.fitted_bins(sweep)  # all evaluation bins, or those above the SNR threshold
-    bins = sweep.bins[used]
-    if len(used) < len(sweep.bins):
-        measured = measured.isel(frequency=used)
-        log(f"frequencies.select snr: {len(used)} of {len(sweep.bins)} bins reach an SNR of {sweep.snr_band[1]:g}")
+    measured, bins = measurement.load_fitted(sweep, check_report)  # all evaluation bins, or those above the SNR
+    if len(bins) < len(sweep.bins):
+        log(f"frequencies.select snr: {len(bins)} of {len(sweep.bins)} bins reach an SNR of {sweep.snr_band[1]:g}")
     log(f"measured: {measured.sizes['angle']} angles × {measured.sizes['channel']} channels × "
         f"{measured.sizes['frequency']} bins × {measured.sizes['offset']} offsets")
     # one dictionary in memory at a time (3 GB each at the paper's size): M0, then M0a, then fp for M1-M3

@@ -251,10 +251,11 @@ def check(sweep: Sweep) -> dict:
     entries = index(sweep)
     tol = _tolerance(sweep)
     bins = sweep.bin_indices
+    configured = expected_fields(sweep)
     report = []
     for e in entries:
         ds = _read(sweep, e["file"])
-        expected = expected_fields(sweep)
+        expected = dict(configured)
         if "offset_field" not in ds.coords and ds.attrs.get("calibration_method") != "hybrid":
             # a robot calibration moves the sample instead of applying offsets: nothing to compare them with
             expected.pop("offset_fields")
@@ -277,7 +278,7 @@ def check(sweep: Sweep) -> dict:
                            "/calibration/size", "/calibration/offsetFields", "/acquisition/receiver/numChannels",
                            "stored evaluation bins", "finite, non-zero data with a usable SNR"],
         "expected": {k: (np.asarray(v).tolist() if not isinstance(v, (int, float)) else v)
-                     for k, v in expected_fields(sweep).items()},
+                     for k, v in configured.items()},
         "files": report,
     }
 
@@ -333,6 +334,13 @@ def fitted_bins(sweep: Sweep) -> np.ndarray:
         raise MeasurementError(f"frequencies.snr_threshold: no bin from {sweep.snr_band[0]:g} Hz up reaches an SNR of "
                                f"{threshold:g} in every measured file (largest {float(np.nanmax(snr)):.3g})")
     return keep
+
+
+def load_fitted(sweep: Sweep, check_report: dict | None = None) -> tuple[xr.DataArray, np.ndarray]:
+    """The measured rows the fits use (:func:`load` at :func:`fitted_bins`) and their rows of sweep.bins."""
+    used = fitted_bins(sweep)
+    measured = load(sweep, check_report)
+    return (measured if len(used) == len(sweep.bins) else measured.isel(frequency=used)), sweep.bins[used]
 
 
 def files_position_map(sweep: Sweep) -> tuple[PositionMap, Path] | None:

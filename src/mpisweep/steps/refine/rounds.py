@@ -77,21 +77,15 @@ def refine_round(sweep: Sweep, index: int, previous=None, output=None, log=print
     added = [n for n in names if previous is None or n not in previous["blocks"]]
     seconds = float(sum(block_marker(sweep, n)["wall_time_s"] for n in added))
 
-    measured = measurement.load(sweep)
-    used = measurement.fitted_bins(sweep)
-    bins = sweep.bins[used]
-    measured = measured.isel(frequency=used)
-    dictionary = partial_dictionary(sweep, names).isel(frequency=used)
+    measured, bins = measurement.load_fitted(sweep)
+    dictionary = partial_dictionary(sweep, names)  # the fits read the bins they need by label
     r1 = fit_m1(measured, dictionary, bins)
     r2 = fit_m2(measured, dictionary, bins, ranks=sweep.fit.ranks, svd=sweep.fit.svd)
     m3 = sweep.fit.m3
     r3 = fit_m3(measured, dictionary, bins, ranks=m3.ranks, l2=m3.l2, max_iter=m3.max_iter, tol=m3.tol)
     best2, best3 = int(np.nanargmin(r2.eps_global)), int(np.nanargmin(r3.eps_global))
-    missing = np.ones(r1.eps_global.shape, dtype=bool)
-    for i, j in done:
-        missing[i, j] = False
-    w2, w3 = (np.where(missing, np.nan, r.weights[b]) for r, b in ((r2, best2), (r3, best3)))
-    eps = np.asarray(r1.eps_global, float)
+    w2, w3 = r2.shown_weights[best2], r3.shown_weights[best3]  # NaN for the blocks not simulated
+    eps = np.asarray(r1.eps_global, float)  # NaN for the blocks not simulated
     answer = Answer(tuple(int(v) for v in np.unravel_index(int(np.nanargmin(eps)), eps.shape)), w3)
 
     prev_answer = None if previous is None else Answer(tuple(previous["answer"]["m1_index"]),
@@ -135,7 +129,7 @@ def refine_round(sweep: Sweep, index: int, previous=None, output=None, log=print
         "stop": stop,
         "answer": {"m1_index": list(answer.m1), "m1": {"diameter": d_best, p.name: v_best},
                    "m3_weights": np.asarray(w3, float).tolist(), "m2_weights": np.asarray(w2, float).tolist()},
-        "eps_global_m1": np.where(missing, np.nan, eps).tolist(),
+        "eps_global_m1": eps.tolist(),
         "table": (previous["table"] if previous else []) + [row],
         "fit_seconds": time.perf_counter() - t0,
     }
