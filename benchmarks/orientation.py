@@ -62,14 +62,14 @@ def timing(sweep, model: str = "measured", repeats: int = 2) -> None:
     from mpisweep.steps.orientation.phantoms import phantom_index
     from mpisweep.steps.orientation.reconstruct import measurements, system_matrices
 
-    rec = sweep.orientation["reconstruction"]
-    bins = sweep.bins_above(rec["min_frequency"])
+    rec = sweep.orientation.reconstruction
+    bins = sweep.bins_above(rec.min_frequency)
     matrices, angles, _, _, snr = system_matrices(sweep, model, bins)
-    channel, k = select_rows(snr, bins / sweep.cycle, float(rec["min_frequency"]), rec["snr_threshold"])
+    channel, k = select_rows(snr, bins / sweep.cycle, float(rec.min_frequency), rec.snr_threshold)
     A = stack(matrices, channel, k)
-    lam = regularization(A, float(rec["lambda_rel"]))
+    lam = regularization(A, float(rec.lambda_rel))
     U = measurements(sweep, phantom_index(sweep), bins)[:, channel, k].T
-    sweeps = int(rec["iterations"])
+    sweeps = int(rec.iterations)
     print(f"\nKaczmarz timing: A {A.shape}, {U.shape[1]} measurements, {sweeps} sweeps (best of {repeats})")
     kaczmarz(A, U[:, 0], lam, 1)  # compile
     t = time.perf_counter()

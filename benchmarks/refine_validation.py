@@ -39,10 +39,10 @@ sys.path.insert(0, str(REPO / "src"))
 
 from mpisweep.fitting import fit_m1, fit_m3  # noqa: E402
 from mpisweep.steps.dictionary.simulate import simulate_shard  # noqa: E402
-from mpisweep.steps.measurement import measured as measurement  # noqa: E402
 from mpisweep.steps.measurement.virtual_scanner import simulate_component, virtual_scanner  # noqa: E402
 from mpisweep.steps.refine.rounds import entry_names, partial_dictionary, refine_round  # noqa: E402
 from mpisweep.sweep import Sweep, cost  # noqa: E402
+from mpisweep.sweep import measured as measurement  # noqa: E402
 from mpisweep.sweep.config import without_foreign_defaults  # noqa: E402
 from mpisweep.sweep.refine import RefineSettings, coarse_grid, neighbours, next_entries, spacing  # noqa: E402
 

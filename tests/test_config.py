@@ -211,3 +211,122 @@ def test_the_api_degree_limit_is_the_schema_default():
     from mpisweep.sweep.schema import schema_default
 
     assert schema_default("solver", "max_degree") == MAX_DEGREE
+
+
+# ------------------------------------------------------------------ sections, faults, a key added
+@pytest.mark.parametrize("name", sorted(p.relative_to(REPO / "config").as_posix()
+                                        for p in (REPO / "config").rglob("*.yaml") if p.name != "example.yaml"))
+def test_every_shipped_config_round_trips_section_by_section(name):
+    """Each section writes its JSON form and reads it back: the resolved config is the same, hash and all."""
+    sweep = Sweep.load(REPO / "config" / name)
+    back = Sweep.from_dict(json.loads(json.dumps(sweep.to_dict())))
+    assert back.to_dict() == json.loads(json.dumps(sweep.to_dict()))
+    assert back.config_hash == sweep.config_hash
+
+
+def test_measurement_and_orientation_are_typed():
+    sweep = Sweep.load(REPO / "config" / "orientation.yaml")
+    assert sweep.measurement.virtual.transfer_function.gain == (1.0, 0.8)  # per receive channel, filled
+    assert sweep.measurement.mdf.channels == (0, 1)
+    assert sweep.orientation.reconstruction.lambda_rel == pytest.approx(0.01)
+    assert sweep.orientation.phantoms.source == "virtual"
+    with pytest.raises(AttributeError):
+        sweep.orientation.reconstruction.lambda_rel = 1.0  # frozen
+
+
+def test_section_defaults_are_the_schema_defaults():
+    from mpisweep.sweep.refine import RefineSettings
+    from mpisweep.sweep.schema import schema_default
+    from mpisweep.sweep.sections.cluster import ClusterSettings
+
+    r = schema_default("refine")
+    assert RefineSettings() == RefineSettings.from_config(r)
+    assert RefineSettings().weight_threshold == r["weight_threshold"]
+    assert ClusterSettings() == ClusterSettings.from_config(schema_default("cluster"))
+    assert Sweep.load(MINIMAL).refine == RefineSettings()
+
+
+@pytest.mark.parametrize("patch,key", [
+    ({"refine": {"weight_threshold": float("nan")}}, "refine.weight_threshold"),
+    ({"refine": {"margin": float("inf")}}, "refine.margin"),
+    ({"frequencies": {"snr_threshold": float("nan")}}, "frequencies.snr_threshold"),
+    ({"orientation": {"gradient": [float("nan"), -1.0]}}, "orientation.gradient[0]"),
+    ({"scanner": {"phases": [float("inf"), 0.0]}}, "scanner.phases[0]"),
+    ({"scanner": {"drive": [float("nan"), 12.0]}}, "scanner.drive[0]"),
+    ({"offsets": {"z": {"min": float("nan"), "max": 0, "count": 1}}}, "offsets.z.min"),
+    ({"particle": {"viscosity": float("nan")}}, "particle.viscosity"),
+])
+def test_non_finite_values_are_refused_naming_the_key(patch, key):
+    with pytest.raises(ConfigError, match=re.escape(f"config key '{key}'") + ".*not a finite number"):
+        resolved({**MINIMAL, **patch})
+
+
+def test_non_finite_yaml_values_are_refused_naming_the_key(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(MINIMAL) + "refine: {weight_threshold: .nan}\n")
+    with pytest.raises(ConfigError, match=r"'refine.weight_threshold': nan is not a finite number"):
+        Sweep.load(path)
+
+
+@pytest.mark.parametrize("content", [b"grids: {diameters: [20]}\noutput: r\xe9sultats\n", b"\x89PNG\r\n\x1a\n\x00\xff"])
+def test_a_config_that_is_not_utf8_text_is_refused_naming_the_file(tmp_path, content):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=re.escape(f"config file {path}: not UTF-8 text")):
+        Sweep.load(path)
+
+
+def test_refine_max_blocks_below_the_coarse_round_is_refused():
+    cfg = {"grids": {"diameters": [18, 20, 22, 24, 26], "anisotropies": [500, 1000, 1500, 2000, 2500],
+                     "angles": [0]}, "refine": {"enabled": True, "coarse_step": 2, "max_blocks": 1}}
+    with pytest.raises(ConfigError, match=r"'refine.max_blocks': 1 is below the 9 blocks of the coarse round"):
+        resolved(cfg)
+    assert Sweep.load({**cfg, "refine": {**cfg["refine"], "max_blocks": 9}}).refine.max_blocks == 9
+
+
+def test_a_round_at_the_block_cap_says_so():
+    """The cap is the stop's reason even when it leaves no room for new blocks (not "no new blocks")."""
+    import numpy as np
+
+    from mpisweep.sweep.refine import Answer, RefineSettings, decide
+
+    eps = np.full((5, 5), np.nan)
+    done = {(i, j) for i in (0, 2, 4) for j in (0, 2, 4)}
+    for i, j in done:
+        eps[i, j] = 1.0 + abs(i - 2) + abs(j - 2)
+    answer = Answer((2, 2), np.zeros((5, 5)))
+    capped = decide(eps, [], done, RefineSettings(enabled=True, max_blocks=9), answer, 0)
+    assert capped.entries == [] and capped.stop == "refine.max_blocks = 9 reached"
+    going = decide(eps, [], done, RefineSettings(enabled=True, max_blocks=12), answer, 0)
+    assert len(going.entries) == 3 and going.stop == ""
+
+
+def test_field_scale_is_a_typed_key_left_out_of_the_hash_when_not_set():
+    """measurement.virtual.field_scale: the worked example of adding a key (schema, section, docs line)."""
+    import numpy as np
+
+    from mpisweep.sweep.specs import component_spec
+
+    plain = Sweep.load(MINIMAL)
+    assert plain.virtual.field_scale is None and "field_scale" not in plain.to_dict()["measurement"]["virtual"]
+    scaled = Sweep.load({**MINIMAL, "measurement": {"virtual": {"field_scale": {"offsets": [1.07, 1.07]}}}})
+    scale = scaled.virtual.field_scale
+    assert scale.offsets == (1.07, 1.07) and scale.drive == (1, 1, 1)  # the schema's default filled in
+    assert scaled.config_hash != plain.config_hash
+    assert Sweep.from_dict(json.loads(json.dumps(scaled.to_dict()))) == scaled
+    comp = dict(scaled.components[0][1])
+    assert digest(component_spec(scaled, comp)) != digest(component_spec(plain, comp))  # components re-simulate
+    excitation, offsets = scale.apply(scaled.excitation, scaled.offsets)
+    assert excitation.amplitudes == scaled.excitation.amplitudes
+    assert np.allclose(offsets[..., :2], 1.07 * scaled.offsets[..., :2]) and np.all(offsets[..., 2] == 0)
+    drive = scaled.virtual.field_scale.__class__(offsets=(1.0,), drive=(0.96,))
+    assert drive.apply(scaled.excitation, scaled.offsets)[0].amplitudes == pytest.approx(
+        (0.96 * 12.59e-3, 13.55e-3))
+
+
+def test_orientation_on_another_geometry_names_the_key_that_makes_it_so():
+    cfg = {**MINIMAL, "orientation": {"enabled": True, "field_of_view": [30, 30]},
+           "offsets": {"z": {"min": 5, "max": 5, "count": 1}}}
+    with pytest.raises(ConfigError, match=r"config key 'offsets.z': orientation imaging works on the paper's "
+                                          r"geometry only \(an x-y offset grid at z = 0\)"):
+        resolved(cfg)

@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mpisweep"
 
-KERNELS = {"physics", "fitting", "io", "orientation", "figures", "errors", "kernel_cache", "_version"}
+KERNELS = {"physics", "fitting", "io", "orientation", "figures", "errors", "kernel_cache", "_version", "units"}
 # stage → the stages it may import (upstream in the workflow's DAG)
 UPSTREAM = {
     "dictionary": set(),

@@ -9,6 +9,7 @@ import pytest
 
 from mpisweep.errors import MeasurementError, StoreError
 from mpisweep.io.mdf import read_system_matrix
+from mpisweep.io.receive_chain import receive_chain
 from mpisweep.physics.spectra import mixing_bins, spectrum
 from mpisweep.steps.dictionary.assemble import assemble
 from mpisweep.steps.dictionary.m0_dictionary import build_m0
@@ -16,7 +17,7 @@ from mpisweep.steps.dictionary.m0a_dictionary import build_m0a
 from mpisweep.steps.dictionary.simulate import simulate_shard
 from mpisweep.steps.fit.fit import run_fit
 from mpisweep.steps.measurement import measured as measurement
-from mpisweep.steps.measurement.virtual_scanner import simulate_component, transfer_function, virtual_scanner
+from mpisweep.steps.measurement.virtual_scanner import simulate_component, virtual_scanner
 from mpisweep.sweep import Sweep
 
 TINY = {
@@ -84,7 +85,7 @@ def test_measured_rows_are_transfer_function_times_the_component(run):
     measured = measurement.load(sweep, report).values
     with np.load(sweep.layout.component("D18_K300")) as z:
         rows = z["rows"][:, :, sweep.bins[:, 2]].reshape(measured.shape)
-    H = transfer_function(truth["transfer_function"], sweep.bins[:, 2] / sweep.cycle)
+    H = receive_chain(truth["transfer_function"], sweep.bins[:, 2] / sweep.cycle)
     np.testing.assert_allclose(measured, 2.0 * H[None, :, :, None] * rows, rtol=1e-12, atol=0)
 
 

@@ -18,9 +18,9 @@ import pytest
 import xarray as xr
 import yaml
 
+from mpisweep.io.receive_chain import receive_chain
 from mpisweep.io.stores import checksum, open_zarr
 from mpisweep.steps.dictionary.simulate import read_shard
-from mpisweep.steps.measurement.virtual_scanner import transfer_function
 from mpisweep.sweep.config import digest
 from mpisweep.sweep.names import block_name, label
 
@@ -126,7 +126,7 @@ def test_m1_recovers_exact_single_component_and_transfer_function(sweep):
     rows = pd.read_csv(res / "fits" / "eps_rows.csv")
     m1 = rows[rows.model == "M1"]
     cycle = 102 * 16 / 2.5e6
-    H = transfer_function(truth["transfer_function"], m1["bin"].to_numpy() / cycle)
+    H = receive_chain(truth["transfer_function"], m1["bin"].to_numpy() / cycle)
     ch = (m1["channel"] == "y").to_numpy().astype(int)
     want = H[ch, np.arange(len(m1))]
     got = m1["transfer_re"].to_numpy() + 1j * m1["transfer_im"].to_numpy()
@@ -242,9 +242,9 @@ def _record_config(sweep, tmp_path):
 
 def test_a_record_whose_files_state_negative_gradients_images_without_a_geometry_setting(sweep, tmp_path):
     from mpisweep.errors import ConfigError
-    from mpisweep.steps.orientation.geometry import position_map
     from mpisweep.steps.orientation.reconstruct import reconstruct
     from mpisweep.sweep import Sweep
+    from mpisweep.sweep.geometry import calibration_map as position_map
 
     config = _record_config(sweep, tmp_path)
     record = Sweep.load(config)

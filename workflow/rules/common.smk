@@ -7,7 +7,7 @@ from mpisweep.errors import MpisweepError
 from mpisweep.figures import FILE_NAMES as FIGURE_FILES
 from mpisweep.io.atomic import write_json, write_text
 from mpisweep.sweep import cost as mscost
-from mpisweep.steps.measurement import measured as msmeasurement
+from mpisweep.sweep import measured as msmeasurement
 from mpisweep.steps.refine.rounds import round_blocks
 from mpisweep.sweep.specs import all_specs, spec_hashes
 from mpisweep.steps.measurement.virtual_scanner import measurement_files
@@ -53,7 +53,7 @@ COMPONENTS = dict(SWEEP.components)
 # The simulate jobs (mpisweep.sweep.cost): one per block, or per part (mirror-paired angles) of a
 # block too heavy for cluster.max_job_minutes, each with its planned runtime and memory.
 try:
-    JOBS = {job.name: job for job in mscost.plan_jobs(SWEEP)}
+    JOBS = {job.name: job for job in mscost.job_plan(SWEEP)}
 except MpisweepError as _err:
     raise WorkflowError(f"invalid configuration: {_err}") from None
 
@@ -172,10 +172,10 @@ wildcard_constraints:
 
 
 # Orientation imaging (config orientation.enabled): system-matrix sets and their outputs.
-ORIENTATION = SWEEP.orientation["enabled"]
-ORIENTATION_MODELS = list(SWEEP.orientation["models"]) if ORIENTATION else []
+ORIENTATION = SWEEP.orientation.enabled
+ORIENTATION_MODELS = list(SWEEP.orientation.models) if ORIENTATION else []
 FIT_MODELS_FOR_ORIENTATION = [m for m in ORIENTATION_MODELS if m != "measured"]
-VIRTUAL_PHANTOMS = SWEEP.orientation["phantoms"]["source"] == "virtual"
+VIRTUAL_PHANTOMS = SWEEP.orientation.phantoms.source == "virtual"
 ORIENTATION_OUTPUTS = (
     [str(LAYOUT.orientation_summary)]
     + [

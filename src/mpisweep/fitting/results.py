@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..units import ORDER_NAMES
 from .ranks import parse_rank
 
 
@@ -16,8 +17,6 @@ def py_value(v):
         return v.item()
     return v
 
-
-ORDER_NAMES = ("mx", "my", "mz")  # mixing-order columns, one per drive channel
 
 
 @dataclass

@@ -102,9 +102,8 @@ def rotations(excitation: Excitation) -> list[Mirror]:
     if excitation.samples % 2:
         return []
     n = period_counts(excitation)
-    active = [i for i, a in enumerate(excitation.amplitudes) if a != 0.0]
     return [Mirror(axis) for axis, diag in ROTATIONS.items()
-            if all((-1.0) ** n[i] == diag[i] for i in active)]
+            if all((-1.0) ** n[i] == diag[i] for i in excitation.active)]
 
 
 def mirror_symmetry(excitation: Excitation) -> Mirror | None:

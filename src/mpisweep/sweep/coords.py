@@ -20,7 +20,8 @@ import xarray as xr
 
 from ..errors import StoreError
 from ..io.provenance import package_attrs
-from .config import MT, Sweep, digest
+from ..units import MT
+from .config import Sweep, digest
 from .specs import dictionary_spec
 
 ROW_DIMS = ("angle", "channel", "frequency", "offset_y", "offset_x")  # the paper's 2D grid; row_dims(sweep) for any

@@ -15,13 +15,15 @@ into parts of mirror-paired angles, and light jobs are packed into groups within
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..io.atomic import write_json
 from ..physics.solver import ACCURACY_BUDGET, auto_degree, truncation_estimate
 
 
@@ -236,6 +238,20 @@ def plan_jobs(sweep) -> list[Job]:
         if key not in solved:
             solved[key] = solved_points(sweep, deg)
         jobs.extend(_block_jobs(sweep, name, d, k, deg, fields, orbits, solved[key]))
+    return jobs
+
+
+def job_plan(sweep) -> list[Job]:
+    """:func:`plan_jobs`, planned once per resolved config and kept beside it (layout.job_plan): every
+    step that needs a block's parts reads the plan instead of re-planning the whole grid."""
+    path = sweep.layout.job_plan(sweep.config_hash)
+    if path.is_file():
+        try:
+            return [Job(**{**j, "angles": tuple(j["angles"])}) for j in json.loads(path.read_text())]
+        except (ValueError, TypeError, KeyError):
+            pass  # unreadable: plan again and replace it
+    jobs = plan_jobs(sweep)
+    write_json(path, [asdict(j) for j in jobs])
     return jobs
 
 

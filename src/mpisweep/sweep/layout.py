@@ -59,6 +59,10 @@ class Layout:
     def resolved_config(self, config_hash: str) -> Path:
         return self.root / ".resolved" / f"{config_hash}.json"
 
+    def job_plan(self, config_hash: str) -> Path:
+        """The simulate jobs planned for one resolved config (cost.job_plan), written once beside it."""
+        return self.root / ".resolved" / f"{config_hash}.jobs.json"
+
     @property
     def warmup(self) -> Path:
         """Stamp of the numba warm-up (compiled kernels in the cache)."""

@@ -25,28 +25,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .sections.refine import RefineSettings
+from .sections.refine import coarse_steps as steps
 
-@dataclass(frozen=True)
-class RefineSettings:
-    """The config's ``refine`` section (see the schema)."""
-
-    enabled: bool = False
-    coarse_step: tuple[int, int] = (2, 2)  # (diameters, second axis)
-    weight_threshold: float = 0.05
-    margin: float = 0.05
-    tolerance: float = 0.02
-    max_rounds: int = 8
-    max_blocks: int | None = None
+__all__ = ["Answer", "RefineSettings", "coarse_grid", "next_entries", "spacing", "steps"]
 
 
 def coarse_indices(n: int, step: int) -> list[int]:
     """Every step-th index of an axis of n values, the last one always included (the grid's edges)."""
     return sorted(set(range(0, n, max(1, int(step)))) | {n - 1})
-
-
-def steps(step) -> tuple[int, int]:
-    """A coarse step as (diameters, second axis): one int for both, or a pair."""
-    return (int(step), int(step)) if np.ndim(step) == 0 else (int(step[0]), int(step[1]))
 
 
 def coarse_grid(shape: tuple[int, int], step) -> set[tuple[int, int]]:
@@ -131,3 +118,41 @@ def next_entries(eps_m1: np.ndarray, weights: list[np.ndarray], done: set[tuple[
             if e not in done and e not in out:
                 out.append(e)
     return out if room is None else out[:room]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A round's decision: the entries the next round adds, the lattice level they were chosen on, and why the
+    sweep stops ("" = it goes on)."""
+
+    entries: list[tuple[int, int]]
+    level: int
+    stop: str
+
+
+def decide(eps_m1: np.ndarray, weights: list[np.ndarray], done: set[tuple[int, int]], settings: RefineSettings,
+           answer: Answer, index: int, previous: tuple[int, Answer] | None = None) -> Decision:
+    """Round `index`'s decision from its fit; `previous` = (level, answer) of the round before (None for round 0).
+
+    The lattice is the coarse step halved per round, and halved further while a lattice adds nothing. The
+    sweep stops when the block cap is reached, when nothing is left to add, when the answer is unchanged on
+    the finest lattice, or at the round cap.
+    """
+    level = 0 if previous is None else previous[0] + 1
+    capped = settings.max_blocks is not None and len(done) >= settings.max_blocks
+    new = [] if capped else next_entries(eps_m1, weights, done, settings, spacing(settings.coarse_step, level))
+    while not new and not capped and spacing(settings.coarse_step, level) != (1, 1):
+        level += 1
+        new = next_entries(eps_m1, weights, done, settings, spacing(settings.coarse_step, level))
+    finest = previous is not None and spacing(settings.coarse_step, previous[0]) == (1, 1)
+    if capped:
+        stop = f"refine.max_blocks = {settings.max_blocks} reached"
+    elif not new:
+        stop = "no new blocks"
+    elif finest and answer.same_as(previous[1], settings.tolerance):
+        stop = f"answer unchanged (M1 entry, M3 weights within {settings.tolerance:g})"
+    elif index + 1 >= settings.max_rounds:
+        stop = f"refine.max_rounds = {settings.max_rounds} reached"
+    else:
+        stop = ""
+    return Decision(new, level, stop)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -19,6 +21,12 @@ SCHEMA_RESOURCE = resources.files(__package__) / "config.schema.yaml"
 
 
 def load_schema(path=None) -> dict:
+    """The schema as a fresh dict (the package's own, or the file at `path`)."""
+    return copy.deepcopy(_parse_schema(str(path) if path is not None else None))
+
+
+@cache
+def _parse_schema(path: str | None) -> dict:
     import yaml
 
     source = Path(path) if path is not None else SCHEMA_RESOURCE
@@ -57,7 +65,14 @@ def read_yaml(path) -> dict:
     if not path.is_file():
         raise ConfigError(f"config file {path} not found")
     try:
-        cfg = yaml.load(path.read_text(), Loader=_unique_key_loader())  # noqa: S506 - a SafeLoader subclass
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {path}: not UTF-8 text (byte {err.start}: {err.reason}); save it as "
+                          "UTF-8") from None
+    except OSError as err:
+        raise ConfigError(f"config file {path}: cannot be read ({err.strerror})") from None
+    try:
+        cfg = yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 - a SafeLoader subclass
     except ConfigError as err:
         raise ConfigError(f"config file {path}: {err}") from None
     except yaml.YAMLError as err:
@@ -127,6 +142,19 @@ def _describe_error(err) -> str:
     return f"config key '{_key(path)}': {msg}"
 
 
+def _non_finite(instance, path=()):
+    """The key path of the first NaN or infinity in a config (JSON schema ranges let NaN through)."""
+    if isinstance(instance, float) and not math.isfinite(instance):
+        return path
+    items = instance.items() if isinstance(instance, dict) else enumerate(instance) if isinstance(
+        instance, list) else ()
+    for key, value in items:
+        found = _non_finite(value, path + (key,))
+        if found is not None:
+            return found
+    return None
+
+
 def _fill_defaults(instance, schema, root):
     """Recursively insert `default` values of object properties (after validation)."""
     if "$ref" in schema:
@@ -157,6 +185,12 @@ def validate(cfg, schema=None) -> dict:
     if not isinstance(cfg, dict):
         raise ConfigError(f"config: expected a mapping of keys, got {type(cfg).__name__}")
     cfg = copy.deepcopy(dict(cfg))
+    bad = _non_finite(cfg)
+    if bad is not None:
+        value = cfg
+        for key in bad:
+            value = value[key]
+        raise ConfigError(f"config key '{_key(list(bad))}': {value} is not a finite number")
     validator = jsonschema.validators.validator_for(schema)(schema)
     for _ in range(2):  # validate, fill defaults, validate again (defaults must validate too)
         errors = sorted(validator.iter_errors(cfg), key=lambda e: (list(map(str, e.absolute_path)), e.validator))

@@ -45,6 +45,8 @@ def component_spec(sweep: Sweep, component: dict) -> dict:
     spec = {k: d[k] for k in ("model", "particle", "scanner", "offsets", "solver") if k in d}
     spec |= _easy_axes(d)
     spec["virtual_solver"] = d["measurement"]["virtual"]["solver"]
+    if "field_scale" in d["measurement"]["virtual"]:  # (absent: the specs of stated fields are unchanged)
+        spec["field_scale"] = d["measurement"]["virtual"]["field_scale"]
     name = sweep.parameter.name
     spec["component"] = {"diameter": float(component["diameter"]), name: float(component[name])}
     return spec

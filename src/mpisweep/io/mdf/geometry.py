@@ -16,8 +16,6 @@ import numpy as np
 from ._hdf import MDFError, Reader, open_mdf
 from .layout import parse_layout
 
-AXES = ("x", "y", "z")
-
 
 @dataclass(frozen=True)
 class PositionMap:
@@ -66,6 +64,12 @@ def position_map(positions, offset_fields, *, rtol: float = 1e-6, where: str = "
     if p.shape != o.shape or p.shape[0] == 0:
         raise MDFError(f"{where}: /calibration/positions {p.shape} and /calibration/offsetFields {o.shape} "
                        "do not describe the same grid")
+    for name, values in (("positions", p), ("offsetFields", o)):
+        bad = np.argwhere(~np.isfinite(values))
+        if bad.size:
+            i, a = (int(v) for v in bad[0])
+            raise MDFError(f"{where}: /calibration/{name} holds {values[i, a]} at entry {i}, axis {'xyz'[a]} "
+                           f"({len(bad)} non-finite value(s)); the position map needs finite numbers")
     centre, gradient = np.zeros(3), np.zeros(3)
     for a in range(3):
         if np.ptp(p[:, a]) > 0:

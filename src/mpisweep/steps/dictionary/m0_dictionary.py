@@ -14,8 +14,9 @@ from ...io.stores import ROWS_SHA256, checksum, to_zarr
 from ...physics.equilibrium import langevin_moment
 from ...physics.params import Particle
 from ...physics.spectra import spectrum
-from ...sweep.config import NM, Sweep
+from ...sweep.config import Sweep
 from ...sweep.coords import all_coords, m0_dims, store_attrs
+from ...units import NM
 
 
 def m0_rows(sweep: Sweep, diameter_nm: float) -> np.ndarray:

@@ -124,7 +124,7 @@ def block_jobs(sweep: Sweep, name: str) -> list:
     """The planned simulate jobs (cost.Job) of one block: one, or its parts in index order."""
     if sweep.config_hash not in _PLANS:
         plan: dict[str, list] = {}
-        for job in cost.plan_jobs(sweep):
+        for job in cost.job_plan(sweep):
             plan.setdefault(job.block, []).append(job)
         _PLANS.clear()
         _PLANS[sweep.config_hash] = plan

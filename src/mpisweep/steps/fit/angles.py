@@ -9,12 +9,13 @@ configured angle exactly one file are reported as such.
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import replace
 
 from ...errors import MeasurementError
 from ...fitting import fit_m1
-from ...sweep.config import Sweep, freeze, thaw
-from ..measurement import measured as measurement
+from ...sweep import measured as measurement
+from ...sweep.config import Sweep
+from ...sweep.sections.measurement import Columns
 from .dictionaries import open_fp
 
 CANDIDATES = ((0.0, 1), (0.0, -1), (90.0, 1), (90.0, -1))
@@ -22,13 +23,12 @@ CANDIDATES = ((0.0, 1), (0.0, -1), (90.0, 1), (90.0, -1))
 
 def with_mapping(sweep: Sweep, angle_offset: float, angle_sign: int) -> Sweep:
     """The same sweep reading its measured files under another angle mapping."""
-    meas = thaw(sweep.measurement)
-    if meas["source"] == "virtual":  # the virtual scanner's CSV holds model angles: read it as measured data
-        meas["source"] = "mdf"
-        meas["mdf"] = {**meas["mdf"], "directory": str(sweep.layout.measurement), "csv": "calibrations.csv",
-                       "columns": {"file": "file", "angle": "angle"}, "channels": [0, 1], "tolerance": 1e-6}
-    meas["mdf"] = {**meas["mdf"], "angle_offset": float(angle_offset), "angle_sign": int(angle_sign)}
-    return dataclasses.replace(sweep, measurement=freeze(meas))
+    meas = sweep.measurement
+    mdf = replace(meas.mdf, angle_offset=float(angle_offset), angle_sign=int(angle_sign))
+    if meas.source == "virtual":  # the virtual scanner's CSV holds model angles: read it as measured data
+        mdf = replace(mdf, directory=str(sweep.layout.measurement), csv="calibrations.csv",
+                      columns=Columns(file="file", angle="angle"), channels=(0, 1), tolerance=1e-6)
+    return replace(sweep, measurement=replace(meas, source="mdf", mdf=mdf))
 
 
 def check_angles(sweep: Sweep, fp=None, log=print) -> list[dict]:

@@ -10,8 +10,8 @@ from pathlib import Path
 from ...fitting import fit_m0, fit_m0a, fit_m1, fit_m2, fit_m3
 from ...io.atomic import atomic_path
 from ...io.stores import to_zarr
+from ...sweep import measured as measurement
 from ...sweep.config import Sweep
-from ..measurement import measured as measurement
 from .dictionaries import open_fp, open_m0, open_m0a
 from .fit_tables import summary, write_summary, write_tables
 from .models import models_dataset, write_model_mdfs

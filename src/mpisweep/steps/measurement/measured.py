@@ -1,223 +1,34 @@
-"""Measured system matrices for the fits: one MDF file per easy-axis angle, listed in a CSV.
+"""Workflow step `check-measurement`: every measured file against the configured scanner, before any work.
 
-One code path for real and synthetic data: the virtual scanner writes ``<output>/measurement/
-calibrations.csv`` + ``<angle>.mdf``; measured data come as the Zenodo layout
-``DIRECTORY/calibrations.csv`` + ``DIRECTORY/calibrations/<n>.mdf``. Both are indexed by
-:func:`index`, checked by :func:`check` and loaded by :func:`load` through
-:func:`mpisweep.io.mdf.read_system_matrix`.
-
-CSV columns (``measurement.mdf.columns``; ``null`` = detect). Column names are compared in lower
-case with everything in brackets and all non-alphanumerics removed ("Angle [deg]" → "angle").
-
-* file: the first of file, filename, path, mdf, calibration, calibrationfile, name, number, num,
-  nr, no, id, experiment, experimentnumber, measurement; otherwise the only column whose name
-  contains "file" or "path". A value is a path relative to DIRECTORY or DIRECTORY/calibrations;
-  ".mdf" is appended when it has no suffix (so a column of experiment numbers 1, 2, … works).
-* angle: the first of angle, angledeg, angles, easyaxisorientation (the record's own header
-  ``path,easyAxisOrientation``), easyaxisangle, theta, rotation, orientation, connector, phi;
-  otherwise the only column whose name contains "angle" or "orientation". Values in degrees; a trailing unit
-  ("15°", "15 deg") is ignored.
-
-The CSV angle is mapped to the model's easy-axis angle (degrees from x) as
-``angle_offset + angle_sign · angle`` and compared modulo 180° (n and −n are the same uniaxial
-particle). The paper's ϑ is measured from the y axis (0° connector: easy axis ∥ y), hence
-``angle_offset: 90`` in config/paper.yaml; the sense of rotation of the connectors is not stated
-in the paper, so ``angle_sign`` may have to be −1 (compare the M1 ε_global of both).
+The files are indexed and read by the shared reader :mod:`mpisweep.sweep.measured` (the fits, the
+refine rounds and the orientation stage read them through it too); this step checks what each file
+states (drive, sampling, grid, offsets, stored bins), that its evaluation rows hold usable data and,
+for orientation imaging, that the position map (the files' own or the configured one) is sound.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import re
-from pathlib import Path
-
 import numpy as np
 import xarray as xr
 
-from ...errors import MDFError, MeasurementError
-from ...io.mdf import PositionMap, check_compatible, read_position_map, read_system_matrix
+from ...errors import MDFError
+from ...io.mdf import check_compatible
 from ...sweep.config import Sweep
-from ...sweep.names import label
-
-FILE_COLUMNS = ("file", "filename", "path", "mdf", "calibration", "calibrationfile", "name", "number", "num",
-                "nr", "no", "id", "experiment", "experimentnumber", "measurement")
-ANGLE_COLUMNS = ("angle", "angledeg", "angles", "easyaxisorientation", "easyaxisangle", "theta", "rotation",
-                 "orientation", "connector", "phi")
-VIRTUAL_TOLERANCE = 1e-6
-
-
-def _norm(name: str) -> str:
-    name = re.sub(r"[\(\[\{].*?[\)\]\}]", "", str(name).lower())
-    return re.sub(r"[^0-9a-z]", "", name)
-
-
-def _pick(header, given, candidates, contains, what, csv_path):
-    if given:
-        if given not in header:
-            raise MeasurementError(f"{csv_path}: column {given!r} (measurement.mdf.columns.{what}) not found; "
-                                   f"columns are {header}")
-        return given
-    normed = {_norm(h): h for h in header}
-    for c in candidates:
-        if c in normed:
-            return normed[c]
-    hits = [h for h in header if any(s in _norm(h) for s in contains)]
-    if len(hits) == 1:
-        return hits[0]
-    raise MeasurementError(f"{csv_path}: cannot tell which column holds the {what} (columns {header}); "
-                           f"set measurement.mdf.columns.{what}")
-
-
-def _angle_value(text, csv_path, row):
-    m = re.match(r"^\s*([-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)", str(text))
-    if not m:
-        raise MeasurementError(f"{csv_path}: row {row}: angle {text!r} is not a number")
-    return float(m.group(1))
-
-
-def _resolve_file(directory: Path, value: str, csv_path, row) -> Path:
-    value = str(value).strip()
-    names = [value]
-    if not Path(value).suffix or re.fullmatch(r"\d+", value):
-        names.append(value + ".mdf")
-    tried = []
-    for base in (directory, directory / "calibrations"):
-        for name in names:
-            p = Path(name) if Path(name).is_absolute() else base / name
-            tried.append(str(p))
-            if p.is_file():
-                return p
-    raise MeasurementError(f"{csv_path}: row {row}: file {value!r} not found (tried {', '.join(tried)})")
-
-
-def _same_angle(a: float, b: float) -> bool:
-    d = (a - b) % 180.0
-    return min(d, 180.0 - d) < 1e-6
-
-
-def read_index(directory, csv_name="calibrations.csv", columns=None, angle_offset=0.0, angle_sign=1) -> list[dict]:
-    """All rows of the CSV: [{"file": Path, "csv_angle": float, "angle": model angle (deg, [0, 180))}]."""
-    directory = Path(directory)
-    csv_path = directory / csv_name
-    if not directory.is_dir():
-        raise MeasurementError(f"measurement.mdf.directory: {directory} is not a directory")
-    if not csv_path.is_file():
-        raise MeasurementError(f"measurement.mdf.csv: {csv_path} not found")
-    columns = columns or {}
-    with open(csv_path, newline="") as f:
-        sample = f.read(4096)
-        f.seek(0)
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.DictReader(f, dialect=dialect)
-        header = [h for h in (reader.fieldnames or []) if h is not None]
-        if not header:
-            raise MeasurementError(f"{csv_path}: empty CSV (no header)")
-        fcol = _pick(header, columns.get("file"), FILE_COLUMNS, ("file", "path"), "file", csv_path)
-        acol = _pick(header, columns.get("angle"), ANGLE_COLUMNS, ("angle", "orientation"), "angle", csv_path)
-        rows = []
-        for i, rec in enumerate(reader, start=2):
-            if not any((v or "").strip() for v in rec.values() if isinstance(v, str)):
-                continue
-            csv_angle = _angle_value(rec.get(acol), csv_path, i)
-            rows.append({
-                "file": _resolve_file(directory, rec.get(fcol), csv_path, i),
-                "csv_angle": csv_angle,
-                "angle": (float(angle_offset) + float(angle_sign) * csv_angle) % 180.0,
-                "row": i,
-            })
-    if not rows:
-        raise MeasurementError(f"{csv_path}: no data rows")
-    return rows
-
-
-def index_path(sweep: Sweep) -> Path:
-    """The CSV that lists the measured files."""
-    if sweep.source == "virtual":
-        return sweep.layout.virtual_index
-    return Path(sweep.mdf["directory"]) / sweep.mdf["csv"]
-
-
-def index(sweep: Sweep) -> list[dict]:
-    """One entry per configured angle (grid order): {"file", "angle" (the grid's value), "csv_angle"}."""
-    csv_path = index_path(sweep)
-    if sweep.source == "virtual":
-        rows = read_index(csv_path.parent, csv_path.name, {"file": "file", "angle": "angle"})
-    else:
-        m = sweep.mdf
-        rows = read_index(m["directory"], m["csv"], m["columns"], m["angle_offset"], m["angle_sign"])
-    out = []
-    for angle in sweep.angles:
-        hits = [r for r in rows if _same_angle(r["angle"], angle)]
-        if not hits:
-            have = sorted({round(r["angle"], 6) for r in rows})
-            raise MeasurementError(f"{csv_path}: no file for the configured angle {label(angle)}° "
-                                   f"(grids.angles); the CSV gives model angles {have} (after angle_offset/angle_sign)")
-        if len(hits) > 1:
-            raise MeasurementError(f"{csv_path}: rows {[h['row'] for h in hits]} all map to angle {label(angle)}°")
-        out.append({"file": hits[0]["file"], "angle": float(angle), "csv_angle": hits[0]["csv_angle"]})
-    return out
-
-
-def expected_fields(sweep: Sweep) -> dict:
-    """What every measured file must match (keys of mpisweep.io.mdf.check_compatible)."""
-    sc, o = sweep.scanner, sweep.offset_grid
-    return {
-        "cycle": sweep.cycle,
-        "base_frequency": sc.base_frequency,
-        "dividers": [d for d, a in zip(sc.dividers, sc.amplitudes_T) if a > 0],  # the active channels
-        "num_sampling_points": sc.samples,
-        "grid_size": [o.nx, o.ny] + ([o.nz] if o.nz > 1 else []),
-        "offset_fields": sweep.offsets.reshape(-1, 3)[:, : 2 if o.is_planar else 3],
-    }
-
-
-def receive_channels(sweep: Sweep) -> list[int]:
-    """The measured files' receive channels used as the configured ones (scanner.receive), in order."""
-    return list(range(len(sweep.channels))) if sweep.source == "virtual" else list(sweep.mdf["channels"])
-
-
-def _tolerance(sweep: Sweep) -> float:
-    return VIRTUAL_TOLERANCE if sweep.source == "virtual" else float(sweep.mdf["tolerance"])
-
-
-def _subgrid(sweep: Sweep, ds: xr.Dataset, path) -> xr.Dataset:
-    """The file's offsets that make up the configured grid (measurement.mdf.offset_subgrid), in grid order."""
-    want = sweep.offsets.reshape(-1, 3)
-    if "offset_field" not in ds.coords:
-        raise MDFError(f"{path}: /calibration/offsetFields is missing; measurement.mdf.offset_subgrid needs it")
-    have = np.asarray(ds["offset_field"].values, float).reshape(-1, 3)
-    dist = np.abs(have[None, :, :] - want[:, None, :]).max(axis=-1)  # (configured, file)
-    pick = dist.argmin(axis=1)
-    miss = dist[np.arange(want.shape[0]), pick] > _tolerance(sweep) * max(float(np.abs(want).max()), 1e-30)
-    if miss.any():
-        i = int(np.argmax(miss))
-        shown = want[i, : 2 if sweep.offset_grid.is_planar else 3]
-        raise MDFError(f"{path}: /calibration/offsetFields holds no offset at {(shown * 1e3).round(6).tolist()} mT "
-                       "of the configured grid: with measurement.mdf.offset_subgrid the configured offsets must be "
-                       "points of the files' grid (e.g. count 6 over the same range for every second of 11)")
-    out = ds.isel(offset=pick)
-    o = sweep.offset_grid
-    out.attrs["calibration_size"] = np.array([o.nx, o.ny, o.nz])
-    return out
-
-
-def _read(sweep: Sweep, path: Path, bins=None) -> xr.Dataset:
-    ds = read_system_matrix(path, frequencies=bins)
-    if sweep.source == "mdf" and sweep.mdf.get("offset_subgrid"):
-        ds = _subgrid(sweep, ds, path)
-    if "period" in ds.dims:
-        raise MDFError(f"{path}: /acquisition/numPeriodsPerFrame is {ds.sizes['period']}; "
-                       "one period per frame is supported")
-    need = max(receive_channels(sweep)) + 1
-    if ds.sizes["channel"] < need:
-        raise MDFError(f"{path}: /acquisition/receiver/numChannels is {ds.sizes['channel']}, config uses channel "
-                       f"{need - 1} (measurement.mdf.channels)")
-    return ds
-
+from ...sweep.geometry import calibration_map
+from ...sweep.measured import (  # noqa: F401 - re-exported until the callers import mpisweep.sweep.measured
+    calibration,
+    expected_fields,
+    files_position_map,
+    fitted_bins,
+    index,
+    index_path,
+    load,
+    load_fitted,
+    read_file,
+    read_index,
+    receive_channels,
+    tolerance,
+)
 
 #: below this SNR (where the file gives one) no evaluation bin carries signal worth fitting
 MIN_USABLE_SNR = 1.0
@@ -249,12 +60,12 @@ def check_data(sweep: Sweep, ds: xr.Dataset, path) -> None:
 def check(sweep: Sweep) -> dict:
     """Check every measured file against the configured scanner; MeasurementError/MDFError naming file and field."""
     entries = index(sweep)
-    tol = _tolerance(sweep)
+    tol = tolerance(sweep)
     bins = sweep.bin_indices
     configured = expected_fields(sweep)
     report = []
     for e in entries:
-        ds = _read(sweep, e["file"])
+        ds = read_file(sweep, e["file"])
         expected = dict(configured)
         if "offset_field" not in ds.coords and ds.attrs.get("calibration_method") != "hybrid":
             # a robot calibration moves the sample instead of applying offsets: nothing to compare them with
@@ -270,6 +81,8 @@ def check(sweep: Sweep) -> dict:
         if "offset_fields" not in expected:
             report[-1]["offset_fields"] = (f"not compared: a {ds.attrs.get('calibration_method', '?')} calibration "
                                            "without /calibration/offsetFields")
+    if sweep.orientation.enabled:
+        calibration_map(sweep)  # the position map is checked now, not after the fits
     return {
         "source": sweep.source,
         "tolerance": tol,
@@ -281,82 +94,3 @@ def check(sweep: Sweep) -> dict:
                      for k, v in configured.items()},
         "files": report,
     }
-
-
-def load(sweep: Sweep, check_report: dict | None = None) -> xr.DataArray:
-    """Measured rows (angle, channel, frequency, offset) complex at the evaluation bins, the configured
-    receive channels."""
-    entries = index(sweep) if check_report is None else [
-        {"file": Path(f["file"]), "angle": f["angle"]} for f in check_report["files"]]
-    bins = sweep.bin_indices
-    chans = receive_channels(sweep)
-    data = []
-    for e in entries:
-        ds = _read(sweep, e["file"], bins=bins)
-        sm = ds["system_matrix"].transpose("channel", "frequency", "offset").values[chans]
-        data.append(sm)
-    arr = np.stack(data).astype(np.complex128)
-    return xr.DataArray(
-        arr, dims=("angle", "channel", "frequency", "offset"),
-        coords={"angle": [e["angle"] for e in entries], "channel": list(sweep.channels),
-                "frequency": bins.astype(np.int64)},
-        name="measured", attrs={"files": json.dumps([str(e["file"]) for e in entries])},
-    )
-
-
-def calibration(sweep: Sweep, bins) -> tuple[np.ndarray, np.ndarray | None, list[float]]:
-    """The measured calibration at any rfft bins: rows (angle, receive channel, bin, offset), SNR (angle, channel,
-    bin) or None when a file has no /calibration/snr, and the angles (grid order)."""
-    rows, snrs = [], []
-    entries = index(sweep)
-    chans = receive_channels(sweep)
-    for e in entries:
-        ds = _read(sweep, e["file"], bins=np.asarray(bins, np.int64))
-        rows.append(ds["system_matrix"].transpose("channel", "frequency", "offset").values[chans])
-        snrs.append(ds["snr"].transpose("channel", "frequency").values[chans] if "snr" in ds else None)
-    snr = None if any(s is None for s in snrs) else np.stack(snrs)
-    return np.stack(rows).astype(np.complex128), snr, [e["angle"] for e in entries]
-
-
-def fitted_bins(sweep: Sweep) -> np.ndarray:
-    """Positions in sweep.bins of the rows the fits use: all of them, or (frequencies.select snr) those whose
-    /calibration/snr reaches frequencies.snr_threshold on some receive channel in every measured file."""
-    if sweep.snr_band is None:
-        return np.arange(len(sweep.bin_indices))
-    threshold = sweep.snr_band[1]
-    _, snr, _ = calibration(sweep, sweep.bin_indices)
-    if snr is None:
-        raise MeasurementError(f"frequencies.select snr: the measured files in {index_path(sweep).parent} have no "
-                               "/calibration/snr (the virtual scanner writes it when measurement.virtual.snr_db is "
-                               "set); use frequencies.select mixing")
-    keep = np.flatnonzero((snr.max(axis=1) >= threshold).all(axis=0))
-    if keep.size == 0:
-        raise MeasurementError(f"frequencies.snr_threshold: no bin from {sweep.snr_band[0]:g} Hz up reaches an SNR of "
-                               f"{threshold:g} in every measured file (largest {float(np.nanmax(snr)):.3g})")
-    return keep
-
-
-def load_fitted(sweep: Sweep, check_report: dict | None = None) -> tuple[xr.DataArray, np.ndarray]:
-    """The measured rows the fits use (:func:`load` at :func:`fitted_bins`) and their rows of sweep.bins."""
-    used = fitted_bins(sweep)
-    measured = load(sweep, check_report)
-    return (measured if len(used) == len(sweep.bins) else measured.isel(frequency=used)), sweep.bins[used]
-
-
-def files_position_map(sweep: Sweep) -> tuple[PositionMap, Path] | None:
-    """The position map the calibration files state (the same in every file) and the first file stating it;
-    None when no file has /calibration/positions. MDFError when only some have them or two differ."""
-    maps = [(e["file"], read_position_map(e["file"])) for e in index(sweep)]
-    have = [(f, m) for f, m in maps if m is not None]
-    if not have:
-        return None
-    lacking = [f for f, m in maps if m is None]
-    if lacking:
-        raise MDFError(f"{lacking[0]}: no /calibration/positions, while {have[0][0]} has them")
-    first_file, first = have[0]
-    scale = float(np.abs(sweep.offsets).max())
-    for f, m in have[1:]:
-        if m.differs_from(first, scale):
-            raise MDFError(f"{f}: its positions map onto offsets as {m.describe()}, but {first_file} as "
-                           f"{first.describe()}")
-    return first, first_file

@@ -34,9 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import ConfigError, MDFError, StoreError
+from ...errors import StoreError
 from ...io.atomic import atomic_path, write_csv, write_json
 from ...io.mdf import write_system_matrix
+from ...io.receive_chain import receive_chain
 from ...physics.block import simulate_block
 from ...physics.solver import auto_degree
 from ...sweep.config import Sweep, digest
@@ -44,50 +45,13 @@ from ...sweep.coords import system_matrix_dataset
 from ...sweep.geometry import configured_map
 from ...sweep.names import label
 from ...sweep.progress import printer
+from ...sweep.sections.base import dump
 from ...sweep.specs import component_spec
 
 
 def measurement_files(sweep: Sweep) -> list[tuple[Path, float]]:
     """(MDF path, angle in degrees) the virtual scanner writes, one per configured angle."""
     return [(sweep.layout.virtual_file(a), float(a)) for a in sweep.angles]
-
-
-# ----------------------------------------------------------------------- transfer function
-def transfer_function(tf: dict, freqs_hz, channels: int = 2) -> np.ndarray:
-    """Complex receive transfer function (channels, F) for the receive channels at `freqs_hz` (the first
-    `channels` gains, phases or file channels)."""
-    f = np.asarray(freqs_hz, dtype=float)
-    kind = tf["kind"]
-    if kind == "unity":
-        return np.ones((channels, f.size), dtype=complex)
-    if kind == "analytic":
-        s_hp = 1j * f / float(tf["highpass"])
-        shape = (s_hp / (1 + s_hp) / (1 + 1j * f / float(tf["lowpass"])) ** 2
-                 * np.exp(-2j * np.pi * f * float(tf["delay"])))
-        gains = np.asarray(tf["gain"][:channels], float) * np.exp(1j * np.radians(np.asarray(tf["phase"][:channels],
-                                                                                              float)))
-        return gains[:, None] * shape[None, :]
-    if kind == "h5":
-        import h5py
-
-        path = Path(tf["path"])
-        if not path.exists():
-            raise ConfigError(f"measurement.virtual.transfer_function.path: {path} not found")
-        with h5py.File(path, "r") as h:
-            if "transferFunction" not in h or "frequencies" not in h:
-                raise MDFError(f"{path}: needs /transferFunction (channel, frequency, 2) and /frequencies")
-            table = np.asarray(h["transferFunction"][...], float)
-            ftab = np.asarray(h["frequencies"][...], float).reshape(-1)
-        if table.ndim != 3 or table.shape[-1] != 2 or table.shape[1] != ftab.size:
-            raise MDFError(f"{path}: /transferFunction has shape {table.shape}, expected (C, {ftab.size}, 2)")
-        out = np.empty((channels, f.size), dtype=complex)
-        for i, ch in enumerate(tf["channels"][:channels]):
-            if ch >= table.shape[0]:
-                raise ConfigError(f"measurement.virtual.transfer_function.channels: {ch} not in the {table.shape[0]} "
-                                 f"channels of {path}")
-            out[i] = np.interp(f, ftab, table[ch, :, 0]) + 1j * np.interp(f, ftab, table[ch, :, 1])
-        return out
-    raise ConfigError(f"measurement.virtual.transfer_function.kind: unknown kind {kind!r}")
 
 
 # -------------------------------------------------------------------------- components
@@ -100,16 +64,16 @@ def component_settings(sweep: Sweep, component: dict, offsets: np.ndarray | None
     truncation degree per offset; rtol: the dictionary's × rtol_factor.
     """
     particle = sweep.particle(component["diameter"], component[sweep.parameter.name])
-    v = sweep.virtual["solver"]
+    v = sweep.virtual.solver
     base_rtol = sweep.solver_rtol(particle)
-    rtol = base_rtol if v["rtol_factor"] == 1 else base_rtol * float(v["rtol_factor"])
+    rtol = base_rtol if v.rtol_factor == 1 else base_rtol * float(v.rtol_factor)
     offsets = sweep.offsets if offsets is None else offsets
     degree = sweep.solver.degree
-    if int(v["degree_offset"]) == 0:
+    if int(v.degree_offset) == 0:
         return (None if degree is None else np.full(offsets.shape[:-1], int(degree))), float(rtol)
     base = np.array([degree or auto_degree(particle, sweep.excitation.with_offset(o).max_field())
                      for o in offsets.reshape(-1, 3)]).reshape(offsets.shape[:-1])
-    return base + int(v["degree_offset"]), float(rtol)
+    return base + int(v.degree_offset), float(rtol)
 
 
 def simulate_component(sweep: Sweep, component: dict, output, progress: bool = True) -> dict:
@@ -119,7 +83,10 @@ def simulate_component(sweep: Sweep, component: dict, output, progress: bool = T
     bins = np.arange(sweep.scanner.samples // 2 + 1)
     # max_degree=None: a finer discretisation (L + degree_offset) of fields the config check has limited
     axes = sweep.easy_axes if sweep.directions else sweep.angles
-    res = simulate_block(particle, sweep.excitation, axes, sweep.offsets, bins, degree=degrees, rtol=rtol,
+    excitation, offsets = sweep.excitation, sweep.offsets
+    if sweep.virtual.field_scale is not None:  # a miscalibrated scanner: the files state the nominal fields
+        excitation, offsets = sweep.virtual.field_scale.apply(excitation, offsets)
+    res = simulate_block(particle, excitation, axes, offsets, bins, degree=degrees, rtol=rtol,
                          progress=printer(particle.describe()) if progress else None, max_degree=None,
                          channels=sweep.scanner.receive_axes)
     degrees = res.degrees
@@ -154,15 +121,15 @@ def virtual_scanner(sweep: Sweep, component_files=None) -> dict:
     files = component_files or [sweep.layout.component(name) for name, _ in sweep.components]
     total, details = _mixture(sweep, files)
     freqs = np.arange(total.shape[2]) / sweep.cycle
-    H = transfer_function(virt["transfer_function"], freqs, len(sweep.channels))  # (channel, K)
+    H = receive_chain(dump(virt.transfer_function), freqs, len(sweep.channels))  # (channel, K)
     signal = total * H.reshape(H.shape + (1,) * len(sweep.offset_grid.shape))
     rms = float(np.sqrt(np.mean(np.abs(signal[:, :, sweep.bin_indices]) ** 2)))
-    rng = np.random.default_rng(int(virt["seed"]))
-    if virt["snr_db"] is None:
+    rng = np.random.default_rng(int(virt.seed))
+    if virt.snr_db is None:
         sigma = 0.0
         measured = signal
     else:
-        sigma = rms * 10.0 ** (-float(virt["snr_db"]) / 20.0)
+        sigma = rms * 10.0 ** (-float(virt.snr_db) / 20.0)
         noise = (rng.standard_normal(signal.shape) + 1j * rng.standard_normal(signal.shape)) * (sigma / math.sqrt(2))
         measured = signal + noise
     written = []
@@ -182,12 +149,12 @@ def virtual_scanner(sweep: Sweep, component_files=None) -> dict:
         "components": details,
         "weights_normalized": [d["weight"] / sum(c["weight"] for c in details) for d in details],
         "dominant": max(details, key=lambda d: d["weight"]),
-        "transfer_function": dict(virt["transfer_function"]),
-        "snr_db": virt["snr_db"],
+        "transfer_function": dump(virt.transfer_function),
+        "snr_db": virt.snr_db,
         "noise_sigma": sigma,
         "signal_rms": rms,
-        "seed": int(virt["seed"]),
-        "solver": dict(virt["solver"]),
+        "seed": int(virt.seed),
+        "solver": dump(virt.solver),
         "files": written,
     }
     write_json(sweep.layout.truth, truth)

@@ -16,32 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import ConfigError
 from ...io.mdf import PositionMap
-from ...sweep.config import MT, Sweep
-from ...sweep.geometry import MM, configured_map
-from ..measurement.measured import files_position_map
-
-
-def position_map(sweep: Sweep, required: bool = True) -> PositionMap | None:
-    """The map of the calibration files, else the configured one; ConfigError on a contradiction, and on
-    none at all when `required` (else None)."""
-    stated = files_position_map(sweep)
-    configured = configured_map(sweep)
-    if stated is None:
-        if configured is None and required:
-            raise ConfigError("config key 'orientation.gradient': the calibration files have no "
-                              "/calibration/positions, so the position ↔ offset map must be configured: set "
-                              "orientation.gradient (T/m per axis, signed; negative on x and y for an FFP scanner)")
-        return configured
-    files_map, where = stated
-    if configured is not None and configured.differs_from(files_map, float(np.abs(sweep.offsets).max())):
-        key = "gradient" if sweep.orientation.get("gradient") is not None else "field_of_view"
-        value = list(sweep.orientation[key])
-        raise ConfigError(f"config key 'orientation.{key}' {value} ({configured.describe()}) contradicts the "
-                          f"calibration files: {where} states {files_map.describe()}; remove orientation.{key} "
-                          "to use the files' map, or correct it")
-    return files_map
+from ...sweep.config import Sweep
+from ...sweep.geometry import MM
+from ...units import MT
 
 
 @dataclass(frozen=True)

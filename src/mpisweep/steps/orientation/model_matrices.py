@@ -28,17 +28,18 @@ import xarray as xr
 from ...io.atomic import atomic_path
 from ...io.mdf import write_system_matrix
 from ...io.provenance import package_attrs
+from ...io.receive_chain import receive_chain
 from ...io.stores import open_zarr, stamp_variables, to_zarr, verify_variables
 from ...physics.block import simulate_block
 from ...physics.spectra import CHANNELS
-from ...sweep.config import MT, Sweep, expand_grid
+from ...sweep.config import Sweep, expand_grid
 from ...sweep.coords import system_matrix_dataset
+from ...sweep.geometry import calibration_map
+from ...sweep.measured import calibration
 from ...sweep.names import block_name, label
 from ...sweep.progress import printer
 from ...sweep.workers import map_over_sweep
-from ..measurement.measured import calibration
-from ..measurement.virtual_scanner import transfer_function as tabulated_transfer_function
-from .geometry import position_map
+from ...units import MT
 
 FIT_MODELS = ("M1", "M2", "M3")
 #: weights below this fraction of the largest are treated as zero (NNLS returns exact zeros; this drops round-off)
@@ -49,19 +50,17 @@ def model_sweep(sweep: Sweep) -> Sweep:
     """The sweep on the model matrices' offset grid (orientation.matrices.offsets; default the calibration's)."""
     from dataclasses import replace
 
-    from ...sweep.config import OffsetGrid
+    from ...sweep.sections.scanner import OffsetGrid
 
-    o = sweep.orientation["matrices"]["offsets"]
+    o = sweep.orientation.matrices.offsets
     if o is None:
         return sweep
-    return replace(sweep, offset_grid=OffsetGrid((float(o["x"]["min"]) * MT, float(o["x"]["max"]) * MT),
-                                                 (float(o["y"]["min"]) * MT, float(o["y"]["max"]) * MT),
-                                                 int(o["x"]["count"]), int(o["y"]["count"])))
+    return replace(sweep, offset_grid=OffsetGrid.from_config(o, "orientation.matrices.offsets"))
 
 
 def model_angles(sweep: Sweep) -> tuple[float, ...]:
     """Angles of the model matrices (default: the calibration angles)."""
-    given = sweep.orientation["matrices"]["angles"]
+    given = sweep.orientation.matrices.angles
     return sweep.angles if given is None else expand_grid(given, "orientation.matrices.angles")
 
 
@@ -104,38 +103,38 @@ def _simulate_all(sweep: Sweep, points, angles, bins, workers: int, progress: bo
 
 def synthesize(sweep: Sweep, models=None, progress: bool = True, log=print, workers: int = 1) -> dict:
     """Write the model matrices of every fit model in orientation.models (or `models`); return a summary."""
-    wanted = [m for m in (models or sweep.orientation["models"]) if m in FIT_MODELS]
-    bins = sweep.bins_above(sweep.orientation["matrices"]["min_frequency"])
+    wanted = [m for m in (models or sweep.orientation.models) if m in FIT_MODELS]
+    bins = sweep.bins_above(sweep.orientation.matrices.min_frequency)
     angles = model_angles(sweep)
     entries = {m: fitted_entries(sweep, m) for m in wanted}
     union = sorted({(d, k) for es in entries.values() for d, k, _ in es})
     cal_angles = tuple(sweep.angles)
     target = model_sweep(sweep)
-    pmap = position_map(sweep, required=False)  # the MDF files carry positions where the geometry is known
+    pmap = calibration_map(sweep, required=False)  # the MDF files carry positions where the geometry is known
     same = tuple(angles) == cal_angles and target is sweep
-    tf_cfg = sweep.orientation["matrices"]["transfer_function"]
+    tf_cfg = sweep.orientation.matrices.transfer_function
     start = time.perf_counter()
     rows = _simulate_all(target, union, angles, bins, workers, progress)
     cal_rows = {}
-    if tf_cfg["source"] == "calibration" and not same:
+    if tf_cfg.source == "calibration" and not same:
         cal_rows = _simulate_all(sweep, union, cal_angles, bins, workers, progress)
     log(f"simulated {len(union)} (D, K) entries × {len(angles)} angles × "
         f"{target.offsets.shape[0] * target.offsets.shape[1]} "
         f"offsets on {bins.size} bins in {time.perf_counter() - start:.1f} s ({workers} processes)")
     measured = None
-    if tf_cfg["source"] == "calibration":
+    if tf_cfg.source == "calibration":
         measured, _, _ = calibration(sweep, bins)
         measured = measured.reshape(measured.shape[:3] + sweep.offsets.shape[:2])
     summary = {}
     for m in wanted:
         phi = sum(w * rows[(d, k)] for d, k, w in entries[m])
-        if tf_cfg["source"] == "calibration":
+        if tf_cfg.source == "calibration":
             phi_cal = phi if same else sum(w * cal_rows[(d, k)] for d, k, w in entries[m])
             a = fit_transfer_function(phi_cal.reshape(phi_cal.shape[:3] + (-1,)),
                                       measured.reshape(measured.shape[:3] + (-1,)))
         else:
-            tf = {"kind": "h5", "path": tf_cfg["path"], "channels": list(tf_cfg["channels"])}
-            a = tabulated_transfer_function(tf, bins / sweep.cycle)
+            tf = {"kind": "h5", "path": tf_cfg.path, "channels": list(tf_cfg.channels)}
+            a = receive_chain(tf, bins / sweep.cycle)
         sm = phi * a[None, :, :, None, None]
         write_model(target, m, sm, a, bins, angles, entries[m], pmap)
         summary[m] = {"entries": [{"diameter_nm": d, "anisotropy_Jm3": k, "weight": w} for d, k, w in entries[m]]}
@@ -158,7 +157,7 @@ def write_model(sweep: Sweep, model: str, sm: np.ndarray, a: np.ndarray, bins, a
                 "offset_x": ("offset_x", np.round(grid[0, :, 0] / MT, 12), {"units": "mT"})},
         attrs={"model": model, "entries": json.dumps([{"diameter_nm": d, "anisotropy_Jm3": k, "weight": w}
                                                       for d, k, w in entries]),
-               "transfer_function_source": sweep.orientation["matrices"]["transfer_function"]["source"],
+               "transfer_function_source": sweep.orientation.matrices.transfer_function.source,
                "config_hash": sweep.config_hash, **package_attrs()},
     )
     with atomic_path(lay.model_matrices(model), suffix=".zarr") as tmp:

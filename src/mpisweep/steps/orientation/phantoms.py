@@ -34,15 +34,18 @@ from ...errors import MeasurementError
 from ...io.atomic import write_csv, write_json
 from ...io.mdf import PositionMap
 from ...io.mdf.measurement import write_measurement
+from ...io.receive_chain import receive_chain
 from ...physics.block import simulate_block
 from ...sweep.config import Sweep, expand_grid
 from ...sweep.coords import system_matrix_dataset
+from ...sweep.geometry import calibration_map
+from ...sweep.measured import read_index
 from ...sweep.names import label
 from ...sweep.progress import printer
+from ...sweep.sections.base import dump
 from ...sweep.workers import map_over_sweep
-from ..measurement.measured import read_index
-from ..measurement.virtual_scanner import component_settings, transfer_function
-from .geometry import ImageGrid, position_map, position_to_offset, warn_outside
+from ..measurement.virtual_scanner import component_settings
+from .geometry import ImageGrid, position_to_offset, warn_outside
 
 CSV_COLUMNS = ["experimentNumber", "easyAxisOrientation", "x", "y", "path"]
 
@@ -50,7 +53,7 @@ CSV_COLUMNS = ["experimentNumber", "easyAxisOrientation", "x", "y", "path"]
 # ----------------------------------------------------------------------------- the plan
 def positions_mm(sweep: Sweep) -> np.ndarray:
     """(P, 2) positions (x, y) in mm of the single-sample phantoms."""
-    spec = sweep.orientation["phantoms"]["positions"]
+    spec = sweep.orientation.phantoms.positions
     if isinstance(spec, (list, tuple)):
         return np.asarray([[float(x), float(y)] for x, y in spec])
     rng = np.random.default_rng(int(spec.get("seed", 7)))
@@ -62,10 +65,10 @@ def positions_mm(sweep: Sweep) -> np.ndarray:
 
 def plan(sweep: Sweep) -> list[dict]:
     """Every virtual phantom: {number, kind ("single" or "map"), samples [{x, y (mm), angle (deg), amount}]}."""
-    ph = sweep.orientation["phantoms"]
-    orientations = expand_grid(ph["orientations"], "orientation.phantoms.orientations")
+    ph = sweep.orientation.phantoms
+    orientations = expand_grid(ph.orientations, "orientation.phantoms.orientations")
     positions = positions_mm(sweep)
-    if isinstance(ph["positions"], Mapping) and not ph["positions"].get("cross", True):
+    if isinstance(ph.positions, Mapping) and not ph.positions.get("cross", True):
         pairs = [(orientations[i % len(orientations)], xy) for i, xy in enumerate(positions)]  # one each
     else:
         pairs = [(angle, xy) for angle in orientations for xy in positions]
@@ -73,7 +76,7 @@ def plan(sweep: Sweep) -> list[dict]:
     for angle, (x, y) in pairs:
         out.append({"number": len(out) + 1, "kind": "single",
                     "samples": [{"x": float(x), "y": float(y), "angle": float(angle) % 180.0, "amount": 1.0}]})
-    for samples in ph["maps"]:
+    for samples in ph.maps:
         out.append({"number": len(out) + 1, "kind": "map",
                     "samples": [{"x": float(s["x"]), "y": float(s["y"]), "angle": float(s["angle"]) % 180.0,
                                  "amount": float(s.get("amount", 1.0))} for s in samples]})
@@ -121,29 +124,29 @@ def noise_free_signals(sweep: Sweep, phantoms: list[dict], pmap: PositionMap, pr
     for angle, comp, rows in simulated:
         for (i, s), r in zip(by_angle[angle], rows):
             out[i] += s["amount"] * r * (comp["weight"] / total_w)
-    H = transfer_function(sweep.virtual["transfer_function"], np.arange(nbins) / sweep.cycle)
+    H = receive_chain(dump(sweep.virtual.transfer_function), np.arange(nbins) / sweep.cycle)
     return out * H[None]
 
 
 def simulate_phantoms(sweep: Sweep, progress: bool = True, workers: int = 1, log=print) -> dict:
     """Write the virtual phantom measurements, measurements.csv and truth.json; return the truth."""
-    lay, ph = sweep.layout, sweep.orientation["phantoms"]
+    lay, ph = sweep.layout, sweep.orientation.phantoms
     phantoms = plan(sweep)
-    pmap = position_map(sweep)
+    pmap = calibration_map(sweep)
     warn_outside(sweep, pmap, phantoms, log)
     signal = noise_free_signals(sweep, phantoms, pmap, progress, workers)
     rms = float(np.sqrt(np.mean(np.abs(signal[:, :, sweep.bin_indices]) ** 2)))
-    sigma = 0.0 if ph["snr_db"] is None else rms * 10.0 ** (-float(ph["snr_db"]) / 20.0)
-    rng = np.random.default_rng(int(ph["seed"]))
+    sigma = 0.0 if ph.snr_db is None else rms * 10.0 ** (-float(ph.snr_db) / 20.0)
+    rng = np.random.default_rng(int(ph.seed))
 
     def noise(shape):
         return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) * (sigma / math.sqrt(2))
 
     background = (rng.standard_normal(signal.shape[1:]) + 1j * rng.standard_normal(signal.shape[1:])) * (
-        float(ph["background"]) * rms / math.sqrt(2))
+        float(ph.background) * rms / math.sqrt(2))
     attrs = system_matrix_dataset(sweep, np.zeros((2, signal.shape[2], sweep.offset_grid.ny, sweep.offset_grid.nx)),
                                   None).attrs
-    F, E = int(ph["frames"]), int(ph["background_frames"])
+    F, E = int(ph.frames), int(ph.background_frames)
     rows = []
     for p, s in zip(phantoms, signal):
         fg = (s + background)[..., None] + noise(s.shape + (F,))
@@ -159,10 +162,10 @@ def simulate_phantoms(sweep: Sweep, progress: bool = True, workers: int = 1, log
             rows.append({"experimentNumber": p["number"], "easyAxisOrientation": label(first["angle"]),
                          "x": repr(first["x"] / 1e3), "y": repr(first["y"] / 1e3), "path": p["file"]})
     write_csv(lay.phantom_index, rows, CSV_COLUMNS)
-    truth = {"phantoms": phantoms, "noise_sigma": sigma, "signal_rms": rms, "snr_db": ph["snr_db"],
-             "background_rms": float(ph["background"]) * rms, "frames": F, "background_frames": E,
-             "seed": int(ph["seed"]), "components": [dict(c) for _, c in sweep.components],
-             "solver": dict(sweep.virtual["solver"])}
+    truth = {"phantoms": phantoms, "noise_sigma": sigma, "signal_rms": rms, "snr_db": ph.snr_db,
+             "background_rms": float(ph.background) * rms, "frames": F, "background_frames": E,
+             "seed": int(ph.seed), "components": [dict(c) for _, c in sweep.components],
+             "solver": dump(sweep.virtual.solver)}
     write_json(lay.phantom_truth, truth)
     return truth
 
@@ -193,11 +196,11 @@ def phantom_index(sweep: Sweep) -> list[dict]:
     Single-sample phantoms come from the CSV in the record's layout; with virtual phantoms the
     map phantoms of truth.json follow.
     """
-    ph = sweep.orientation["phantoms"]
-    if ph["source"] == "virtual":
+    ph = sweep.orientation.phantoms
+    if ph.source == "virtual":
         directory, name, offset, sign = sweep.layout.phantoms, "measurements.csv", 0.0, 1
     else:
-        directory, name = Path(ph["directory"]), ph["csv"]
+        directory, name = Path(ph.directory), ph.csv
         m = sweep.mdf
         offset, sign = m.get("angle_offset", 0.0), m.get("angle_sign", 1)
     rows = read_index(directory, name, {"file": "path", "angle": "easyAxisOrientation"}, offset, sign)
@@ -208,7 +211,7 @@ def phantom_index(sweep: Sweep) -> list[dict]:
         number = len(out) + 1
         out.append({"number": number, "kind": "single", "file": r["file"],
                     "samples": [{"x": x, "y": y, "angle": r["angle"], "amount": 1.0}]})
-    if ph["source"] == "virtual":
+    if ph.source == "virtual":
         truth = json.loads(sweep.layout.phantom_truth.read_text())
         for p in truth["phantoms"]:
             if p["kind"] == "map":

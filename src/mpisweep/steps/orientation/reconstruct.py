@@ -30,9 +30,11 @@ from ...io.stores import stamp_variables, to_zarr
 from ...orientation.kaczmarz import kaczmarz_parallel, regularization
 from ...orientation.readout import read_out, wrap_angle
 from ...orientation.system import noise_sigma, row_weights, select_rows, stack
-from ...sweep.config import MT, Sweep
-from ..measurement.measured import calibration, receive_channels
-from .geometry import ImageGrid, position_map, warn_outside
+from ...sweep.config import Sweep
+from ...sweep.geometry import calibration_map
+from ...sweep.measured import calibration, receive_channels
+from ...units import MT
+from .geometry import ImageGrid, warn_outside
 from .model_matrices import read_model
 from .noise import phantom_noise
 from .phantoms import phantom_index, true_pixels
@@ -60,7 +62,7 @@ def system_matrices(sweep: Sweep, model: str, bins: np.ndarray):
 
 
 def _channels(sweep: Sweep) -> list[int]:
-    return [0, 1] if sweep.orientation["phantoms"]["source"] == "virtual" else receive_channels(sweep)
+    return [0, 1] if sweep.orientation.phantoms.source == "virtual" else receive_channels(sweep)
 
 
 def measurements(sweep: Sweep, phantoms: list[dict], bins: np.ndarray) -> np.ndarray:
@@ -71,23 +73,23 @@ def measurements(sweep: Sweep, phantoms: list[dict], bins: np.ndarray) -> np.nda
 
 def row_selection(sweep: Sweep, cal, snr, phantoms, bins):
     """(channel, bin index, noise σ per row or None) of the rows to use (orientation.reconstruction)."""
-    rec = sweep.orientation["reconstruction"]
-    if rec["snr_source"] == "phantoms":
+    rec = sweep.orientation.reconstruction
+    if rec.snr_source == "phantoms":
         snr_rows, sigma = phantom_noise([p["file"] for p in phantoms], bins, _channels(sweep))
-        channel, k = select_rows(snr_rows[None], bins / sweep.cycle, float(rec["min_frequency"]), rec["snr_threshold"])
+        channel, k = select_rows(snr_rows[None], bins / sweep.cycle, float(rec.min_frequency), rec.snr_threshold)
         return channel, k, sigma[channel, k]
-    channel, k = select_rows(snr, bins / sweep.cycle, float(rec["min_frequency"]), rec["snr_threshold"])
-    return channel, k, (noise_sigma(cal, snr, channel, k) if rec["weighting"] == "whitening" else None)
+    channel, k = select_rows(snr, bins / sweep.cycle, float(rec.min_frequency), rec.snr_threshold)
+    return channel, k, (noise_sigma(cal, snr, channel, k) if rec.weighting == "whitening" else None)
 
 
 def readout_radius(sweep: Sweep, pmap, grid: ImageGrid) -> float:
     """The readout disc's radius in pixels of `grid`: orientation.readout.radius, or radius_mm converted
     with the grid's mean pixel size."""
-    ro = sweep.orientation["readout"]
+    ro = sweep.orientation.readout
     size = [v for v in grid.pixel_size_mm(pmap) if v > 0]
-    if ro.get("radius_mm") is None or not size:
-        return float(ro["radius"])
-    return float(ro["radius_mm"]) / float(np.mean(size))
+    if ro.radius_mm is None or not size:
+        return float(ro.radius)
+    return float(ro.radius_mm) / float(np.mean(size))
 
 
 def reconstruct(sweep: Sweep, model: str, log=print, workers: int = 1) -> dict:
@@ -95,19 +97,19 @@ def reconstruct(sweep: Sweep, model: str, log=print, workers: int = 1) -> dict:
 
     workers: processes the phantoms are split over (one BLAS thread each).
     """
-    rec = sweep.orientation["reconstruction"]
-    bins = sweep.bins_above(sweep.orientation["reconstruction"]["min_frequency"])
+    rec = sweep.orientation.reconstruction
+    bins = sweep.bins_above(sweep.orientation.reconstruction.min_frequency)
     matrices, angles, grid, cal, snr = system_matrices(sweep, model, bins)
-    pmap = position_map(sweep)
+    pmap = calibration_map(sweep)
     phantoms = phantom_index(sweep)
     warn_outside(sweep, pmap, phantoms, log)
     channel, k, sigma = row_selection(sweep, cal, snr, phantoms, bins)
     A = stack(matrices, channel, k)
-    w = row_weights(A, rec["weighting"], sigma)
+    w = row_weights(A, rec.weighting, sigma)
     A = A * w[:, None]
-    lam = regularization(A, float(rec["lambda_rel"]))
+    lam = regularization(A, float(rec.lambda_rel))
     U = measurements(sweep, phantoms, bins)[:, channel, k].T * w[:, None]  # (M, B)
-    sweeps = int(rec["iterations"])
+    sweeps = int(rec.iterations)
     ny, nx = grid.shape
     log(f"{model}: A {A.shape[0]} rows × {A.shape[1]} columns ({len(angles)} contrasts on {nx} × {ny} pixels of "
         f"{' × '.join(f'{v:.3g}' for v in grid.pixel_size_mm(pmap))} mm), {U.shape[1]} measurements, "
@@ -119,7 +121,7 @@ def reconstruct(sweep: Sweep, model: str, log=print, workers: int = 1) -> dict:
             el = time.perf_counter() - start
             log(f"  {model}: sweep {done}/{total}, {el:.1f} s, eta {el / done * (total - done):.0f} s")
 
-    C = kaczmarz_parallel(A, U, lam, sweeps, single=bool(rec["single_precision"]), workers=workers, progress=progress)
+    C = kaczmarz_parallel(A, U, lam, sweeps, single=bool(rec.single_precision), workers=workers, progress=progress)
     wall = time.perf_counter() - start
     images = C.T.reshape(len(phantoms), len(angles), ny, nx)
     radius = readout_radius(sweep, pmap, grid)
@@ -141,7 +143,7 @@ def reconstruct(sweep: Sweep, model: str, log=print, workers: int = 1) -> dict:
                      "position_error_mm": float(np.hypot(x_mm - truth["x"], y_mm - truth["y"]))})
     write_store(sweep, model, images, phantoms, angles, grid,
                 {"rows": int(A.shape[0]), "lambda": lam, "sweeps": sweeps, "wall_time_s": wall,
-                 "weighting": rec["weighting"], "snr_source": rec["snr_source"],
+                 "weighting": rec.weighting, "snr_source": rec.snr_source,
                  "gradient_T_per_m": pmap.gradient.tolist(), "centre_T": pmap.centre.tolist()})
     write_csv(sweep.layout.readout(model), rows, READOUT_COLUMNS)
     log(f"{model}: reconstructed in {wall:.1f} s → {sweep.layout.readout(model)}")

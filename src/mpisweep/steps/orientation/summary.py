@@ -43,7 +43,7 @@ def scores(rows: list[dict]) -> dict:
 def summarize(sweep: Sweep, log=print) -> list[dict]:
     """One row of scores per model in orientation.models → summary.csv."""
     table = []
-    for model in sweep.orientation["models"]:
+    for model in sweep.orientation.models:
         row = {"model": model} | scores(read_readout(sweep.layout.readout(model)))
         table.append(row)
         log(f"{model:>8}: angle MAE {row['angle_mae_deg']:.2f}°, p95 {row['angle_p95_deg']:.2f}°, bias "
@@ -59,17 +59,18 @@ def figures(sweep: Sweep) -> list:
     first singles)."""
     from ...figures.orientation import error_boxplot, orientation_maps
     from ...io.stores import open_zarr
-    from .geometry import ImageGrid, position_map
+    from ...sweep.geometry import calibration_map
+    from .geometry import ImageGrid
     from .phantoms import phantom_index
 
     lay = sweep.layout
-    models = list(sweep.orientation["models"])
+    models = list(sweep.orientation.models)
     readouts = {m: read_readout(lay.readout(m)) for m in models}
     lay.figures.mkdir(parents=True, exist_ok=True)
     boxes = lay.figure("orientation_errors.png")
     error_boxplot(readouts, boxes)
     phantoms = phantom_index(sweep)
-    pmap = position_map(sweep)
+    pmap = calibration_map(sweep)
     shown = [i for i, p in enumerate(phantoms) if p["kind"] == "map"] or list(range(min(3, len(phantoms))))
     images, angles, extents = {}, {}, {}
     for m in models:

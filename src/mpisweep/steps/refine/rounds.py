@@ -17,14 +17,15 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ...errors import StoreError
 from ...fitting import fit_m1, fit_m2, fit_m3
 from ...io.atomic import write_json
+from ...sweep import measured as measurement
 from ...sweep.config import Sweep
 from ...sweep.coords import row_shape
 from ...sweep.names import block_name
-from ...sweep.refine import Answer, coarse_grid, next_entries, spacing
+from ...sweep.refine import Answer, coarse_grid, decide
 from ..dictionary.simulate import block_marker, read_block
-from ..measurement import measured as measurement
 
 TABLE_FIELDS = ["round", "blocks_added", "blocks", "core_seconds", "core_seconds_total", "m1_diameter", "m1_value",
                 "m1_eps_global", "m3_eps_global", "m3_weights", "stop"]
@@ -66,12 +67,30 @@ def partial_dictionary(sweep: Sweep, names) -> xr.DataArray:
                                 "frequency": sweep.bin_indices})
 
 
+ROUND_KEYS = ("round", "level", "blocks", "next", "answer", "table")
+
+
+def read_round(path) -> dict:
+    """A round's JSON as :func:`refine_round` writes it (StoreError naming the file when it is not one)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StoreError(f"refine round {path}: not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise StoreError(f"refine round {path}: not a round's JSON ({err})") from None
+    missing = [k for k in ROUND_KEYS if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise StoreError(f"refine round {path}: not a round's JSON (no {', '.join(missing)}); give the "
+                         "refine/round_<n>.json of the round before")
+    return data
+
+
 def refine_round(sweep: Sweep, index: int, previous=None, output=None, log=print) -> dict:
     """Fit round `index` (0: the coarse subgrid) and write its JSON (default ``layout.refine_round``)."""
     t0 = time.perf_counter()
     if isinstance(previous, (str, Path)):
-        previous = json.loads(Path(previous).read_text())
-    settings = sweep.refine
+        previous = read_round(previous)
     names = round_blocks(sweep, previous)
     done = set(name_entries(sweep, names))
     added = [n for n in names if previous is None or n not in previous["blocks"]]
@@ -88,25 +107,10 @@ def refine_round(sweep: Sweep, index: int, previous=None, output=None, log=print
     eps = np.asarray(r1.eps_global, float)  # NaN for the blocks not simulated
     answer = Answer(tuple(int(v) for v in np.unravel_index(int(np.nanargmin(eps)), eps.shape)), w3)
 
-    prev_answer = None if previous is None else Answer(tuple(previous["answer"]["m1_index"]),
-                                                      np.asarray(previous["answer"]["m3_weights"], float))
-    # the next round's lattice: the coarse step halved per round (further while a lattice adds nothing)
-    level = 0 if previous is None else previous["level"] + 1
-    new = next_entries(eps, [w2, w3], done, settings, spacing(settings.coarse_step, level))
-    while not new and spacing(settings.coarse_step, level) != (1, 1):
-        level += 1
-        new = next_entries(eps, [w2, w3], done, settings, spacing(settings.coarse_step, level))
-    finest = previous is not None and spacing(settings.coarse_step, previous["level"]) == (1, 1)  # came at spacing 1
-    if not new:
-        stop = "no new blocks"
-    elif finest and answer.same_as(prev_answer, settings.tolerance):
-        stop = f"answer unchanged (M1 entry, M3 weights within {settings.tolerance:g})"
-    elif settings.max_blocks is not None and len(done) >= settings.max_blocks:
-        stop = f"refine.max_blocks = {settings.max_blocks} reached"
-    elif index + 1 >= settings.max_rounds:
-        stop = f"refine.max_rounds = {settings.max_rounds} reached"
-    else:
-        stop = ""
+    before = None if previous is None else (previous["level"], Answer(
+        tuple(previous["answer"]["m1_index"]), np.asarray(previous["answer"]["m3_weights"], float)))
+    decision = decide(eps, [w2, w3], done, sweep.refine, answer, index, before)
+    new, level, stop = decision.entries, decision.level, decision.stop
     g, p = sweep.grids, sweep.parameter
     d_best, v_best = g.diameters_nm[answer.m1[0]], sweep.parameter_values[answer.m1[1]]
     heavy = sorted(((float(w), (i, j)) for (i, j), w in np.ndenumerate(np.nan_to_num(w3)) if w > 0.01), reverse=True)

@@ -1,0 +1,70 @@
+"""The config's ``fit`` section: the models M2 and M3 (truncated-SVD ranks, M3's alternating least squares)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ...errors import ConfigError
+from ...fitting.ranks import parse_rank
+
+
+@dataclass(frozen=True)
+class M3Settings:
+    """``fit.m3``: ranks of the weight step, the weights' L2 parameter and the iteration's stop."""
+
+    ranks: tuple  # TSVD ranks of the w-step, as written in the config ("100%" or counts)
+    rank_fractions: tuple[float, ...]
+    l2: float  # L2 (Tikhonov) parameter λ ≥ 0
+    max_iter: int
+    tol: float  # largest weight change (Σw = 1) of an iteration at convergence
+
+    def to_json(self) -> dict:
+        return {"ranks": list(self.ranks), "rank_fractions": list(self.rank_fractions), "l2": self.l2,
+                "max_iter": self.max_iter, "tol": self.tol}
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """``fit``: M2's ranks and SVD, the memory bound of the in-memory fits, and M3."""
+
+    ranks: tuple  # as written in the config ("5%" or counts)
+    rank_fractions: tuple[float, ...]
+    svd: str
+    max_memory_gb: float
+    m3: M3Settings
+
+    @classmethod
+    def from_config(cls, f: Mapping, n_entries: int) -> "FitSettings":
+        """Ranks checked against the dictionary's `n_entries` (D × K) entries."""
+        m3 = f["m3"]
+        return cls(tuple(f["ranks"]), tuple(rank_fractions(f["ranks"], n_entries, "fit.ranks")), f["svd"],
+                   float(f["max_memory_gb"]),
+                   M3Settings(tuple(m3["ranks"]), tuple(rank_fractions(m3["ranks"], n_entries, "fit.m3.ranks")),
+                              float(m3["l2"]), int(m3["max_iter"]), float(m3["tol"])))
+
+    @classmethod
+    def from_json(cls, f: Mapping) -> "FitSettings":
+        m3 = f["m3"]
+        return cls(tuple(f["ranks"]), tuple(f["rank_fractions"]), f["svd"], float(f["max_memory_gb"]),
+                   M3Settings(tuple(m3["ranks"]), tuple(m3["rank_fractions"]), float(m3["l2"]),
+                              int(m3["max_iter"]), float(m3["tol"])))
+
+    def to_json(self) -> dict:
+        return {"ranks": list(self.ranks), "rank_fractions": list(self.rank_fractions), "svd": self.svd,
+                "max_memory_gb": self.max_memory_gb, "m3": self.m3.to_json()}
+
+
+def rank_fractions(ranks, n_entries: int, key: str) -> list[float]:
+    """Each rank as a fraction of the `n_entries` dictionary entries (ConfigError naming `key[i]`)."""
+    fractions = []
+    for i, r in enumerate(ranks):
+        spec = parse_rank(r)
+        f = spec / n_entries if isinstance(spec, int) else spec
+        if not 0 < f <= 1:
+            raise ConfigError(f"config key '{key}[{i}]': {r!r} is not within (0 %, 100 %] of the "
+                              f"{n_entries} dictionary entries")
+        fractions.append(f)
+    if len(set(fractions)) != len(fractions):
+        raise ConfigError(f"config key '{key}': duplicate ranks {list(ranks)}")
+    return fractions

@@ -1,0 +1,39 @@
+"""The config's ``refine`` section: coarse-to-fine rounds (:mod:`mpisweep.sweep.refine` holds the decisions)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..schema import schema_default
+
+_DEFAULT = schema_default("refine")
+
+
+def coarse_steps(step) -> tuple[int, int]:
+    """A coarse step as (diameters, second axis): one int for both, or a pair."""
+    return (int(step), int(step)) if np.ndim(step) == 0 else (int(step[0]), int(step[1]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefineSettings:
+    """``refine``: the rounds' settings (defaults: the schema's; off = the whole grid)."""
+
+    enabled: bool = _DEFAULT["enabled"]
+    coarse_step: tuple[int, int] = coarse_steps(_DEFAULT["coarse_step"])  # (diameters, second axis)
+    weight_threshold: float = _DEFAULT["weight_threshold"]
+    margin: float = _DEFAULT["margin"]
+    tolerance: float = _DEFAULT["tolerance"]
+    max_rounds: int = _DEFAULT["max_rounds"]
+    max_blocks: int | None = _DEFAULT["max_blocks"]
+
+    @classmethod
+    def from_config(cls, r: Mapping) -> "RefineSettings":
+        return cls(**{**r, "coarse_step": coarse_steps(r["coarse_step"])})
+
+    from_json = from_config
+
+    def to_json(self) -> dict:
+        return asdict(self)
