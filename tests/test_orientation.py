@@ -27,7 +27,7 @@ from mpisweep.orientation.readout import (
 )
 from mpisweep.orientation.system import noise_sigma, row_weights, select_rows, stack
 from mpisweep.physics.block import simulate_block
-from mpisweep.steps.orientation.geometry import ImageGrid, position_to_offset
+from mpisweep.steps.orientation.image_grid import ImageGrid, position_to_offset
 from mpisweep.steps.orientation.model_matrices import fit_transfer_function
 from mpisweep.steps.orientation.phantoms import phantom_index, plan, positions_mm
 from mpisweep.sweep import Sweep
@@ -181,7 +181,7 @@ def test_a_signed_gradient_maps_positions_onto_mirrored_pixels(sign):
 
 
 def test_phantoms_outside_the_calibrated_region_are_named():
-    from mpisweep.steps.orientation.geometry import outside
+    from mpisweep.steps.orientation.image_grid import outside
 
     sweep = _sweep_with(gradient=[-1.0, -1.0])  # 11 pixels of 2.87 × 2.942 mm: the region reaches ±15.8 mm in x
     phantoms = [{"number": 1, "samples": [{"x": 15.0, "y": 0.0}]},

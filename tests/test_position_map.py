@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mpisweep.errors import MDFError
-from mpisweep.io.mdf.geometry import position_map
+from mpisweep.io.mdf.position_map import position_map
 
 
 def grid():

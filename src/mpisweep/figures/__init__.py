@@ -33,7 +33,7 @@ import numpy as np
 
 from ._common import placeholder
 from .colour import NAN_RGB, add_colorbar_2d, colorbar_2d, complex_to_rgb
-from .errors import eps_freq_grid, plot_eps_angle, plot_eps_freq
+from .error_stats import eps_freq_grid, plot_eps_angle, plot_eps_freq
 from .maps import plot_eps_global_m0, plot_eps_global_map, plot_m2_weights, plot_m3_weights
 from .rows import default_angles, default_frequencies, plot_rows
 

@@ -6,8 +6,8 @@ order h5py shows). The reader returns an xarray Dataset with a complex `system_m
 """
 
 from ._hdf import MDFError
-from .geometry import PositionMap, position_map, read_position_map
 from .info import check_compatible, describe
+from .position_map import PositionMap, position_map, read_position_map
 from .reader import LAYOUT_ATTRS, read_system_matrix, to_grid
 from .writer import MDF_VERSION, METADATA_KEYS, write_system_matrix
 

@@ -8,8 +8,8 @@ import numpy as np
 import xarray as xr
 
 from ._hdf import MDFError, Reader, open_mdf
-from .geometry import position_map
-from .layout import parse_layout
+from .position_map import position_map
+from .structure import parse_layout
 
 
 def _si(value: float, unit: str) -> str:

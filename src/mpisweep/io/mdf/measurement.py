@@ -17,10 +17,21 @@ from .writer import write_system_matrix
 
 
 def write_measurement(path, frames: np.ndarray, background: np.ndarray | None, attrs: dict, **groups) -> None:
-    """Write foreground frames (C, K, F) and background frames (C, K, E) on all V/2+1 bins as an MDF measurement.
+    """Write a measurement (a phantom scan, not a calibration) as an MDF file.
 
-    attrs: the drive/receiver metadata of :data:`.writer.METADATA_KEYS` (e.g. a system-matrix
-    Dataset's attrs); groups: study=, experiment=, scanner=, tracer= dicts.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The MDF file to write.
+    frames : numpy.ndarray
+        Complex foreground frames (channel, frequency, frame) on all samples//2 + 1 rfft bins.
+    background : numpy.ndarray or None
+        Complex background frames (channel, frequency, background frame), or None.
+    attrs : dict
+        The drive and receiver metadata, e.g. the attributes of a Dataset from
+        :func:`~mpisweep.read_system_matrix` of the same scanner.
+    **groups
+        ``study=``, ``experiment=``, ``scanner=``, ``tracer=`` dicts for the MDF groups.
     """
     frames = np.asarray(frames, complex)
     C, K, F = frames.shape
@@ -39,7 +50,23 @@ def write_measurement(path, frames: np.ndarray, background: np.ndarray | None, a
 
 
 def read_measurement(path, *, frequencies=None, subtract_background: bool = True) -> xr.DataArray:
-    """The measurement's spectrum (channel, frequency): mean of the foreground frames minus the background."""
+    """The spectrum of an MDF measurement: the mean of its foreground frames minus the background.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The MDF measurement file.
+    frequencies : array_like of int, optional
+        0-based rfft bins to keep, in the order given (default all stored bins).
+    subtract_background : bool
+        Subtract the mean of the background frames.
+
+    Returns
+    -------
+    xarray.DataArray
+        Complex (channel, frequency), with the file's attributes and ``frames`` (the number of
+        foreground frames averaged).
+    """
     ds = read_system_matrix(path, frequencies=frequencies, subtract_background=subtract_background, calibration=False)
     spectrum = ds["system_matrix"].mean("offset")
     spectrum.attrs.update(ds.attrs, frames=int(ds.sizes["offset"]))

@@ -18,7 +18,7 @@ import xarray as xr
 
 from ._hdf import MDFError, Reader, as_complex, open_mdf
 from .background import interpolated_background
-from .layout import DATA, SNR, TRANSFER_FUNCTION, Layout, parse_layout
+from .structure import DATA, SNR, TRANSFER_FUNCTION, Layout, parse_layout
 
 # Attributes describing how the file stored the data rather than the physics (excluded from
 # round-trip comparisons: a rewrite in canonical MDF v2.1 layout changes them).
@@ -31,18 +31,43 @@ LAYOUT_ATTRS = (
 
 def read_system_matrix(path, *, frequencies=None, subtract_background=True, apply_transfer_function=False,
                        snr_threshold=None, convert_units=True, calibration=True) -> xr.Dataset:
-    """Load the system matrix of the MDF file `path`.
+    """Load the system matrix of an MDF v2 file (measured, or written by the sweep).
 
-    frequencies: 0-based rfft bin indices k (f = k / cycle) to keep, in the order given; they must
-        be stored in the file. None keeps all stored bins.
-    subtract_background: subtract the block-averaged, linearly interpolated background frames
-        (skipped when /measurement/isBackgroundCorrected is already 1). Background frames never
-        appear on "offset"; with False they are returned raw as variable `background`.
-    apply_transfer_function: divide by /acquisition/receiver/transferFunction (unless the file says
-        it is already corrected); MDFError when the file has none.
-    snr_threshold: keep frequencies where /calibration/snr of any channel (and period) is >= it.
-    convert_units: apply /acquisition/receiver/dataConversionFactor (a * raw + b) when present.
-    calibration: False reads a measurement file (no /calibration/method; its frames on "offset").
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The MDF file.
+    frequencies : array_like of int, optional
+        0-based rfft bins k (f = k/cycle) to keep, in the order given; they must be stored in the
+        file. None keeps all stored bins.
+    subtract_background : bool
+        Subtract the block-averaged, linearly interpolated background frames (skipped when
+        /measurement/isBackgroundCorrected is already 1). Background frames never appear on
+        "offset"; with False they are returned raw as the variable ``background``.
+    apply_transfer_function : bool
+        Divide by /acquisition/receiver/transferFunction (unless the file says it is already
+        corrected); :class:`~mpisweep.errors.MDFError` when the file has none.
+    snr_threshold : float, optional
+        Keep the frequencies whose /calibration/snr reaches this on some channel (and period).
+    convert_units : bool
+        Apply /acquisition/receiver/dataConversionFactor (a·raw + b) when present.
+    calibration : bool
+        False reads a measurement file (no /calibration/method; its frames on "offset").
+
+    Returns
+    -------
+    xarray.Dataset
+        ``system_matrix``: complex (channel, frequency, offset), with a leading ``period`` when the
+        file has several; ``snr`` (channel, frequency) and ``transfer_function`` when present.
+        Coordinates: ``frequency`` in Hz with ``frequency_bin`` (k), ``offset`` (the grid points, x
+        fastest) with ``offset_field`` (offset, xyz) in T and ``position`` in m when the file has
+        them. The attributes hold the drive (``base_frequency`` in Hz, ``dividers``,
+        ``drive_strength`` in T), the receiver and the calibration grid (``calibration_size``).
+
+    Raises
+    ------
+    MDFError
+        A file that is not MDF v2 or lacks a dataset, named with the dataset.
     """
     name = os.fspath(path)
     with open_mdf(name) as handle:

@@ -33,22 +33,43 @@ def write_system_matrix(path, data: xr.Dataset, *, background=None, frame_permut
                         fast_frame_axis=True, offset_fields=None, positions=None, snr=None, transfer_function=None,
                         study=None, experiment=None, scanner=None, tracer=None, time=None, file_uuid=None,
                         calibration=True, **metadata) -> None:
-    """Write `data["system_matrix"]` (dims [period,] channel, frequency, offset) to the MDF file `path`.
+    """Write a system matrix as an MDF v2.1 file that reads back identically.
 
-    background: raw background frames (dims [period,] channel, frequency, background_frame, or the
-        matching numpy array); default data["background"] if present. Written after the O frames and
-        flagged in /measurement/isBackgroundFrame.
-    frame_permutation: 1-based acquisition index of each stored frame (O calibration frames, then
-        the background frames), i.e. /measurement/framePermutation; default from the coordinates
-        "acquisition_frame" / "background_acquisition_frame" (ranked), omitted when the identity.
-    frequency_bins: 0-based rfft bins to store (a subset of data's "frequency_bin"); any set other
-        than all V/2+1 bins is written as the 1-based /measurement/frequencySelection.
-    offset_fields (O, 3) T, positions (O, 3) m, snr ([J,] C, K), transfer_function (C, K): default
-        from the coordinates / variables of `data` with those names.
-    study, experiment, scanner, tracer: dicts overriding the MDF fields of those groups.
-    calibration: False writes a measurement file: the frames are measurement frames and there is no
-        /calibration group (see :mod:`.measurement`).
-    **metadata: any of METADATA_KEYS, overriding data.attrs.
+    The file is built in memory and written atomically: a failed write leaves no partial file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The MDF file to write.
+    data : xarray.Dataset
+        ``system_matrix`` with dims ([period,] channel, frequency, offset), in the layout
+        :func:`~mpisweep.read_system_matrix` returns, with its drive and receiver attributes.
+    background : array_like, optional
+        Raw background frames (dims [period,] channel, frequency, background_frame); default
+        ``data["background"]`` if present. Written after the calibration frames and flagged in
+        /measurement/isBackgroundFrame.
+    frame_permutation : array_like of int, optional
+        1-based acquisition index of each stored frame (calibration frames, then background
+        frames), i.e. /measurement/framePermutation; default from the coordinates
+        "acquisition_frame" / "background_acquisition_frame", omitted when the identity.
+    frequency_bins : array_like of int, optional
+        0-based rfft bins to store (a subset of data's "frequency_bin"); any set other than all
+        bins is written as the 1-based /measurement/frequencySelection.
+    fast_frame_axis : bool
+        Store the frames on the fastest axis (/measurement/isFastFrameAxis).
+    offset_fields, positions, snr, transfer_function : array_like, optional
+        (offset, 3) in T, (offset, 3) in m, ([period,] channel, frequency) and (channel,
+        frequency); default from the coordinates or variables of `data` with those names.
+    study, experiment, scanner, tracer : dict, optional
+        Fields overriding those of the MDF groups of the same names.
+    time, file_uuid : optional
+        The file's /time and /uuid (default now and a new UUID).
+    calibration : bool
+        False writes a measurement file: the frames are measurement frames and there is no
+        /calibration group (:func:`~mpisweep.write_measurement`).
+    **metadata
+        Any of the drive and receiver attributes the reader writes (base_frequency, dividers,
+        drive_strength, …, the module's ``METADATA_KEYS``), overriding ``data.attrs``.
     """
     unknown = sorted(set(metadata) - set(METADATA_KEYS))
     if unknown:

@@ -20,7 +20,7 @@ from .models import models_dataset, write_model_mdfs
 def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=print, m0a=None) -> dict:
     """Fit M0, M0a (model neel), M1, M2 and M3 and write all outputs; return the summary dict.
 
-    ``fp``, ``m0``, ``m0a``: the dictionary stores (default: their paths in :mod:`.layout`).
+    ``fp``, ``m0``, ``m0a``: the dictionary stores (default: their paths in :mod:`mpisweep.sweep.layout`).
     """
     t0 = time.perf_counter()
     outdir = Path(outdir) if outdir is not None else sweep.layout.fits

@@ -1,4 +1,4 @@
-"""The fit step's tidy tables and summary under ``fits/`` (file names in :mod:`.layout`).
+"""The fit step's tidy tables and summary under ``fits/`` (file names in :mod:`mpisweep.sweep.layout`).
 
 * ``m0_eps_global.csv``  diameter (nm), eps_global, best
 * ``m0a_eps_global.csv`` diameter (nm), anisotropy (J/m³), eps_global, best (M0a, as M1)

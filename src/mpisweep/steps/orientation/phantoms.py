@@ -4,7 +4,7 @@ that reads them back.
 Virtual phantoms are delta samples of the virtual scanner's mixture at continuous positions
 (between the calibration pixels) and continuous easy-axis angles. The signal of a sample of
 amount a at position p with angle θ is a · H_c(f_k) · Σ_j w_j φ_j(θ, o(p))_c,k on every rfft bin,
-with o(p) the offset field of the position (:mod:`.geometry`), φ simulated with the virtual
+with o(p) the offset field of the position (:mod:`mpisweep.sweep.geometry`), φ simulated with the virtual
 scanner's finer discretization and H its transfer function. Every frame adds a fixed background
 spectrum and complex Gaussian noise (σ = 10^(−SNR/20) · RMS signal of all phantoms at the
 evaluation bins); the background frames record background + noise, which the reader subtracts.
@@ -45,7 +45,7 @@ from ...sweep.progress import printer
 from ...sweep.sections.base import dump
 from ...sweep.workers import map_over_sweep
 from ..measurement.virtual_scanner import component_settings
-from .geometry import ImageGrid, position_to_offset, warn_outside
+from .image_grid import ImageGrid, position_to_offset, warn_outside
 
 CSV_COLUMNS = ["experimentNumber", "easyAxisOrientation", "x", "y", "path"]
 

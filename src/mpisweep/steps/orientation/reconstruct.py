@@ -7,7 +7,7 @@ calibration contrast, or the SNR estimated from the phantoms themselves, :mod:`.
 into A = [S_α1 … S_αL], weighted as configured, and all phantoms are reconstructed at once by the
 batched Kaczmarz (:func:`mpisweep.orientation.kaczmarz.kaczmarz_batch`). Each single-sample phantom is
 then read out without its truth (:func:`mpisweep.orientation.readout.read_out`) on the matrices' grid,
-positions converted through the position map (:mod:`.geometry`); the truth is only used to score it.
+positions converted through the position map (:mod:`mpisweep.sweep.geometry`); the truth is only used to score it.
 
 Outputs: ``orientation/reconstructions/<model>.zarr`` (``c`` (measurement, angle, offset_y,
 offset_x), float32) and ``orientation/readout/<model>.csv`` (one row per single-sample phantom:
@@ -34,7 +34,7 @@ from ...sweep.config import Sweep
 from ...sweep.geometry import calibration_map
 from ...sweep.measured import calibration, receive_channels
 from ...units import MT
-from .geometry import ImageGrid, warn_outside
+from .image_grid import ImageGrid, warn_outside
 from .model_matrices import read_model
 from .noise import phantom_noise
 from .phantoms import phantom_index, true_pixels

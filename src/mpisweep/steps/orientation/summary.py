@@ -60,7 +60,7 @@ def figures(sweep: Sweep) -> list:
     from ...figures.orientation import error_boxplot, orientation_maps
     from ...io.stores import open_zarr
     from ...sweep.geometry import calibration_map
-    from .geometry import ImageGrid
+    from .image_grid import ImageGrid
     from .phantoms import phantom_index
 
     lay = sweep.layout

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._hdf import MDFError, Reader, open_mdf
-from .layout import parse_layout
+from .structure import parse_layout
 
 
 @dataclass(frozen=True)
