@@ -24,8 +24,8 @@ if str(ROOT / "src") not in sys.path:  # a checkout without `pip install -e .`
 import mpisweep  # noqa: E402
 
 project = "mpisweep"
-author = "the mpisweep authors"
-copyright = "the mpisweep authors"
+author = "the mpisweep developers"
+copyright = "the mpisweep developers (MIT licence)"
 release = version = mpisweep.__version__
 
 extensions = [
@@ -52,7 +52,31 @@ autodoc_default_options = {"exclude-members": "__init__, __new__"}
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
+# numpydoc type fields: "optional", "{"a", "b"}" and the like are markup, not classes; the generic
+# words numpydoc uses for types are shown as literals, the rest cross-referenced
+napoleon_preprocess_types = True
+napoleon_type_aliases = {name: f"``{name}``" for name in ("array_like", "callable", "sequence")}
 add_module_names = False
+
+# Every cross-reference must resolve. The build runs offline (no intersphinx), so the third-party
+# types that appear in signatures and numpydoc type fields have no target here; they are listed,
+# nothing of mpisweep's own is.
+nitpicky = True
+nitpick_ignore = [
+    ("py:class", "numpy.ndarray"),  # numpy: signatures and Returns sections
+    ("py:class", "np.ndarray"),
+    ("py:class", "numpy.random.Generator"),
+    ("py:class", "xarray.Dataset"),  # xarray: MDF reader, stores, fits
+    ("py:class", "xarray.DataArray"),
+    ("py:class", "xr.Dataset"),
+    ("py:class", "xr.DataArray"),
+    ("py:class", "xarray.core.dataset.Dataset"),
+    ("py:class", "xarray.core.dataarray.DataArray"),
+    ("py:class", "collections.abc.Callable"),  # the standard library
+    ("py:class", "types.MappingProxyType"),
+    ("py:class", "pathlib.Path"),
+    ("py:class", "os.PathLike"),
+]
 
 # sphinx-gallery: every docs/examples/plot_*.py runs at build time and shows its figure
 sphinx_gallery_conf = {
@@ -74,13 +98,22 @@ sphinx_gallery_conf = {
 html_theme = "pydata_sphinx_theme"
 html_title = f"mpisweep {release}"
 html_static_path = ["_static"]
+html_css_files = ["custom.css"]  # a wider article, wrapping table cells, code that scrolls
 html_theme_options = {
     "navigation_with_keys": False,
+    # the top bar: the four sections of index.md in a user's order, none hidden under "More"
+    "header_links_before_dropdown": 6,
+    "navbar_align": "left",
+    "show_nav_level": 1,
+    "navigation_depth": 2,
     "show_toc_level": 2,
-    "secondary_sidebar_items": ["page-toc"],
+    "secondary_sidebar_items": {"**": ["page-toc"], "index": []},
     "footer_start": ["copyright"],
     "footer_end": [],
 }
+# The left sidebar lists the pages of the current section; the front page and the search page
+# belong to no section, so they get none (an empty "Section Navigation" would take a quarter of the page).
+html_sidebars = {"index": [], "search": [], "genindex": []}
 html_show_sourcelink = False
 
 
@@ -125,11 +158,12 @@ def _note_canonical_names(app, doctree):
         if sig.get("module") != "mpisweep" or not sig.get("ids"):
             continue
         name = sig.get("fullname", "")
-        if name not in mpisweep._API:
+        top = name.split(".")[0]  # the class of a member too: Sweep.write
+        if top not in mpisweep._API:
             continue
-        obj = getattr(mpisweep, name)
+        obj = getattr(mpisweep, top)
         objtype = sig.parent.get("objtype", "function")
-        aliases = {f"{mpisweep._API[name]}.{name}"}
+        aliases = {f"{mpisweep._API[top]}.{name}"}
         if getattr(obj, "__module__", None):
             aliases.add(f"{obj.__module__}.{name}")
         for alias in sorted(aliases):
@@ -137,7 +171,38 @@ def _note_canonical_names(app, doctree):
                 domain.note_object(alias, objtype, sig["ids"][0], aliased=True, location=sig)
 
 
+# ---------------------------------------------------------------------------------------------
+# napoleon reads the first line of a property's docstring as "type: description" when it has a
+# colon, so "Offset fields in T, x fastest: (ny, nx, 3) …" rendered as a bogus "Type:" field (and a
+# broken cross-reference). A property's docstring is a description: its first colon outside
+# literals becomes a dash before napoleon sees it (priority 400 < napoleon's 500).
+_FIRST_COLON = re.compile(r"(?<!:):(?!:)\s*")
+
+
+def _property_is_description(app, what, name, obj, options, lines):
+    if what != "property" or not name.startswith("mpisweep") or not lines:
+        return
+    parts = _LITERAL.split(lines[0])
+    for i in range(0, len(parts), 2):  # even parts lie outside literals and roles
+        if _FIRST_COLON.search(parts[i]):
+            parts[i] = _FIRST_COLON.sub(" — ", parts[i], count=1)
+            lines[0] = "".join(parts)
+            return
+
+
+# The configuration reference's tables get their column widths (key | default | unit | meaning).
+def _mark_config_tables(app, doctree, docname):
+    if docname != "configuration":
+        return
+    from docutils import nodes
+
+    for table in doctree.findall(nodes.table):
+        table["classes"].append("config-table")
+
+
 def setup(app):
+    app.connect("autodoc-process-docstring", _property_is_description, priority=400)
     app.connect("autodoc-process-docstring", _plain_text_docstring)
     app.connect("doctree-read", _note_canonical_names)
+    app.connect("doctree-resolved", _mark_config_tables)
     return {"parallel_read_safe": True}

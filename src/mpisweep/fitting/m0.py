@@ -16,8 +16,19 @@ def fit_m0(measured, dictionary_m0, bins) -> FitM0Result:
     closed form (eq. 15) against the angle-independent row Φ_D,k; the diameter with the
     smallest ε_global (eq. 22) wins.
 
-    measured : (angle, channel, frequency, offset); dictionary_m0 : (diameter, channel,
-    frequency, offset); bins : evaluation rfft bins (see module docstring).
+    Parameters
+    ----------
+    measured : array_like or xarray.DataArray
+        Complex measured rows (angle, channel, frequency, offset), ``offset`` the flattened grid.
+    dictionary_m0 : array_like or xarray.DataArray
+        Complex Langevin rows (diameter, channel, frequency, offset), e.g. ``m0.zarr``'s.
+    bins : array_like of int
+        The evaluation rfft bins, in the order of the frequency axis.
+
+    Returns
+    -------
+    ~mpisweep.fitting.results.FitM0Result
+        ε_global per diameter, the best diameter and its transfer functions and errors.
     """
     k, orders = select_bins(bins)
     meas = Input(measured, "measured", MEASURED_DIMS)

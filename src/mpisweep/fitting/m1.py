@@ -19,8 +19,23 @@ def fit_m1(measured, dictionary, bins, *, chunk_bytes: int = CHUNK_BYTES) -> Fit
     is read in blocks of about ``chunk_bytes`` (diameter, then anisotropy slices). The best
     entry is then re-evaluated with explicit residuals.
 
-    measured : (angle, channel, frequency, offset); dictionary : (diameter, anisotropy,
-    angle, channel, frequency, offset); bins : evaluation rfft bins.
+    Parameters
+    ----------
+    measured : array_like or xarray.DataArray
+        Complex measured rows (angle, channel, frequency, offset), ``offset`` the flattened grid.
+    dictionary : array_like or xarray.DataArray
+        Complex model rows (diameter, anisotropy, angle, channel, frequency, offset); a Brownian
+        dictionary has ``hydrodynamic_diameter`` as its second axis. Entries with NaN (blocks never
+        simulated) are never selected.
+    bins : array_like of int
+        The evaluation rfft bins, in the order of the frequency axis.
+    chunk_bytes : int
+        Read the dictionary in blocks of about this size.
+
+    Returns
+    -------
+    ~mpisweep.fitting.results.FitM1Result
+        The ε_global map over (D, K), the best entry, its transfer functions, model rows and errors.
     """
     k, orders, meas, dic, S, angles, channels = dictionary_inputs(measured, dictionary, bins)
     a, c, f, n = S.shape

@@ -22,13 +22,34 @@ def fit_m2(measured, dictionary, bins, ranks=(1.0,), *, svd: str = "complex",
     columns of M (M rows × J = nD·nK columns), y = stacked Σ_ϑ S_ϑ, and
     min_{w ≥ 0} ‖U_sᴴ M w − U_sᴴ y‖² is solved for each rank s (eq. 18).
 
-    ranks : counts (int, 1..J) and/or fractions of J (float in (0, 1]; s = ⌊fraction·J⌋ ≥ 1, which
-        reproduces the paper's Table 1: 100 % → 720, 4 % → 28, 0.5 % → 3 for J = 720).
-    svd : "complex" (default, the paper: SVD of the complex M, then the real-weight problem
-        ‖[Re; Im](U_sᴴ M w − U_sᴴ y)‖², i.e. the paper's QP with A = Re(M_sᴴ M_s)) or "real"
-        (SVD of the real stacked matrix [Re M; Im M]). Both give the unregularised solution at
-        full rank.
+    Parameters
+    ----------
+    measured : array_like or xarray.DataArray
+        Complex measured rows (angle, channel, frequency, offset).
+    dictionary : array_like or xarray.DataArray
+        Complex model rows (diameter, anisotropy, angle, channel, frequency, offset).
+    bins : array_like of int
+        The evaluation rfft bins.
+    ranks : sequence of int or float
+        TSVD ranks: counts (int, 1..J) and/or fractions of J = nD·nK (float in (0, 1];
+        s = ⌊fraction·J⌋ ≥ 1, which reproduces the paper's Table 1: 100 % → 720, 4 % → 28,
+        0.5 % → 3 for J = 720).
+    svd : {"complex", "real"}
+        "complex" (the paper): SVD of the complex M, then the real-weight problem
+        ‖[Re; Im](U_sᴴ M w − U_sᴴ y)‖², i.e. the paper's QP with A = Re(M_sᴴ M_s); "real": SVD of
+        the real stacked matrix [Re M; Im M]. Both give the unregularised solution at full rank.
+    chunk_bytes : int
+        Read the dictionary in blocks of about this size.
+    maxiter : int, optional
+        Iteration limit of the non-negative least squares (default 50·J).
 
+    Returns
+    -------
+    ~mpisweep.fitting.results.FitM2Result
+        Weights over (D, K), model rows and errors, one slice per rank.
+
+    Notes
+    -----
     Implementation choices (documented here because the paper leaves them open):
 
     * The SVD is obtained from the Gram matrix G = MᴴM (accumulated block-wise with zherk,

@@ -146,7 +146,30 @@ def fit_m3(measured, dictionary, bins, ranks=(1.0,), *, l2: float = 0.0, max_ite
     the NNLS identifies the zero weights exactly, every iteration costs O(C·F·J²) on the normal
     equations, and TSVD fits the w-step as in M2.
 
-    ranks : as M2 (counts, fractions of J); l2 : λ ≥ 0.
+    Parameters
+    ----------
+    measured : array_like or xarray.DataArray
+        Complex measured rows (angle, channel, frequency, offset).
+    dictionary : array_like or xarray.DataArray
+        Complex model rows (diameter, anisotropy, angle, channel, frequency, offset).
+    bins : array_like of int
+        The evaluation rfft bins.
+    ranks : sequence of int or float
+        TSVD ranks of the weight step, as :func:`~mpisweep.fit_m2` (counts, fractions of J).
+    l2 : float
+        L2 parameter λ ≥ 0, relative to the mean squared column norm (0: none).
+    max_iter : int
+        Most alternating iterations per rank.
+    tol : float
+        Stop when no weight changes by more than this in an iteration.
+    chunk_bytes : int
+        Read the dictionary in blocks of about this size.
+
+    Returns
+    -------
+    ~mpisweep.fitting.results.FitM3Result
+        Weights over (D, K) with Σw = 1, the shared transfer function, model rows and errors, one
+        solution per rank.
     """
     if not l2 >= 0:
         raise ValueError(f"l2: must be ≥ 0, got {l2}")

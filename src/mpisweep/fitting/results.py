@@ -72,9 +72,36 @@ class _BestFit(_Common):
 class FitM0Result(_BestFit):
     """Equilibrium (Langevin) model M0: one diameter, a transfer function per (angle, channel, k).
 
-    eps_global : (nD,) ε_global per diameter.  best_index / best_diameter : the minimiser.
-    transfer : (A, C, F) fitted â at the best diameter.  model : (A, C, F, N) â·Φ_D.
-    eps : (A, C, F) row errors, eps_freq : (F,), eps_global_best : ε_global of ``model``.
+    Shapes: A angles, C receive channels, F evaluation bins, N offsets, nD diameters.
+
+    Attributes
+    ----------
+    bins : numpy.ndarray
+        (F,) the evaluation rfft bins.
+    orders : numpy.ndarray or None
+        (F, n) their mixing orders (mx[, my[, mz]]), one column per drive channel.
+    angles : numpy.ndarray
+        (A,) the angle coordinate (degrees) or index.
+    channels : numpy.ndarray
+        (C,) the receive-channel coordinate or index.
+    diameters : numpy.ndarray
+        (nD,) the dictionary's diameters (nm as stored).
+    eps_global : numpy.ndarray
+        (nD,) ε_global per diameter (paper eq. 22).
+    best_index : int
+        Index of the best diameter; ``best_diameter`` is its value.
+    best_diameter : float
+        The best diameter.
+    transfer : numpy.ndarray
+        (A, C, F) complex transfer functions â at the best diameter (eq. 15).
+    model : numpy.ndarray
+        (A, C, F, N) complex model rows â·Φ_D.
+    eps : numpy.ndarray
+        (A, C, F) row errors; ``eps_freq`` (F,) per bin (eqs. 20–21).
+    eps_freq : numpy.ndarray
+        (F,) error per evaluation bin.
+    eps_global_best : float
+        ε_global of ``model``.
     """
 
     MODEL = "M0"
@@ -105,12 +132,43 @@ class FitM0Result(_BestFit):
 
 @dataclass
 class FitM1Result(_BestFit):
-    """Monodisperse Néel model M1: one (D, K), a transfer function per (angle, channel, k).
+    """Monodisperse model M1: one (D, K), a transfer function per (angle, channel, k).
 
-    eps_global : (nD, nK) ε_global map (closed-form residual; values below ~1e-7 are at the
-    rounding floor of ‖S‖² − |⟨S,Φ⟩|²/‖Φ‖²).  best_index : (iD, iK) of the minimum (first in
-    C order on ties).  transfer : (A, C, F).  model : (A, C, F, N).  eps : (A, C, F), eps_freq :
-    (F,), eps_global_best : recomputed from the explicit residual at the best entry.
+    Shapes: A angles, C receive channels, F evaluation bins, N offsets, nD × nK entries.
+
+    Attributes
+    ----------
+    bins : numpy.ndarray
+        (F,) the evaluation rfft bins.
+    orders : numpy.ndarray or None
+        (F, n) their mixing orders (mx[, my[, mz]]), one column per drive channel.
+    angles : numpy.ndarray
+        (A,) the angle coordinate (degrees) or index.
+    channels : numpy.ndarray
+        (C,) the receive-channel coordinate or index.
+    diameters : numpy.ndarray
+        (nD,) the dictionary's diameters (nm as stored).
+    anisotropies : numpy.ndarray
+        (nK,) its second axis: K in J/m³, or D_h in nm for a Brownian dictionary.
+    parameter : str
+        The second axis' name, ``"anisotropy"`` or ``"hydrodynamic_diameter"``.
+    eps_global : numpy.ndarray
+        (nD, nK) ε_global map (closed-form residual; values below ~1e-7 are at the rounding floor
+        of ‖S‖² − |⟨S,Φ⟩|²/‖Φ‖²; NaN for entries not simulated).
+    best_index : tuple of int
+        (iD, iK) of the minimum (the first in C order on ties).
+    best_diameter, best_anisotropy : float
+        The best entry's values.
+    transfer : numpy.ndarray
+        (A, C, F) complex transfer functions at the best entry (eq. 15).
+    model : numpy.ndarray
+        (A, C, F, N) complex model rows of the best entry.
+    eps : numpy.ndarray
+        (A, C, F) row errors.
+    eps_freq : numpy.ndarray
+        (F,) error per evaluation bin.
+    eps_global_best : float
+        ε_global recomputed from the explicit residual at the best entry.
     """
 
     MODEL = "M1"
@@ -209,11 +267,44 @@ class _RankedWeights:
 class FitM2Result(_RankedWeights, _Common):
     """Polydisperse model M2 (TSVD-regularised non-negative weights), one slice per rank.
 
-    ranks : (R,) number s of singular values kept; requested : the rank specs as given;
-    effective_ranks : (R,) s actually used (s capped at the number of resolvable singular
-    values); weights : (R, nD, nK) ≥ 0; model : (R, A, C, F, N) Σ_q w_q Ψ_q; eps : (R, A, C, F);
-    eps_freq : (R, F); eps_global : (R,); singular_values : (J,) of the weighted stacked matrix M
-    (descending); excluded : (nD, nK) entries left out (non-finite dictionary values).
+    Shapes: R ranks, A angles, C receive channels, F evaluation bins, N offsets, nD × nK = J entries.
+
+    Attributes
+    ----------
+    bins : numpy.ndarray
+        (F,) the evaluation rfft bins.
+    orders : numpy.ndarray or None
+        (F, n) their mixing orders (mx[, my[, mz]]), one column per drive channel.
+    angles : numpy.ndarray
+        (A,) the angle coordinate (degrees) or index.
+    channels : numpy.ndarray
+        (C,) the receive-channel coordinate or index.
+    diameters, anisotropies : numpy.ndarray
+        (nD,), (nK,) the dictionary's axes (the second is D_h for a Brownian dictionary).
+    parameter : str
+        The second axis' name.
+    svd : str
+        ``"complex"`` or ``"real"``.
+    requested : list
+        The rank specs as given (counts or fractions of J).
+    ranks : numpy.ndarray
+        (R,) the number s of singular values kept.
+    effective_ranks : numpy.ndarray
+        (R,) s actually used (capped at the number of resolvable singular values).
+    weights : numpy.ndarray
+        (R, nD, nK) weights ≥ 0.
+    model : numpy.ndarray
+        (R, A, C, F, N) complex model rows Σ_q w_q Ψ_q.
+    eps : numpy.ndarray
+        (R, A, C, F) row errors.
+    eps_freq : numpy.ndarray
+        (R, F) error per bin.
+    eps_global : numpy.ndarray
+        (R,) ε_global per rank.
+    singular_values : numpy.ndarray
+        (J,) of the weighted stacked matrix M, descending.
+    excluded : numpy.ndarray
+        (nD, nK) entries left out (non-finite dictionary values, e.g. blocks not simulated).
     """
 
     diameters: np.ndarray = field(default=None)
@@ -267,12 +358,50 @@ class FitM3Result(_RankedWeights, _Common):
     """Model M3: one transfer function per (channel, k) shared by all entries and angles, weights
     w ≥ 0 over (D, K) with Σw = 1; one solution per TSVD rank (all with the same L2 parameter).
 
-    ranks, requested, effective_ranks : as :class:`FitM2Result` (effective rank of the last
-    w-step); l2 : the L2 parameter λ; tol : the weight-change tolerance; weights : (R, nD, nK);
-    transfer : (R, C, F) a_ck; model : (R, A, C, F, N) a_ck Σ_q w_q Φ_q; eps : (R, A, C, F);
-    eps_freq : (R, F); eps_global : (R,); iterations : (R,) alternating steps; converged : (R,);
-    history : per rank, one dict per iteration (iteration, objective, misfit, eps_global,
-    weight_change); initial_index : (iD, iK) of the start; excluded : (nD, nK) non-finite entries.
+    Shapes: R ranks, A angles, C receive channels, F evaluation bins, N offsets, nD × nK = J entries.
+
+    Attributes
+    ----------
+    bins : numpy.ndarray
+        (F,) the evaluation rfft bins.
+    orders : numpy.ndarray or None
+        (F, n) their mixing orders (mx[, my[, mz]]), one column per drive channel.
+    angles : numpy.ndarray
+        (A,) the angle coordinate (degrees) or index.
+    channels : numpy.ndarray
+        (C,) the receive-channel coordinate or index.
+    diameters, anisotropies : numpy.ndarray
+        (nD,), (nK,) the dictionary's axes (the second is D_h for a Brownian dictionary).
+    parameter : str
+        The second axis' name.
+    requested, ranks, effective_ranks
+        As :class:`FitM2Result` (the effective rank of the last w-step).
+    l2 : float
+        The L2 parameter λ.
+    tol : float
+        The weight-change tolerance.
+    weights : numpy.ndarray
+        (R, nD, nK) weights ≥ 0 with Σw = 1.
+    transfer : numpy.ndarray
+        (R, C, F) the shared complex transfer function a_ck.
+    model : numpy.ndarray
+        (R, A, C, F, N) complex model rows a_ck Σ_q w_q Φ_q.
+    eps : numpy.ndarray
+        (R, A, C, F) row errors.
+    eps_freq : numpy.ndarray
+        (R, F) error per bin.
+    eps_global : numpy.ndarray
+        (R,) ε_global per rank.
+    iterations : numpy.ndarray
+        (R,) alternating steps taken.
+    converged : numpy.ndarray
+        (R,) whether the weights settled within ``tol``.
+    history : list
+        Per rank, one dict per iteration (iteration, objective, misfit, eps_global, weight_change).
+    initial_index : tuple of int
+        (iD, iK) of the starting entry.
+    excluded : numpy.ndarray
+        (nD, nK) entries left out (non-finite dictionary values).
     """
 
     diameters: np.ndarray = field(default=None)

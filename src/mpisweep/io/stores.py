@@ -49,7 +49,23 @@ def read_zarr(path) -> xr.Dataset:
 
 
 def open_dictionary(path) -> xr.Dataset:
-    """A dictionary store written by the sweep (fp.zarr, m0.zarr, a shard) as a lazy xarray Dataset."""
+    """Open a dictionary store written by the sweep (fp.zarr, m0.zarr, m0a.zarr, a shard), lazily.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The Zarr store, e.g. ``results/dictionary/fp.zarr``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``rows``: complex (diameter, anisotropy or hydrodynamic_diameter, angle, channel, frequency,
+        [offset_z,] offset_y, offset_x) for fp.zarr; coordinates in the field's units (diameter in
+        nm, anisotropy in J/m³, angle in degrees, offsets in mT, ``frequency`` the rfft bin k with
+        ``frequency_hz``); per block ``degree`` (per offset), ``rtol``, ``steps`` and
+        ``wall_time_s``; attributes with the config hash, the package version and the solver
+        settings. Blocks never simulated (coarse-to-fine runs) are NaN.
+    """
     return open_zarr(path)
 
 

@@ -62,7 +62,24 @@ def _sweeps(A, u, lam, sweeps, c, v):
 
 
 def kaczmarz(A: np.ndarray, u: np.ndarray, lam: float, sweeps: int) -> np.ndarray:
-    """Non-negative real c (N,) for one measurement u (M,) and system matrix A (M, N), from c = 0."""
+    """Solve A c ≈ u for a non-negative real c with the regularised Kaczmarz method, from c = 0.
+
+    Parameters
+    ----------
+    A : numpy.ndarray
+        Complex system matrix (M, N): M frequency rows, N pixels (× contrasts).
+    u : numpy.ndarray
+        Complex measurement (M,).
+    lam : float
+        Tikhonov parameter λ (absolute; λ_rel·‖A‖²_F/N in the workflow).
+    sweeps : int
+        Sweeps over all rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        c (N,), real and ≥ 0.
+    """
     A = np.ascontiguousarray(A, dtype=np.complex128)
     u = np.ascontiguousarray(u, dtype=np.complex128)
     c = np.zeros(A.shape[1], np.complex128)
@@ -94,10 +111,28 @@ def _project(C, X, C_low):
 
 def kaczmarz_batch(A: np.ndarray, U: np.ndarray, lam: float, sweeps: int, single: bool = False,
                    progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """Non-negative real C (N, B) for B measurements U (M, B): :func:`kaczmarz` for every column at once.
+    """:func:`~mpisweep.kaczmarz` for many measurements at once, as matrix products.
 
-    single: the products with A and the triangular solve in float32 / complex64 (about 2× faster;
-    c still accumulates in float64; the difference to double precision is ~1e-7 relative).
+    Parameters
+    ----------
+    A : numpy.ndarray
+        Complex system matrix (M, N).
+    U : numpy.ndarray
+        Complex measurements (M, B), one per column.
+    lam : float
+        Tikhonov parameter λ (absolute).
+    sweeps : int
+        Sweeps over all rows.
+    single : bool
+        The products with A and the triangular solve in float32 / complex64 (about 2× faster;
+        c still accumulates in float64; ~1e-7 relative difference to double precision).
+    progress : callable, optional
+        ``progress(done, total)`` after every sweep.
+
+    Returns
+    -------
+    numpy.ndarray
+        C (N, B), real and ≥ 0.
     """
     A = np.asarray(A, dtype=np.complex128)
     U = np.asarray(U, dtype=np.complex128).reshape(A.shape[0], -1)

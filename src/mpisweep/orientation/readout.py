@@ -89,6 +89,24 @@ def fit_angle(weights, angles_deg) -> tuple[float, np.ndarray]:
 
 @dataclass(frozen=True)
 class Readout:
+    """Where the sample is and how its easy axis points, as :func:`mpisweep.read_out` reads it.
+
+    Attributes
+    ----------
+    position_yx : numpy.ndarray
+        Sub-pixel position (y, x) of the sample in the image, in pixels.
+    weights : numpy.ndarray
+        (L,) channel weights: the reconstruction of each contrast channel summed over a disc
+        around the position.
+    angle_deg : float
+        Estimated easy-axis angle θ̂ in [0°, 180°), degrees from x: the peak p2 of the fit
+        w(α) = p1·(cos²(π(α − p2)/180))^p3 to the weights (Möddel et al. 2021).
+    parameters : numpy.ndarray
+        The fitted (p1, p2, p3).
+    start_deg : float
+        The doubled-angle mean of the weights the fit started from, in degrees.
+    """
+
     position_yx: np.ndarray  # sub-pixel (y, x) position, pixels
     weights: np.ndarray  # (L,) channel weights
     angle_deg: float  # θ̂ in [0, 180)
@@ -97,7 +115,22 @@ class Readout:
 
 
 def read_out(c: np.ndarray, angles_deg, radius: float = 2.0) -> Readout:
-    """Position and easy-axis angle of the single sample in the reconstruction c (L, ny, nx)."""
+    """Read the position and the easy-axis angle of a single sample from a multi-contrast image.
+
+    Parameters
+    ----------
+    c : numpy.ndarray
+        The reconstruction (L, ny, nx): one image per contrast channel (calibration angle).
+    angles_deg : array_like
+        The L contrast channels' easy-axis angles, in degrees.
+    radius : float
+        Radius of the disc around the found sample over which each channel is summed, in pixels.
+
+    Returns
+    -------
+    ~mpisweep.orientation.readout.Readout
+        Position (pixels), channel weights and the fitted angle (degrees).
+    """
     pos = locate(c, radius)
     w = channel_weights(c, pos, radius)
     angle, p = fit_angle(w, angles_deg)

@@ -28,6 +28,35 @@ from .symmetry import easy_axes, mirror_symmetry, partner_table, solve_plan
 
 @dataclass
 class BlockResult:
+    """The system-matrix rows of one particle over easy axes × offsets, as
+    :func:`mpisweep.simulate_block` returns them.
+
+    Attributes
+    ----------
+    rows : numpy.ndarray
+        Complex rows φ_k, shape (axis, channel, frequency) + the grid: one per easy axis, receive
+        channel and requested rfft bin, over the offset grid (``(offset_y, offset_x)``, with
+        ``offset_z`` first on a 3D grid). φ_k is the rfft of d⟨m⟩/dt divided by the samples per
+        cycle (:func:`mpisweep.spectrum`), in 1/s.
+    degrees : numpy.ndarray
+        Truncation degree L per offset, the grid's shape.
+    rtol : float
+        The integrator's relative tolerance.
+    max_periodicity : float
+        Largest periodicity residual max|⟨m⟩(T) − ⟨m⟩(0)| of the solves.
+    steps : int
+        Integrator steps of all solves.
+    wall_time : float
+        Wall-clock time, in s.
+    solves : int
+        Rows solved.
+    derived : int
+        Rows derived from their mirror partner instead of solved; solves + derived = all rows.
+    mirror : str or None
+        Axis ("x", "y", "z") of the π rotation that paired the rows, or None (no symmetry holds,
+        or ``symmetry=False``).
+    """
+
     rows: np.ndarray  # complex (axis, channel, frequency, *grid): grid = (offset_y, offset_x) or with offset_z first
     degrees: np.ndarray  # truncation degree L per offset (the grid's shape)
     rtol: float
@@ -40,8 +69,24 @@ class BlockResult:
 
 
 def offset_grid(x_range, y_range, nx: int, ny: int, z_range=(0.0, 0.0), nz: int = 1) -> np.ndarray:
-    """Equidistant offsets in tesla, x varying fastest: (ny, nx, 3), or (nz, ny, nx, 3) when nz > 1;
-    ranges are (min, max) in T (a single z point sits at z_range[0])."""
+    """An equidistant grid of offset fields, x varying fastest.
+
+    Parameters
+    ----------
+    x_range, y_range : tuple of float
+        (min, max) of the offset field along x and y, in T.
+    nx, ny : int
+        Number of offsets along x and y.
+    z_range : tuple of float
+        (min, max) along z, in T; a single z point sits at ``z_range[0]``.
+    nz : int
+        Number of offsets along z.
+
+    Returns
+    -------
+    numpy.ndarray
+        Offset fields in T: (ny, nx, 3), or (nz, ny, nx, 3) when nz > 1.
+    """
     xs = np.linspace(x_range[0], x_range[1], nx)
     ys = np.linspace(y_range[0], y_range[1], ny)
     zs = np.linspace(z_range[0], z_range[1], nz)
@@ -65,15 +110,43 @@ def simulate_block(
     max_degree: int | None = MAX_DEGREE,
     channels=(0, 1),
 ) -> BlockResult:
-    """System-matrix rows φ_k (spectra.spectrum convention) at the rfft bins `bins`.
+    """System-matrix rows of one particle for every easy axis × offset: one dictionary block.
 
-    `axes`: in-plane easy-axis angles in degrees (a 1-D list) or (A, 3) easy-axis vectors;
-    `offsets`: (..., 3) grid in T; `channels`: the receive channels' axes (0, 1, 2 = x, y, z).
-    `progress(done, total, elapsed_s)` is called after every row, solved or derived, so `done`
-    reaches `total` (the caller decides what to show). `symmetry`: derive the rows of mirror
-    partners (easy axes compared up to sign, offsets on the grid to 1e-12 T, same truncation degree)
-    where physics.symmetry.mirror_symmetry holds for this drive; False solves every row.
-    A degree above `max_degree` (None: no limit) is refused before any solve (DegreeError).
+    Parameters
+    ----------
+    particle : Particle or BrownParticle
+        The particle (SI units).
+    excitation : Excitation
+        The drive; its own offset is replaced by each of `offsets`.
+    axes : array_like
+        In-plane easy-axis angles in degrees from x (a 1-D list), or (A, 3) easy-axis vectors.
+    offsets : numpy.ndarray
+        (..., 3) offset fields in T, e.g. from :func:`~mpisweep.offset_grid`; the rows keep its
+        shape.
+    bins : numpy.ndarray
+        The rfft bins k to keep, e.g. ``mixing_bins(...)[:, -1]``.
+    degree : int or numpy.ndarray, optional
+        Truncation degree L, one for all or one per offset (default :func:`~mpisweep.auto_degree`
+        at each offset's strongest field).
+    rtol : float, optional
+        Relative tolerance (default :func:`~mpisweep.default_rtol` of σ).
+    progress : callable, optional
+        ``progress(done, total, elapsed_s)``, called after every row, solved or derived, so that
+        ``done`` reaches ``total``.
+    symmetry : bool
+        Derive the rows of mirror partners (easy axes compared up to sign, offsets on the grid to
+        1e-12 T, same truncation degree) where a π rotation maps this drive onto itself; False
+        solves every row.
+    max_degree : int or None
+        A degree above this is refused before any solve (:class:`~mpisweep.errors.DegreeError`);
+        None: no limit.
+    channels : tuple of int
+        The receive channels' axes (0, 1, 2 = x, y, z).
+
+    Returns
+    -------
+    ~mpisweep.physics.block.BlockResult
+        ``rows`` of shape (axis, channel, bin) + the offset grid, complex, in 1/s.
     """
     start = time.perf_counter()
     vectors = easy_axes(axes)

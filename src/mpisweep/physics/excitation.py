@@ -23,7 +23,31 @@ BRUKER_DRIVE = (12.59e-3, 13.55e-3)
 
 @dataclass(frozen=True)
 class Excitation:
-    """Drive amplitudes (T), dividers of the base frequency, phases (rad), offset (T)."""
+    """The applied field: a drive of 1–3 channels plus a static offset field, in SI units.
+
+    B(t) = offset + Σ_i a_i cos(2π f_B/d_i · t + φ_i), drive channel i along axis i (x, y, z).
+
+    Parameters
+    ----------
+    amplitudes : tuple of float
+        Drive amplitudes a_i, in T (µ0·H), one per channel; 0 marks an inactive channel.
+    dividers : tuple of int
+        Dividers d_i of the base frequency, one per channel.
+    base_frequency : float
+        Base frequency f_B, in Hz (default 2.5 MHz, the Bruker scanner's).
+    phases : tuple of float, optional
+        Drive phases φ_i, in rad (default all 0).
+    offset : tuple of float
+        Static offset field (x, y, z) or (x, y), in T.
+    samples : int, optional
+        Samples per drive cycle (default the lcm of the active channels' dividers: 1632 for the
+        Bruker 2D drive).
+
+    Raises
+    ------
+    ValueError
+        Inconsistent lengths or non-positive dividers, base frequency or samples.
+    """
 
     amplitudes: tuple[float, ...]
     dividers: tuple[int, ...]
@@ -63,13 +87,17 @@ class Excitation:
 
     @classmethod
     def bruker(cls, offset=(0.0, 0.0, 0.0), samples=None) -> "Excitation":
+        """The Bruker preclinical scanner's 2D drive (paper §2.4): 12.59 and 13.55 mT at
+        2.5 MHz/102 and 2.5 MHz/96, with an offset field in T."""
         return cls(BRUKER_DRIVE, BRUKER_DIVIDERS, BRUKER_BASE_FREQUENCY, offset=offset, samples=samples)
 
     def with_offset(self, offset) -> "Excitation":
+        """The same drive with another static offset field (x, y, z) or (x, y), in T."""
         return Excitation(self.amplitudes, self.dividers, self.base_frequency, self.phases, offset, self.samples)
 
     @property
     def frequencies(self) -> np.ndarray:
+        """Drive frequencies f_B/d_i of the channels, in Hz."""
         return self.base_frequency / np.asarray(self.dividers, dtype=float)
 
     @property
@@ -80,21 +108,22 @@ class Excitation:
 
     @property
     def cycle_samples(self) -> int:
-        """lcm of the active channels' dividers: base-frequency periods per drive cycle."""
+        """Base-frequency periods per drive cycle, the lcm of the active channels' dividers."""
         return math.lcm(*(self.dividers[i] for i in self.active))
 
     @property
     def period(self) -> float:
+        """Duration T of one drive cycle, in s (652.8 µs for the Bruker 2D drive)."""
         return self.cycle_samples / self.base_frequency
 
     @property
     def times(self) -> np.ndarray:
-        """Sample times of one cycle, t_k = k·T/samples, k = 0..samples-1."""
+        """Sample times t_k = k·T/samples of one cycle, in s, k = 0 … samples − 1."""
         return np.arange(self.samples) * (self.period / self.samples)
 
     @property
     def drive_vectors(self) -> np.ndarray:
-        """Drive amplitude vectors a_i (channels × 3), channel i along axis i."""
+        """Drive amplitude vectors a_i, in T, shape (channels, 3): channel i along axis i."""
         vecs = np.zeros((len(self.amplitudes), 3))
         for i, a in enumerate(self.amplitudes):
             vecs[i, i] = a

@@ -27,12 +27,37 @@ FOKKER_PLANCK = {"fp": Particle, "brown": BrownParticle}
 
 def solve(particle: AnyParticle, excitation: Excitation, easy_axis=(1.0, 0.0, 0.0), *, model: str = "fp",
           **solver_options) -> SolveResult:
-    """One cycle of ⟨m⟩ and d⟨m⟩/dt at ``excitation.times``; `solver_options` go to the FP solver.
+    """One drive cycle of the mean moment ⟨m⟩ and its rate d⟨m⟩/dt in periodic steady state.
 
-    Solver options: ``degree`` (automatic by default), ``rtol``, ``atol``, ``max_degree`` (60: a
-    higher degree, given or automatic, is refused with DegreeError before any work; None lifts it).
+    Parameters
+    ----------
+    particle : Particle or BrownParticle
+        The particle; ``model="brown"`` takes a :class:`~mpisweep.BrownParticle`, the others a
+        :class:`~mpisweep.Particle`.
+    excitation : Excitation
+        The drive and offset field (T); the result is sampled at ``excitation.times``.
+    easy_axis : array_like
+        Unit easy-axis vector n (3,), e.g. ``easy_axis_vector(30)`` for 30° from x in the x-y plane.
+        Ignored by ``brown`` and ``langevin`` (no easy axis).
+    model : str
+        One of :data:`~mpisweep.MODELS`: ``"fp"`` (Néel Fokker–Planck), ``"brown"`` (Brownian
+        Fokker–Planck), ``"equilibrium"`` (static anisotropic equilibrium), ``"langevin"``.
+    **solver_options
+        For ``fp`` and ``brown`` only: ``degree`` (truncation degree L, automatic by default),
+        ``rtol`` and ``atol`` (integrator tolerances, default from :func:`~mpisweep.default_rtol`),
+        ``max_degree`` (60: a higher degree, given or automatic, is refused with
+        :class:`~mpisweep.errors.DegreeError` before any work; None lifts it).
 
-    For the equilibrium models ``degree`` is 0 and ``stats`` is empty: nothing is integrated.
+    Returns
+    -------
+    ~mpisweep.physics.solver.SolveResult
+        ⟨m⟩ and d⟨m⟩/dt in the lab frame over one cycle. For the equilibrium models ``degree`` is 0
+        and ``stats`` is empty: nothing is integrated.
+
+    Raises
+    ------
+    ValueError
+        An unknown model, a particle of the wrong type, or solver options for a static model.
     """
     if model not in MODELS:
         raise ValueError(f"model: unknown model {model!r} (choose {', '.join(MODELS)})")

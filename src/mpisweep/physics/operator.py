@@ -168,7 +168,18 @@ def rotation_to_easy_axis(easy_axis) -> np.ndarray:
 
 
 def easy_axis_vector(angle_deg: float) -> np.ndarray:
-    """In-plane easy axis n(ϑ) = (cos ϑ, sin ϑ, 0)."""
+    """The in-plane easy axis n(ϑ) = (cos ϑ, sin ϑ, 0).
+
+    Parameters
+    ----------
+    angle_deg : float
+        Easy-axis angle ϑ in degrees from the x axis, in the x-y plane.
+
+    Returns
+    -------
+    numpy.ndarray
+        The unit vector n, shape (3,).
+    """
     a = math.radians(angle_deg)
     return np.array([math.cos(a), math.sin(a), 0.0])
 

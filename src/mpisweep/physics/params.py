@@ -38,7 +38,7 @@ class _MagneticCore:
 
     @property
     def volume(self) -> float:
-        """Core volume V = πD³/6 in m³."""
+        """Core volume V = πD³/6, in m³."""
         return math.pi * self.diameter**3 / 6.0
 
     @property
@@ -48,13 +48,34 @@ class _MagneticCore:
 
     @property
     def beta(self) -> float:
-        """β = m0/(kB T) in 1/T, so that ξ = β·|B|."""
+        """β = m0/(k_B T), in 1/T, so that the reduced field is ξ = β·|B|."""
         return self.moment / (KB * self.temperature)
 
 
 @dataclass(frozen=True)
 class Particle(_MagneticCore):
-    """A single-domain particle: core diameter D (m) and anisotropy constant K (J/m³)."""
+    """An immobilised single-domain particle: Néel rotation of its moment (paper eqs. 4–6).
+
+    Parameters
+    ----------
+    diameter : float
+        Core diameter D, in m.
+    anisotropy : float
+        Uniaxial anisotropy constant K ≥ 0, in J/m³.
+    ms : float
+        Saturation magnetisation Ms, in A/m (default 474 kA/m, as MNPDynamics).
+    alpha : float
+        Gilbert damping α (default 0.1).
+    temperature : float
+        Temperature T, in K (default 293 K).
+    gamma : float
+        Gyromagnetic ratio γ, in rad/(s·T) (default 1.75e11).
+
+    Raises
+    ------
+    ValueError
+        A parameter that is not physical (D ≤ 0, K < 0, …), named in the message.
+    """
 
     diameter: float
     anisotropy: float = 0.0
@@ -75,22 +96,23 @@ class Particle(_MagneticCore):
 
     @property
     def sigma(self) -> float:
-        """Reduced anisotropy barrier σ = K V/(kB T)."""
+        """Reduced anisotropy barrier σ = KV/(k_B T), dimensionless."""
         return self.anisotropy * self.volume / (KB * self.temperature)
 
     @property
     def g(self) -> float:
-        """Reduced gyromagnetic ratio γ/(1+α²)."""
+        """Reduced gyromagnetic ratio γ/(1 + α²), in rad/(s·T)."""
         return self.gamma / (1.0 + self.alpha**2)
 
     @property
     def tau(self) -> float:
-        """Free-diffusion time τ = V Ms / (2 kB T g α) in s."""
+        """Free-diffusion time τ = V·Ms/(2 k_B T g α), in s (the Néel relaxation time at K = 0)."""
         return self.volume * self.ms / (2.0 * KB * self.temperature * self.g * self.alpha)
 
     @property
     def p(self) -> tuple[float, float, float, float]:
-        """Drift coefficients (p1, p2, p3, p4) of paper eq. 6."""
+        """The drift coefficients (p1, p2, p3, p4) of paper eq. 6 (precession, damping and the two
+        anisotropy terms)."""
         p1 = self.g
         p2 = self.g * self.alpha
         p3 = 2.0 * self.g * self.anisotropy / self.ms
@@ -105,10 +127,28 @@ class Particle(_MagneticCore):
 
 @dataclass(frozen=True)
 class BrownParticle(_MagneticCore):
-    """A rigid dipole rotating in a fluid: core diameter D and hydrodynamic diameter D_h (m).
+    """A fluid tracer: a rigid dipole whose whole particle turns (Brownian rotation).
 
     The moment is locked to the particle (no Néel relaxation: valid where τ_B ≪ τ_N), so there
-    is no precession and no easy axis; the viscosity η is in Pa·s.
+    is no precession and no easy axis.
+
+    Parameters
+    ----------
+    diameter : float
+        Core diameter D, in m (it carries the moment).
+    hydrodynamic_diameter : float
+        Hydrodynamic diameter D_h ≥ D, in m (it sets the friction).
+    viscosity : float
+        Viscosity η of the fluid, in Pa·s (default 1 mPa·s, water at 293 K).
+    ms : float
+        Saturation magnetisation Ms, in A/m.
+    temperature : float
+        Temperature T, in K.
+
+    Raises
+    ------
+    ValueError
+        A parameter that is not physical (D_h < D, η ≤ 0, …), named in the message.
     """
 
     diameter: float
@@ -131,22 +171,23 @@ class BrownParticle(_MagneticCore):
 
     @property
     def hydrodynamic_volume(self) -> float:
-        """V_h = πD_h³/6 in m³ (it sets the friction)."""
+        """Hydrodynamic volume V_h = πD_h³/6, in m³ (it sets the friction)."""
         return math.pi * self.hydrodynamic_diameter**3 / 6.0
 
     @property
     def sigma(self) -> float:
-        """No anisotropy barrier: σ = 0."""
+        """The reduced anisotropy barrier, always 0 (a rigid dipole has no internal anisotropy)."""
         return 0.0
 
     @property
     def tau(self) -> float:
-        """Brownian relaxation time τ_B = 3ηV_h/(kB T) in s (the l = 1 mode decays at 1/τ_B)."""
+        """Brownian relaxation time τ_B = 3ηV_h/(k_B T), in s (the l = 1 mode decays at 1/τ_B)."""
         return 3.0 * self.viscosity * self.hydrodynamic_volume / (KB * self.temperature)
 
     @property
     def p(self) -> tuple[float, float, float, float]:
-        """Drift coefficients (p1, p2, p3, p4): only the field's aligning torque, p2 = β/(2τ_B)."""
+        """The drift coefficients (p1, p2, p3, p4) of paper eq. 6, of which only the field's aligning
+        torque p2 = β/(2τ_B) is non-zero."""
         return 0.0, self.beta / (2.0 * self.tau), 0.0, 0.0
 
     def describe(self) -> str:

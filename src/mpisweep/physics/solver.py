@@ -31,11 +31,22 @@ STABILITY_TOL = 1e-6  # largest real part (units of 1/τ) still taken as the con
 
 
 def default_rtol(sigma: float) -> float:
-    """Relative tolerance that keeps max |Δ<m>| ≤ 1e-4 over the cycle (measured, see the docs' solver page).
+    """The integrator's default relative tolerance for a Néel particle of barrier σ.
 
-    With an anisotropy barrier the moment switches between wells; errors grow while
-    it leaves a well, so the global error per unit of local tolerance rises with σ
-    (measured: ~0.5 at σ = 1.5, ~3 at σ = 4.8, ~8 at σ = 8, ~14 at σ = 11.4).
+    It keeps max|Δ⟨m⟩| ≤ 1e-4 over the cycle (measured, see the docs' solver page). With an
+    anisotropy barrier the moment switches between wells; errors grow while it leaves a well, so
+    the global error per unit of local tolerance rises with σ (measured: ~0.5 at σ = 1.5, ~3 at
+    σ = 4.8, ~8 at σ = 8, ~14 at σ = 11.4).
+
+    Parameters
+    ----------
+    sigma : float
+        Reduced anisotropy barrier σ = KV/(k_B T) (:attr:`mpisweep.Particle.sigma`).
+
+    Returns
+    -------
+    float
+        rtol between 1e-6 and 1e-4: 1e-4 up to σ = 1.5, then 1e-4·(σ/1.5)^−2.2.
     """
     return float(min(1e-4, max(1e-6, 1e-4 * (max(sigma, 1.5) / 1.5) ** -2.2)))
 
@@ -62,18 +73,30 @@ WARMUP_TAUS = 12.0
 
 
 def auto_degree(particle: AnyParticle, max_field: float) -> int:
-    """Truncation degree from σ and the largest ξ of the trajectory, for ≲ 1e-5 in <m>.
+    """The truncation degree L of the spherical-harmonic expansion, for ≲ 1e-5 in ⟨m⟩.
 
+    Parameters
+    ----------
+    particle : Particle or BrownParticle
+        The particle (its σ and β).
+    max_field : float
+        The largest field magnitude |B| along the trajectory, in T
+        (:meth:`mpisweep.Excitation.max_field`); ξ = β·|B|.
+
+    Returns
+    -------
+    int
+        L ≥ 4. A Brownian particle gets L = ⌈3.5·√ξ − 0.6⌉ (no anisotropy).
+
+    Notes
+    -----
     The density's peaks have angular widths ~ 1/√ξ (field) and ~ 1/√σ (anisotropy
     wells), so L grows with √ξ and √σ: L = ⌈max(3.4·√ξ − 1, 7.5·√σ − 0.5)⌉, with
     the anisotropy branch switching to 1.2·σ + 11 above σ = 11.4 (where both agree
     and where the √σ fit has not been measured). Fitted to truncation errors
     against L + 5 or more at rtol 1e-8 over 36 cases (D 14-28 nm, K 100-5000 J/m³,
     offsets across the Bruker grid): at this L the largest error is 1.0e-5
-    (ξ = 24.9, L = 16), most are 1e-6 to 8e-6 (table in the docs' solver page). The
-    earlier prototype rule max(10 + 0.3·ξ, 1.2·σ + 9) is 1e-7 accurate in its field
-    branch, too coarse in its anisotropy branch, and up to four degrees larger than
-    needed at small σ.
+    (ξ = 24.9, L = 16), most are 1e-6 to 8e-6 (table in the docs' solver page).
     """
     xi = particle.beta * max_field
     if isinstance(particle, BrownParticle):
@@ -118,6 +141,30 @@ def truncation_estimate(degree: int, automatic: int) -> float:
 
 @dataclass
 class SolveResult:
+    """One drive cycle of the mean moment, as :func:`mpisweep.solve` returns it.
+
+    Attributes
+    ----------
+    times : numpy.ndarray
+        (N,) sample times t_k = k·T/N of the cycle, in s (N = ``excitation.samples``).
+    moment : numpy.ndarray
+        (N, 3) mean moment ⟨m⟩ in the lab frame, normalised (|⟨m⟩| ≤ 1).
+    rate : numpy.ndarray
+        (N, 3) d⟨m⟩/dt in the lab frame, in 1/s; :func:`mpisweep.spectrum` turns it into the
+        system-matrix row φ_k.
+    degree : int
+        Truncation degree L used (0 for the static models).
+    periodicity : float
+        max_k |⟨m_k⟩(T) − ⟨m_k⟩(0)| of the last cycle: how close it is to periodic steady state.
+    cycles : int
+        Drive cycles integrated after the warm-up.
+    wall_time : float
+        Wall-clock time of the solve, in s.
+    stats : dict
+        Integrator counts: ``steps``, ``rejected``, ``factorizations``, ``solves`` (empty for the
+        static models).
+    """
+
     times: np.ndarray  # (N,) s
     moment: np.ndarray  # (N, 3) <m>, lab frame, |<m>| ≤ 1
     rate: np.ndarray  # (N, 3) d<m>/dt in 1/s, lab frame

@@ -17,9 +17,21 @@ CHANNELS = ("x", "y")
 
 
 def spectrum(rate: np.ndarray, channels=2) -> np.ndarray:
-    """rfft bins of d<m>/dt per receive channel: (samples, 3) → (channels, samples//2 + 1).
+    """System-matrix rows φ_k: the rfft of d⟨m⟩/dt per receive channel, divided by the samples.
 
-    `channels`: the receive channels' axes (0, 1, 2 = x, y, z) or a count n (the first n axes)."""
+    Parameters
+    ----------
+    rate : numpy.ndarray
+        (samples, 3) d⟨m⟩/dt over one cycle, in 1/s (:attr:`SolveResult.rate
+        <mpisweep.physics.solver.SolveResult.rate>`).
+    channels : int or sequence of int
+        The receive channels' axes (0, 1, 2 = x, y, z), or a count n (the first n axes).
+
+    Returns
+    -------
+    numpy.ndarray
+        Complex (channels, samples//2 + 1), in 1/s; bin k is the frequency k/T.
+    """
     rate = np.asarray(rate, dtype=float)
     axes = list(range(channels)) if isinstance(channels, (int, np.integer)) else [int(c) for c in channels]
     if rate.ndim != 2 or rate.shape[1] <= max(axes):
@@ -28,13 +40,27 @@ def spectrum(rate: np.ndarray, channels=2) -> np.ndarray:
 
 
 def mixing_bins(dividers, *max_orders: int, cycle: int | None = None) -> np.ndarray:
-    """0-based rfft bins k(m) = Σ_i m_i·(C/d_i) as rows (m_1, …, m_n, k); C = `cycle`, the base-frequency
-    periods per drive cycle (default lcm(dividers); pass the active channels' lcm when one is inactive).
+    """The evaluation set: the rfft bins k(m) = Σ_i m_i·C/d_i of the mixing orders m_i.
 
-    One highest order per drive channel (0 for an inactive one), the first channel varying
-    slowest. For the Bruker cycle (102, 96) this is k = 16·mx + 17·my (paper §2.3); a
-    spectrometer's single channel gives its harmonics k = m. The evaluation set excludes the
-    DC bin (all orders 0) and the drive frequencies (one order 1, the others 0).
+    For the Bruker cycle (102, 96) this is k = 16·mx + 17·my (paper §2.3); a spectrometer's
+    single channel gives its harmonics k = m. The DC bin (all orders 0) and the drive frequencies
+    (one order 1, the others 0) are left out.
+
+    Parameters
+    ----------
+    dividers : sequence of int
+        The drive channels' dividers d_i.
+    *max_orders : int
+        One highest order per drive channel (0 for an inactive one).
+    cycle : int, optional
+        Base-frequency periods per drive cycle C (default lcm(dividers); pass the active channels'
+        lcm when one is inactive).
+
+    Returns
+    -------
+    numpy.ndarray
+        int rows (m_1, …, m_n, k), the first channel's order varying slowest; the bins are the
+        last column, ``mixing_bins(...)[:, -1]``.
     """
     dividers = [int(d) for d in dividers]
     if len(max_orders) != len(dividers):

@@ -141,6 +141,7 @@ class Sweep:
         } | ({"refine": self.refine.to_json()} if self.refine.enabled else {})
 
     def write(self, path) -> None:
+        """Write the resolved config as JSON (the file every step reads; :meth:`read` reads it back)."""
         from ..io.atomic import write_text
 
         write_text(path, json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n")
@@ -163,7 +164,7 @@ class Sweep:
 
     @property
     def snr_band(self) -> tuple[float, float] | None:
-        """frequencies.select snr: (lowest frequency in Hz, the SNR a bin needs in the fits); None otherwise."""
+        """The band of ``frequencies.select: snr``, (lowest frequency in Hz, SNR a bin needs), or None."""
         return self.frequencies.snr_band
 
     @property
@@ -172,7 +173,8 @@ class Sweep:
 
     @property
     def parameter(self) -> ParameterAxis:
-        """The dictionary's second axis: anisotropy K (Néel) or hydrodynamic diameter D_h (Brown)."""
+        """The dictionary's second axis beside the diameter (anisotropy K for Néel, hydrodynamic diameter D_h for
+        Brown)."""
         return PARAMETERS[self.model]
 
     @property
@@ -208,20 +210,21 @@ class Sweep:
 
     @property
     def offsets(self) -> np.ndarray:
-        """Offset fields in T, x fastest: (ny, nx, 3), or (nz, ny, nx, 3) on a grid with several z points
-        (the grid the blocks are simulated on; see OffsetGrid.shape)."""
+        """Offset fields in T, x varying fastest, shape (ny, nx, 3), or (nz, ny, nx, 3) with several z points
+        (the grid the blocks are simulated on)."""
         o = self.offset_grid
         return offset_grid(o.x_T, o.y_T, o.nx, o.ny, o.z_T, o.nz)
 
     @property
     def offset_dims(self) -> tuple[str, ...]:
-        """The offset grid's dimensions: (offset_y, offset_x), with offset_z first on a grid of several z points."""
+        """The offset grid's dimension names, (offset_y, offset_x), with offset_z first on a grid of several z
+        points."""
         return ("offset_z", "offset_y", "offset_x") if self.offset_grid.nz > 1 else ("offset_y", "offset_x")
 
     @property
     def bins(self) -> np.ndarray:
-        """(F, n + 1) int rows (m_1, …, m_n, k) of the evaluation set: one mixing order per drive channel, then
-        the rfft bin (2D: (mx, my, k))."""
+        """The evaluation set as int rows (m_1, …, m_n, k), shape (F, n + 1): one mixing order per drive channel,
+        then the rfft bin (2D: (mx, my, k))."""
         return np.asarray(self.bin_rows, dtype=np.int64).reshape(-1, len(self.scanner.dividers) + 1)
 
     @property
@@ -231,7 +234,7 @@ class Sweep:
 
     @property
     def order_names(self) -> tuple[str, ...]:
-        """Names of the mixing-order columns of :attr:`bins`: mx, my, mz, one per drive channel."""
+        """Names of the mixing-order columns of :attr:`bins` (mx, my, mz, one per drive channel)."""
         return ORDER_NAMES[: len(self.scanner.dividers)]
 
     @property
@@ -241,8 +244,8 @@ class Sweep:
 
     @property
     def angles(self) -> tuple[float, ...]:
-        """The dictionary's angle coordinate: in-plane easy-axis angles (deg), or 0, 1, … counting
-        :attr:`directions` when the easy axes are given in 3D."""
+        """The dictionary's angle coordinate, in-plane easy-axis angles in degrees, or 0, 1, … counting
+        :attr:`directions` for 3D easy axes."""
         return self.grids.angles_deg
 
     @property
