@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LOCK := envs/constraints.txt
 
-.PHONY: env test sweep docs bench bench-grid bench-orientation bench-calibration bench-fit clean
+.PHONY: env test test-quick sweep docs bench bench-grid bench-orientation bench-calibration bench-fit clean
 
 env: $(STAMP)
 
@@ -19,6 +19,12 @@ $(STAMP): pyproject.toml $(LOCK)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+# The inner loop: every test that starts no workflow, no Slurm cluster, no cold numba compile and no
+# documentation build (markers in pyproject.toml), a few minutes on 2 cores with a warm numba cache.
+# `make test` runs these and the rest.
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not workflow and not cluster and not slow" tests
 
 # The default profile adds --rerun-incomplete: after a kill, the same command resumes.
 sweep: $(STAMP)

@@ -1,11 +1,35 @@
-"""Shared fixtures: the reference results and MPI files in tests/data (provenance: tests/data/README.md)."""
+"""Shared fixtures: the reference results in tests/data (provenance: tests/data/README.md), the workflow
+runner, and the tier guard: a test that starts Snakemake or uses the Slurm cluster carries the marker
+`workflow` or `cluster`, so `make test-quick` (-m "not workflow and not cluster and not slow") starts
+neither."""
 
 from pathlib import Path
 
+import helpers
 import numpy as np
 import pytest
 
 DATA = Path(__file__).resolve().parent / "data"
+
+# fixtures that start a tier's machinery: a test that uses one (directly or through another fixture)
+# carries the tier's marker
+TIER_FIXTURES = {"run_workflow": "workflow", "slurm_cluster": "cluster"}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Tell the helpers which test runs (its setup, call and teardown): snakemake_cmd checks its marker."""
+    helpers.current_test = item
+    try:
+        return (yield)
+    finally:
+        helpers.current_test = None
+
+
+def pytest_runtest_setup(item):
+    for fixture, marker in TIER_FIXTURES.items():
+        if fixture in item.fixturenames:
+            helpers.require_marker(marker, f"uses the fixture {fixture!r}")
 
 
 def _table(name):
@@ -35,24 +59,15 @@ def case_b():
     return np.loadtxt(_table("mnpdynamics_caseB.csv"), delimiter=",", skiprows=1)
 
 
-def _run_workflow(work: Path, config: dict, cores: int = 2) -> str:
+def _run_workflow(work: Path, config: dict, *args, cores: int = 2) -> str:
     """Snakemake on the repository's Snakefile in `work` with `config` (written to work/config.yaml) merged
-    over config/config.yaml; fails the test with the log's tail unless it succeeds; returns the log."""
-    import subprocess
-    import sys
-
-    import yaml
-
-    cfg = Path(work) / "config.yaml"
-    cfg.write_text(yaml.safe_dump(config, sort_keys=False))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(Path(__file__).resolve().parents[1] / "Snakefile"),
-           "--directory", str(work), "--configfile", str(cfg), "--cores", str(cores)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
+    over config/config.yaml, and `args`; fails the test with the log's tail unless it succeeds; returns the log."""
+    out = helpers.run_snakemake(work, "--cores", str(cores), *args, config=config, check=True)
     return out.stdout + out.stderr
 
 
 @pytest.fixture(scope="session")
 def run_workflow():
-    """The function that runs the workflow end to end on a config dict (see _run_workflow)."""
+    """The function that runs the workflow end to end on a config dict (see _run_workflow); a test that
+    uses it, directly or through a fixture, is marked workflow."""
     return _run_workflow

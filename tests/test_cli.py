@@ -1,11 +1,17 @@
 """The `mpisweep moment` contract: flags, units, CSV output, reference curves, error messages."""
 
 import csv
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mpisweep.cli import main
+from mpisweep._version import __version__
+from mpisweep.cli import main, registry
 
 CASE_B = ["--diameter", "22", "--anisotropy", "1100", "--easy-axis", "30", "--drive", "12.59", "13.55",
           "--dividers", "102", "96", "--base-frequency", "2.5e6", "--offset", "5", "-3"]
@@ -176,10 +182,116 @@ def test_model_brown_solves_a_fluid_tracer(tmp_path, capsys):
     (["--model", "brown"], "--hydrodynamic-diameter: required with --model brown"),
     (["--model", "brown", "--hydrodynamic-diameter", "10"], "is below --diameter"),
     (["--model", "brown", "--hydrodynamic-diameter", "40", "--anisotropy", "1100"], "--anisotropy: not a parameter"),
-    (["--hydrodynamic-diameter", "40"], "--hydrodynamic-diameter: only with --model brown"),
+    (["--hydrodynamic-diameter", "40"], "--hydrodynamic-diameter: not a parameter of --model fp"),
     (["--model", "brown", "--hydrodynamic-diameter", "40", "--viscosity", "0"], "--viscosity"),
 ])
 def test_brown_arguments_are_checked(args, message, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["moment", "--diameter", "22", *args, "--output", "-"])
     assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ the registry and the parser
+ROOT = Path(__file__).resolve().parents[1]
+#: every subcommand, a user contract: the Snakemake rules and the docs call them by these names
+NAMES = {"moment", "mdf-info", "check-config", "warmup", "simulate-block", "assemble", "m0-dictionary",
+         "m0a-dictionary", "virtual-component", "virtual-scanner", "check-measurement", "refine-round",
+         "refine-table", "fit", "check-angles", "figures", "phantoms", "model-matrices", "reconstruct",
+         "orientation-summary"}
+
+
+def rule_commands() -> dict[str, set[str]]:
+    """Stage → the subcommands its rules file runs (`-m mpisweep NAME`)."""
+    return {path.stem: set(re.findall(r"-m mpisweep ([a-z0-9-]+)", path.read_text()))
+            for path in (ROOT / "workflow" / "rules").glob("*.smk")}
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"mpisweep {__version__}\n"
+
+
+def test_every_command_is_registered_once_and_reachable(capsys):
+    commands = registry()
+    assert set(commands) == NAMES
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    top = capsys.readouterr().out
+    for name, (_, command) in commands.items():
+        assert re.search(rf"^\s+{re.escape(name)}\s", top, re.M), name
+        with pytest.raises(SystemExit) as exc:
+            main([name, "--help"])
+        assert exc.value.code == 0
+        assert " ".join(command.description.split()[:4]) in " ".join(capsys.readouterr().out.split()), name
+    assert set().union(*rule_commands().values()) <= NAMES  # every rule calls a registered command
+
+
+def test_each_workflow_step_is_declared_in_its_own_stage():
+    """A step's command lives in its stage's ``commands`` module, its run function in that stage's package, and
+    the stage's rules file is the one that calls it; the tools (no rule) live in mpisweep.sweep.tools."""
+    stages = {p.name for p in (ROOT / "src" / "mpisweep" / "steps").iterdir() if (p / "__init__.py").exists()}
+    declared = {}
+    for name, (module, command) in registry().items():
+        package = module.rsplit(".", 1)[0]
+        assert command.run.__module__.startswith(package + "."), (name, command.run.__module__)
+        if module.startswith("mpisweep.steps."):
+            stage = module.split(".")[2]
+            assert module == f"mpisweep.steps.{stage}.commands"
+            declared.setdefault(stage, set()).add(name)
+        else:
+            assert package == "mpisweep.sweep.tools", module
+    assert set(declared) == stages  # every stage declares commands
+    assert {stage: names for stage, names in rule_commands().items() if names} == declared
+
+
+def test_the_cli_module_declares_no_command():
+    source = (ROOT / "src" / "mpisweep" / "cli.py").read_text()
+    assert len(source.splitlines()) < 300
+    assert source.count("add_argument(") == 1  # --version
+    assert not [name for name in NAMES if f'"{name}"' in source]
+
+
+def test_help_shows_the_defaults_and_what_fit_fits(capsys):
+    import mpisweep.steps.fit.fit as fit_step
+    from mpisweep.sweep.schema import schema_default
+
+    with pytest.raises(SystemExit):
+        main(["moment", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    drive = " ".join(f"{v:g}" for v in schema_default("scanner", "drive"))
+    for part in (f"(default: {drive})", "(default: 102 96)", "(default: 2.5e+06)", "(default: 0 0)", "(default: fp)",
+                 f"default: {schema_default('solver', 'max_degree')};", "default: 0.001, water", "default: 293",
+                 "(default: standard output)"):
+        assert part in text, part
+    assert "None" not in text and "default: False" not in text
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = " ".join(capsys.readouterr().out.split())
+    assert "fit M0, M0a (model neel), M1, M2, M3;" in top
+    for model in ("M0", "M0a", "M1", "M2", "M3"):  # what the fit step really fits
+        assert re.search(rf"\b{model}\b", fit_step.run_fit.__doc__), model
+
+
+# ---------------------------------------------------------------------- a closed pipe
+def test_a_reader_that_has_gone_ends_the_command_quietly_with_141():
+    """stdout's reader closes its end before the command writes: no "Broken pipe", no traceback, status 141."""
+    read, write = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "mpisweep", "check-config", str(ROOT / "config" / "config.yaml")],
+                            stdout=write, stderr=subprocess.PIPE, text=True)
+    os.close(write)
+    os.close(read)
+    _, err = proc.communicate(timeout=300)
+    assert (proc.returncode, err) == (141, "")
+
+
+def test_head_of_the_output_in_a_shell_pipeline():
+    command = (f'"{sys.executable}" -m mpisweep check-config "{ROOT / "config" / "config.yaml"}" | head -1; '
+               'echo "status ${PIPESTATUS[0]}"')
+    out = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300)
+    first, status = out.stdout.splitlines()
+    assert first == "{"
+    assert status in ("status 0", "status 141")  # 141 when the write meets the closed pipe, 0 when it came first
+    assert "Broken pipe" not in out.stderr and "Traceback" not in out.stderr

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from helpers import GROUPS_ENTRY, run_snakemake
 
 from mpisweep.io.stores import open_zarr
 from mpisweep.steps.dictionary import simulate as mssimulate
@@ -27,37 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
 PAPER = REPO / "config" / "paper.yaml"
 
-# Runs snakemake's CLI and dumps, after Snakemake has formed the groups, each group's resources
-# (GroupJob.resources: what the Slurm plugin requests) and its members' own resources.
-DUMP_GROUPS = r"""
-import json, os, sys
-from snakemake.cli import main
-import snakemake.dag as dag
-
-original = dag.DAG._update_group_components
-
-def dump(self):
-    original(self)
-    groups = {}
-    for group in set(self._group.values()):
-        res = group.resources
-        groups[group.groupid] = {
-            "runtime": res["runtime"], "mem_mb": res["mem_mb"], "cpus": res.get("cpus_per_task"),
-            "jobs": {j.wildcards["block"]: [j.resources["runtime"], j.resources["mem_mb"]] for j in group.jobs}}
-    with open(os.environ["GROUP_DUMP"], "w") as f:
-        json.dump(groups, f)
-
-dag.DAG._update_group_components = dump
-sys.argv[0] = "snakemake"
-sys.exit(main())
-"""
-
-
 def dry_run_groups(tmp_path, *configfiles):
     dump = tmp_path / "groups.json"
-    cmd = [sys.executable, "-c", DUMP_GROUPS, "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-           "--profile", str(PROFILE), "--workflow-profile", "none", "-n", "--configfile", *map(str, configfiles)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "GROUP_DUMP": str(dump)})
+    out = run_snakemake(tmp_path, "--profile", PROFILE, "--workflow-profile", "none", "-n", configfiles=configfiles,
+                        entry=GROUPS_ENTRY, timeout=600, env={**os.environ, "GROUP_DUMP": str(dump)})
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     return json.loads(dump.read_text()), out.stdout + out.stderr
 
@@ -82,7 +56,7 @@ def check_plan(groups, sweep):
     return jobs, ratios
 
 
-@pytest.mark.snakemake
+@pytest.mark.workflow
 def test_paper_grid_plan_covers_every_estimate_and_stays_within_the_maximum(tmp_path):
     groups, _ = dry_run_groups(tmp_path, PAPER)
     sweep = Sweep.load(PAPER)
@@ -97,7 +71,7 @@ def test_paper_grid_plan_covers_every_estimate_and_stays_within_the_maximum(tmp_
           f"{max(g['runtime'] for g in groups.values())} min; planned/estimate {min(ratios):.2f}-{max(ratios):.2f}")
 
 
-@pytest.mark.snakemake
+@pytest.mark.workflow
 def test_a_lower_maximum_splits_heavy_blocks_into_mirror_paired_parts(tmp_path):
     lower = tmp_path / "cluster.yaml"
     lower.write_text(yaml.safe_dump({"cluster": {"max_job_minutes": 60}}))

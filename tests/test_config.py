@@ -2,13 +2,12 @@
 
 import json
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import run_snakemake
 
 from mpisweep.errors import ConfigError
 from mpisweep.sweep import Sweep
@@ -152,12 +151,7 @@ def test_sweep_round_trips_through_its_resolved_json(tmp_path):
         sweep.output = "elsewhere"  # frozen
 
 
-def _snakemake(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-                           "--directory", str(cwd), *args], capture_output=True, text=True, timeout=300)
-
-
-@pytest.mark.snakemake
+@pytest.mark.workflow
 @pytest.mark.parametrize("patch,key", [
     ({"grids": {"diameters": [20, 22], "anisotropies": [500], "angles": [0]}, "particle": {"temprature": 300}},
      "particle.temprature"),
@@ -170,17 +164,17 @@ def test_snakemake_rejects_bad_config_naming_the_key(tmp_path, patch, key):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(yaml.safe_dump(patch))
     start = time.perf_counter()
-    out = _snakemake("-n", "--configfile", str(cfg), cwd=tmp_path)
+    out = run_snakemake(tmp_path, "-n", configfiles=[str(cfg)], timeout=300)
     elapsed = time.perf_counter() - start
     assert out.returncode != 0
     assert f"config key '{key}'" in out.stdout + out.stderr
     assert elapsed < 30
 
 
-@pytest.mark.snakemake
+@pytest.mark.workflow
 def test_paper_grid_plans_720_simulate_jobs(tmp_path):
     start = time.perf_counter()
-    out = _snakemake("-n", "--configfile", str(REPO / "config" / "paper.yaml"), cwd=tmp_path)
+    out = run_snakemake(tmp_path, "-n", configfiles=[str(REPO / "config" / "paper.yaml")], timeout=300)
     elapsed = time.perf_counter() - start
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout + out.stderr
@@ -197,11 +191,11 @@ def test_a_number_yaml_reads_as_text_gets_the_hint(tmp_path):
         Sweep.load(path)
 
 
-@pytest.mark.snakemake
+@pytest.mark.workflow
 def test_snakemake_rejects_a_key_written_twice_in_a_configfile(tmp_path):
     cfg = tmp_path / "twice.yaml"
     cfg.write_text("solver:\n  rtol: 1.0e-5\nsolver:\n  degree: 20\n")  # Snakemake's loader would keep the second
-    out = _snakemake("-n", "--configfile", str(cfg), cwd=tmp_path)
+    out = run_snakemake(tmp_path, "-n", configfiles=[str(cfg)], timeout=300)
     assert out.returncode != 0
     assert f"config file {cfg}: config key 'solver' appears twice (lines 1 and 3)" in out.stdout + out.stderr
 
@@ -330,3 +324,29 @@ def test_orientation_on_another_geometry_names_the_key_that_makes_it_so():
     with pytest.raises(ConfigError, match=r"config key 'offsets.z': orientation imaging works on the paper's "
                                           r"geometry only \(an x-y offset grid at z = 0\)"):
         resolved(cfg)
+
+
+def test_a_grid_too_large_to_plan_is_refused_at_once():
+    cfg = {"grids": {"diameters": {"start": 1, "stop": 400000, "step": 1}, "anisotropies": [500, 1000, 1500],
+                     "angles": [0]}}
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"'grids.diameters': 400000 diameters × 3 anisotropies = 1200000 blocks"):
+        resolved(cfg)
+    assert time.perf_counter() - start < 20
+
+
+def test_a_dynamic_range_tightens_the_automatic_tolerance_and_only_then_enters_the_hash():
+    from mpisweep.physics.accuracy import rtol_for_range
+    from mpisweep.physics.solver import particle_rtol
+
+    plain = Sweep.load(MINIMAL)
+    assert plain.solver.dynamic_range_db is None and "dynamic_range_db" not in plain.to_dict()["solver"]
+    contract = Sweep.load({**MINIMAL, "solver": {"dynamic_range_db": 80}})
+    particle = contract.particle(20, 1100)
+    assert contract.solver_rtol(particle) == min(particle_rtol(particle), rtol_for_range(80, particle.sigma))
+    assert contract.solver_rtol(particle) < plain.solver_rtol(particle)
+    assert digest(dictionary_spec(contract)) != digest(dictionary_spec(plain))  # blocks are simulated again
+    fixed = Sweep.load({**MINIMAL, "solver": {"dynamic_range_db": 80, "rtol": 1e-3}})
+    assert fixed.solver_rtol(particle) == 1e-3  # an explicit rtol wins
+    with pytest.raises(ConfigError, match=r"'solver.dynamic_range_db'"):
+        resolved({**MINIMAL, "solver": {"dynamic_range_db": -3}})

@@ -5,15 +5,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILES = [str(REPO / "Snakefile"), str(REPO / "workflow" / "rules")]
 
 
-@pytest.mark.snakemake
+@pytest.mark.workflow
 def test_snakemake_lint_is_clean(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-                          "--directory", str(tmp_path), "--lint"], capture_output=True, text=True, timeout=300)
+    out = run_snakemake(tmp_path, "--lint", timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "Lints for" not in out.stdout + out.stderr
 

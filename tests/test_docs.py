@@ -19,6 +19,7 @@ PAGES = sorted(p.stem for p in DOCS.glob("*.md"))
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
+    """The site built once (about a minute on 2 cores): the tests that read it are marked slow."""
     pytest.importorskip("sphinx")
     out = tmp_path_factory.mktemp("docs")
     cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-d", str(out / "doctrees"),
@@ -31,6 +32,7 @@ def site(tmp_path_factory):
     return out / "html"
 
 
+@pytest.mark.slow
 def test_every_page_is_built(site):
     assert (site / "index.html").is_file()
     assert {"index", "getting-started", "api", "develop"} <= set(PAGES)
@@ -38,6 +40,7 @@ def test_every_page_is_built(site):
         assert (site / f"{page}.html").is_file(), page
 
 
+@pytest.mark.slow
 def test_api_page_documents_every_public_name(site):
     import mpisweep
 
@@ -46,6 +49,7 @@ def test_api_page_documents_every_public_name(site):
     assert not missing, f"api.md lacks {missing}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_gallery_example_runs_and_shows_its_figure(site, example):
     page = site / "auto_examples" / f"{example}.html"
@@ -61,6 +65,7 @@ def test_gallery_has_the_four_examples():
     assert len(EXAMPLES) >= 4
 
 
+@pytest.mark.slow
 def test_top_bar_follows_a_users_path_with_nothing_hidden(site):
     html = (site / "howto-slurm.html").read_text()
     navbar = html[html.index('class="bd-navbar-elements'):]
@@ -71,6 +76,7 @@ def test_top_bar_follows_a_users_path_with_nothing_hidden(site):
     assert "dropdown" not in navbar  # no "More" menu
 
 
+@pytest.mark.slow
 def test_every_page_but_the_front_page_lists_its_section(site):
     """No empty "Section Navigation": the front page has none, every other page lists its section's pages."""
     assert "Section Navigation" not in (site / "index.html").read_text()
@@ -82,6 +88,7 @@ def test_every_page_but_the_front_page_lists_its_section(site):
         assert nav and len(re.findall(r"<a ", nav.group(0))) >= 2, f"{page}: empty section navigation"
 
 
+@pytest.mark.slow
 def test_api_properties_render_no_type_field(site):
     """napoleon turns a property's first line "X: Y" into a bogus "Type: X" field; none may show."""
     html = (site / "api.html").read_text()

@@ -14,11 +14,11 @@ import socket
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 import zarr
+from helpers import robot_mdf
 
 from mpisweep import cli
 from mpisweep.errors import ConfigError, MDFError, StoreError
@@ -27,10 +27,11 @@ from mpisweep.steps.dictionary.assemble import assemble
 from mpisweep.steps.dictionary.m0_dictionary import build_m0
 from mpisweep.steps.dictionary.simulate import simulate_shard
 from mpisweep.steps.fit.dictionaries import open_fp, open_m0
-from mpisweep.steps.measurement.measured import check_data, expected_fields, read_index
+from mpisweep.steps.measurement.check import check_data
 from mpisweep.sweep import Sweep
 from mpisweep.sweep.coords import system_matrix_dataset
 from mpisweep.sweep.cost import AccuracyWarning
+from mpisweep.sweep.measured import expected_fields, read_index
 
 GRID = {"diameters": [16], "anisotropies": [300, 600], "angles": [0]}
 TINY = {"grids": GRID, "offsets": {"x": {"min": -4, "max": 4, "count": 2}, "y": {"min": 2, "max": 2, "count": 1}},
@@ -159,7 +160,7 @@ def test_bad_moment_arguments_exit_with_one_line(args, status, message, capsys):
 
 
 @pytest.mark.parametrize("source,delta,message", [
-    ("systemMatrix.mdf", 10, "numSamplingPoints is 162, but /measurement/data holds 152 samples per frame"),
+    ("robot", 10, "numSamplingPoints is 162, but /measurement/data holds 152 samples per frame"),
     ("synthetic", 4, "holds 817 frequencies per frame, but /acquisition/receiver/numSamplingPoints = 1636 gives 819"),
 ])
 def test_a_wrong_numsamplingpoints_is_named_not_reported_as_a_shape(sweep, tmp_path, source, delta, message):
@@ -168,8 +169,8 @@ def test_a_wrong_numsamplingpoints_is_named_not_reported_as_a_shape(sweep, tmp_p
     path = tmp_path / "file.mdf"
     if source == "synthetic":
         synthetic_file(sweep, path)
-    else:
-        shutil.copy(Path(__file__).parent / "data" / source, path)
+    else:  # laid out like a real robot scan in the time domain (152 samples per frame)
+        robot_mdf(path)
     with h5py.File(path, "a") as f:
         key = "/acquisition/receiver/numSamplingPoints"
         v = int(f[key][()])
@@ -268,7 +269,7 @@ def test_a_second_run_on_the_same_output_is_refused(tmp_path):
 def full(tmp_path_factory):
     """A complete tiny sweep (virtual measurement, dictionaries) whose resolved config is on disk."""
     from mpisweep.steps.dictionary.m0a_dictionary import build_m0a
-    from mpisweep.steps.measurement import measured as measurement
+    from mpisweep.steps.measurement.check import check
     from mpisweep.steps.measurement.virtual_scanner import simulate_component, virtual_scanner
 
     out = tmp_path_factory.mktemp("kill")
@@ -286,7 +287,7 @@ def full(tmp_path_factory):
     sweep.write(config)
     from mpisweep.io.atomic import write_json
 
-    write_json(sweep.layout.check, measurement.check(sweep))
+    write_json(sweep.layout.check, check(sweep))
     return sweep, config
 
 
@@ -351,3 +352,75 @@ def test_a_stale_snakemake_lock_left_by_a_killed_run_gets_a_hint(tmp_path):
     assert hint and "--unlock" in hint and str(gone.pid) in hint
     (out / ".in-use").write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "cwd": str(tmp_path)}))
     assert stale_lock_hint(tmp_path, out) is None  # a live run holds it: the lock is not stale
+
+
+# ------------------------------------------------------------- command-line faults (a fault run)
+def one_line_error(argv, capsys, status=1) -> str:
+    """The stderr of a refused command: exit `status`, one line, no traceback."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == status, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", "brown", "--hydrodynamic-diameter", "40", "--easy-axis", "30"],
+     "--easy-axis: not a parameter of --model brown (a rigid dipole turning in a fluid)"),
+    (["--model", "brown", "--hydrodynamic-diameter", "40", "--easy-axis-vector", "1", "0", "0"],
+     "--easy-axis-vector: not a parameter of --model brown"),
+    (["--model", "brown", "--hydrodynamic-diameter", "40", "--anisotropy", "0"],
+     "--anisotropy: not a parameter of --model brown"),
+    (["--model", "fp", "--viscosity", "5"], "--viscosity: not a parameter of --model fp (Néel relaxation"),
+    (["--viscosity", "5"], "--viscosity: not a parameter of --model fp"),  # fp is the default model
+    (["--hydrodynamic-diameter", "40"], "--hydrodynamic-diameter: not a parameter of --model fp"),
+    (["--model", "langevin", "--anisotropy", "1000"], "--anisotropy: not a parameter of --model langevin"),
+    (["--model", "equilibrium", "--degree", "10"], "--degree: not a parameter of --model equilibrium"),
+    (["--model", "brown", "--hydrodynamic-diameter", "40", "--alpha", "0.1"], "--alpha: not a parameter of --model"),
+])
+def test_another_models_option_is_refused_naming_option_and_model(args, message, capsys):
+    err = one_line_error(["moment", "--diameter", "22", *args, "--output", "-"], capsys, status=2)
+    assert message in err and "only --model" in err
+
+
+@pytest.fixture
+def resolved(sweep, tmp_path):
+    path = tmp_path / "resolved.json"
+    sweep.write(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("content,why", [
+    (json.dumps({"round": 0, "blocks": []}), "no level, next, answer, table"),
+    ("round 0 finished\n", "Expecting value"),
+    (b"\xff\xfe\x00binary", "can't decode"),
+])
+def test_a_refine_round_file_that_is_none_is_named(resolved, tmp_path, capsys, content, why):
+    bad = tmp_path / "round_0.json"
+    bad.write_bytes(content if isinstance(content, bytes) else content.encode())
+    for argv in (["refine-round", "--config", resolved, "--round", "1", "--previous", str(bad)],
+                 ["refine-table", "--round", str(bad), "--output", str(tmp_path / "rounds.csv")]):
+        err = one_line_error(argv, capsys)
+        assert f"refine round {bad}: not a round's JSON" in err and why in err, err
+    if why != "no level, next, answer, table":  # assemble needs only the blocks
+        err = one_line_error(["assemble", "--config", resolved, "--refined", str(bad)], capsys)
+        assert f"refine round {bad}: not a round's JSON" in err and why in err, err
+    assert not (tmp_path / "rounds.csv").exists()
+
+
+def test_a_negative_refine_round_is_refused(resolved, capsys):
+    assert "--round: must be 0" in one_line_error(["refine-round", "--config", resolved, "--round", "-1"], capsys, 2)
+
+
+@pytest.mark.parametrize("content", ["output: résultats\n".encode("latin-1"), bytes(range(256))])
+def test_check_config_on_a_file_that_is_not_utf8_names_it(tmp_path, capsys, content):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(content)
+    err = one_line_error(["check-config", str(path)], capsys)
+    assert f"config file {path}: not UTF-8 text" in err
+
+
+def test_mdf_info_on_dev_null_is_not_an_mdf_file(capsys):
+    err = one_line_error(["mdf-info", os.devnull], capsys)
+    assert f"{os.devnull}: not an MDF/HDF5 file (a character device" in err and "no such file" not in err

@@ -98,6 +98,22 @@ def models():
     return make_models()
 
 
+@pytest.fixture(scope="module")
+def full_models(models):
+    """models with the optional M0a and M3 results too (every figure drawn, no placeholder)."""
+    m = models.copy(deep=True)
+    m["model_m0a"] = m["model_m1"] * 1.02
+    m["eps_m0a"] = m["eps_m1"] * 1.3
+    m["eps_global_m0a"] = m["eps_global_m1"] * 1.2
+    m = m.assign_coords(rank_m3=[1.0, 0.5])
+    m["model_m3"] = m["model_m1"].expand_dims(rank_m3=[1.0, 0.5]) * xr.DataArray([1.0, 0.9], dims="rank_m3")
+    m["eps_m3"] = m["eps_m1"].expand_dims(rank_m3=[1.0, 0.5]) * xr.DataArray([0.9, 0.8], dims="rank_m3")
+    w = np.random.default_rng(1).random((2, m.sizes["diameter"], m.sizes["anisotropy"]))
+    m["weights_m3"] = (("rank_m3", "diameter", "anisotropy"), w / w.sum(axis=(1, 2), keepdims=True))
+    m["eps_global_m3"] = ("rank_m3", [0.19, 0.18])
+    return m
+
+
 def _check_png(path):
     assert path.exists() and path.stat().st_size > 0
     assert path.read_bytes()[:8] == PNG_SIGNATURE
@@ -166,9 +182,11 @@ def test_colorbar_2d():
 
 
 # ----------------------------------------------------------------------------- figures
-def test_render_all_writes_every_png(models, tmp_path):
+def test_render_all_writes_every_png(full_models, tmp_path):
+    """Every figure, M0a and M3 included (without them: test_missing_variables_give_placeholders; each
+    figure of the base models on its own: the tests below)."""
     before = _pylab_helpers.Gcf.get_num_fig_managers()
-    paths = F.render_all(models, tmp_path / "figs")
+    paths = F.render_all(full_models, tmp_path / "figs")
     assert [p.name for p in paths] == list(F.FILE_NAMES.values())
     assert set(F.FILE_NAMES.values()) == {"eps_global_m1.png", "eps_global_m0.png", "m2_weights.png",
                                           "eps_global_m0a.png", "m3_weights.png",
@@ -278,19 +296,8 @@ def test_missing_variables_give_placeholders(models, tmp_path):
         _check_png(p)
 
 
-def test_m0a_and_m3_are_drawn_when_present(models, tmp_path):
-    m = models.copy(deep=True)
-    m["model_m0a"] = m["model_m1"] * 1.02
-    m["eps_m0a"] = m["eps_m1"] * 1.3
-    m["eps_global_m0a"] = m["eps_global_m1"] * 1.2
-    m = m.assign_coords(rank_m3=[1.0, 0.5])
-    m["model_m3"] = m["model_m1"].expand_dims(rank_m3=[1.0, 0.5]) * xr.DataArray([1.0, 0.9], dims="rank_m3")
-    m["eps_m3"] = m["eps_m1"].expand_dims(rank_m3=[1.0, 0.5]) * xr.DataArray([0.9, 0.8], dims="rank_m3")
-    w = np.random.default_rng(1).random((2, m.sizes["diameter"], m.sizes["anisotropy"]))
-    m["weights_m3"] = (("rank_m3", "diameter", "anisotropy"), w / w.sum(axis=(1, 2), keepdims=True))
-    m["eps_global_m3"] = ("rank_m3", [0.19, 0.18])
-    for p in F.render_all(m, tmp_path / "all"):
-        _check_png(p)
+def test_m0a_and_m3_are_drawn_when_present(full_models, tmp_path):
+    m = full_models  # render_all on them: test_render_all_writes_every_png
     info = F.plot_eps_global_map(m, tmp_path / "m0a.png", model="m0a")
     e = m["eps_global_m0a"].values
     i, j = np.unravel_index(np.nanargmin(e), e.shape)

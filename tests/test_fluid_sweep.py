@@ -78,7 +78,7 @@ def fluid_run(tmp_path_factory, run_workflow):
     return work / "results", run_workflow(work, config)
 
 
-@pytest.mark.snakemake
+@pytest.mark.workflow
 def test_the_fluid_dag_runs_and_names_its_axes(fluid_run):
     results, log = fluid_run
     fp = open_zarr(results / "dictionary" / "fp.zarr")
@@ -96,7 +96,7 @@ def test_the_fluid_dag_runs_and_names_its_axes(fluid_run):
     assert "M1: best (D, D_h) = (22 nm, 30 nm)" in log
 
 
-@pytest.mark.snakemake
+@pytest.mark.workflow
 def test_the_fits_recover_the_virtual_fluid_mixture(fluid_run):
     results, _ = fluid_run
     summary = json.loads((results / "fits" / "summary.json").read_text())

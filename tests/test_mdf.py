@@ -1,9 +1,13 @@
-"""MDF v2 system-matrix reader/writer: the real measured file, round trips, corrections, errors, CLI."""
+"""MDF v2 system-matrix reader/writer: a robot scan's time-domain layout, round trips, corrections, errors, CLI.
+
+The time-domain tests run on a file laid out like a real 1D robot calibration that the tests write
+(helpers.robot_mdf) and, when ../shared/data is there, on the real file itself (systemMatrix.mdf, a 2018
+scanner prototype's, from another project: never copied into this repository).
+"""
 
 from __future__ import annotations
 
 import math
-import os
 import shutil
 from pathlib import Path
 
@@ -11,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import DATA  # noqa: E402  (tests/data)
+from helpers import robot_mdf, shared_data
 
 from mpisweep import cli
 from mpisweep.io.mdf import (
@@ -24,9 +28,6 @@ from mpisweep.io.mdf import (
     to_grid,
     write_system_matrix,
 )
-
-DATA_DIR = Path(os.environ.get("MPISWEEP_DATA_DIR", DATA))
-REAL = DATA_DIR / "systemMatrix.mdf"
 
 BASE = 2.5e6
 DIVIDERS = np.array([[102], [96]])
@@ -91,17 +92,22 @@ def physics(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
-def copy_real(tmp_path) -> Path:
-    dst = tmp_path / "copy.mdf"
-    shutil.copy(REAL, dst)
-    return dst
+@pytest.fixture(params=["written", "real"])
+def robot(request, tmp_path) -> Path:
+    """copy.mdf, a 1D robot calibration in the time domain (MDF 2.0, isTransposed): the one the tests write,
+    or a copy of the real one from ../shared/data (skipped without it)."""
+    path = tmp_path / "copy.mdf"
+    if request.param == "real":
+        shutil.copy(shared_data("systemMatrix.mdf"), path)
+        return path
+    return robot_mdf(path)
 
 
-# ---------------------------------------------------------------- the real measured file
+# ---------------------------------------------------------------- a robot scan in the time domain
 
 
-def test_real_file_layout_and_metadata():
-    ds = read_system_matrix(REAL)
+def test_robot_file_layout_and_metadata(robot):
+    ds = read_system_matrix(robot)
     sm = ds["system_matrix"]
     assert sm.dims == ("channel", "frequency", "offset")
     assert sm.shape == (1, 77, 9)  # 1 channel, 152 samples -> 77 rfft bins, 9 positions
@@ -117,31 +123,32 @@ def test_real_file_layout_and_metadata():
     assert ds.attrs["drive_strength"][0, 0, 0] == pytest.approx(5e-3)
     assert ds.attrs["cycle"] == pytest.approx(4864 / 125e6, rel=1e-12)
     assert ds.attrs["calibration_size"].tolist() == [9, 1, 1]
-    assert Path(ds.attrs["source_path"]).resolve() == REAL.resolve()
+    assert Path(ds.attrs["source_path"]).resolve() == robot.resolve()
     np.testing.assert_allclose(np.diff(ds["frequency"].values), 125e6 / 4864, rtol=1e-12)
     assert ds["frequency_bin"].values.tolist() == list(range(77))
-    two = read_system_matrix(REAL, frequencies=[2, 1])
+    two = read_system_matrix(robot, frequencies=[2, 1])
     assert two["system_matrix"].shape == (1, 2, 9) and two["frequency_bin"].values.tolist() == [2, 1]
     np.testing.assert_array_equal(two["system_matrix"].values, sm.values[:, [2, 1]])
 
 
-def test_real_file_values_are_rfft_of_raw_samples_with_conversion_factor():
-    with h5py.File(REAL, "r") as f:
+def test_robot_file_values_are_rfft_of_raw_samples_with_conversion_factor(robot):
+    with h5py.File(robot, "r") as f:
         raw = f["measurement/data"][()].astype(float)  # (N, J, C, V): frame axis slow (isTransposed = 0)
         a, b = f["acquisition/receiver/dataConversionFactor"][()][0]
     spectrum = np.fft.rfft(raw[:, 0, 0, :], axis=-1).T  # (K, N)
-    plain = read_system_matrix(REAL, convert_units=False)
+    plain = read_system_matrix(robot, convert_units=False)
     np.testing.assert_allclose(plain["system_matrix"].values[0], spectrum, rtol=1e-12, atol=1e-9)
-    converted = read_system_matrix(REAL)["system_matrix"].values[0]
+    converted = read_system_matrix(robot)["system_matrix"].values[0]
     expect = a * spectrum
     expect[0] += b * 152
     np.testing.assert_allclose(converted, expect, rtol=1e-12, atol=1e-12)
 
 
-def test_real_file_fast_frame_axis_copy_reads_the_same(tmp_path):
-    original = read_system_matrix(REAL)
+def test_robot_file_fast_frame_axis_copy_reads_the_same(robot, tmp_path):
+    original = read_system_matrix(robot)
     for flag in ("isTransposed", "isFastFrameAxis", "isPermuted"):
-        path = copy_real(tmp_path)
+        path = tmp_path / f"{flag}.mdf"
+        shutil.copy(robot, path)
         with h5py.File(path, "r+") as f:
             data = f["measurement/data"][()]
             del f["measurement/data"], f["measurement/isTransposed"]
@@ -152,8 +159,8 @@ def test_real_file_fast_frame_axis_copy_reads_the_same(tmp_path):
         np.testing.assert_array_equal(ds["system_matrix"].values, original["system_matrix"].values)
 
 
-def test_frame_axis_flag_inconsistent_with_shape_or_other_flag(tmp_path):
-    path = copy_real(tmp_path)
+def test_frame_axis_flag_inconsistent_with_shape_or_other_flag(robot):
+    path = robot
     with h5py.File(path, "r+") as f:
         f["measurement/isTransposed"][()] = np.int8(1)
     with pytest.raises(MDFError, match=r"copy\.mdf: /measurement/data has shape \(9, 1, 1, 152\).*isTransposed = 1"):
@@ -330,8 +337,8 @@ def test_to_grid_orders_offsets_x_fastest(tmp_path):
     g3 = to_grid(read_system_matrix(_written(tmp_path / "g3.mdf", make_dataset(grid=(2, 3, 2)))))
     assert g3["system_matrix"].dims[-3:] == ("offset_z", "offset_y", "offset_x")
     assert g3["offset_field"].values[1, 2, 0].tolist() == pytest.approx([-1e-3, 1e-3, 0.0])
-    real = to_grid(read_system_matrix(REAL))
-    assert real["system_matrix"].shape == (1, 77, 1, 9)
+    robot = to_grid(read_system_matrix(robot_mdf(tmp_path / "robot.mdf")))
+    assert robot["system_matrix"].shape == (1, 77, 1, 9)
 
 
 # ---------------------------------------------------------------- errors
@@ -340,7 +347,7 @@ def test_to_grid_orders_offsets_x_fastest(tmp_path):
 @pytest.mark.parametrize("dataset", ["/acquisition/drivefield/cycle", "/measurement/data", "/calibration/method",
                                      "/measurement/isFourierTransformed", "/version"])
 def test_missing_required_dataset_names_file_and_dataset(tmp_path, dataset):
-    path = copy_real(tmp_path)
+    path = robot_mdf(tmp_path / "copy.mdf")
     with h5py.File(path, "r+") as f:
         del f[dataset]
     with pytest.raises(MDFError, match=f"copy\\.mdf: {dataset} is missing"):
@@ -409,8 +416,8 @@ def test_check_compatible_names_file_and_field():
 # ---------------------------------------------------------------- describe and CLI
 
 
-def test_describe_mentions_key_facts(tmp_path):
-    text = describe(REAL)
+def test_describe_mentions_key_facts(robot, tmp_path):
+    text = describe(robot)
     for part in ("version 2.0", "robot", "9 x 1 x 1", "1 channel", "77 bins", "samples per cycle 152",
                  "cycle 38.912 µs", "base frequency 125 MHz", "divider 4864 -> 25.699 kHz", "strength 5 mT",
                  "Fourier transformed: no", "fast frame axis: no (from isTransposed)", "background frames: 0",
@@ -427,7 +434,7 @@ def test_describe_mentions_key_facts(tmp_path):
 
 
 def test_cli_mdf_info(tmp_path, capsys):
-    assert cli.main(["mdf-info", str(REAL)]) == 0
+    assert cli.main(["mdf-info", str(robot_mdf(tmp_path / "robot.mdf"))]) == 0
     out = capsys.readouterr().out
     assert "version 2.0" in out and "77 bins" in out
     bad = tmp_path / "broken.mdf"

@@ -1,6 +1,6 @@
 """Coarse-to-fine dictionaries (config refine): the round decisions, fits on an incomplete grid, and a
 refined Snakemake run end to end (checkpoint rounds, the rounds table, missing blocks as NaN, a later
-full-grid run that simulates only the blocks the rounds left out)."""
+full-grid run that simulates only the blocks the rounds left out, on its own copy of the refined run)."""
 
 import json
 import re
@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import copy_run
 
 from mpisweep.errors import ConfigError
 from mpisweep.io.stores import open_zarr
@@ -111,7 +112,7 @@ def refined(tmp_path_factory, run_workflow):
     return work, log
 
 
-@pytest.mark.snakemake
+@pytest.mark.workflow
 def test_a_refined_sweep_finds_the_truth_with_part_of_the_grid(refined):
     work, log = refined
     results = work / "results"
@@ -139,9 +140,9 @@ def test_a_refined_sweep_finds_the_truth_with_part_of_the_grid(refined):
     assert "refine round 0: 9 blocks" in log
 
 
-@pytest.mark.snakemake
-def test_a_later_full_grid_run_simulates_only_the_blocks_left_out(refined, run_workflow):
-    work, _ = refined
+@pytest.mark.workflow
+def test_a_later_full_grid_run_simulates_only_the_blocks_left_out(refined, run_workflow, tmp_path):
+    work = copy_run(refined[0], tmp_path / "full")  # the refined run stays as it is for the other tests
     before = {p.name: p.stat().st_mtime_ns for p in (work / "results" / "dictionary" / "markers").iterdir()}
     log = run_workflow(work, TINY)
     after = {p.name: p.stat().st_mtime_ns for p in (work / "results" / "dictionary" / "markers").iterdir()}

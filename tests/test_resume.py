@@ -1,7 +1,7 @@
-"""Nothing is lost: reproducible blocks, and a simulate job killed with SIGKILL leaves no corrupt shard."""
+"""Nothing is lost: reproducible blocks, and a simulate job killed with SIGKILL leaves no corrupt shard.
+(That a fresh compile and numba's cache give the same bytes: tests/test_numba_cache.py.)"""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,12 +21,15 @@ SMALL = {
 }
 
 
-@pytest.fixture
-def resolved(tmp_path):
-    res = Sweep.load({**SMALL, "output": str(tmp_path / "results")})
-    path = tmp_path / "resolved.json"
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory):
+    """SMALL's sweep, its resolved config file, and its block run once in this process (the reference)."""
+    directory = tmp_path_factory.mktemp("resume")
+    res = Sweep.load({**SMALL, "output": str(directory / "results")})
+    path = directory / "resolved.json"
     res.write(path)
-    return res, path
+    reference = simulate_shard(res, 20, 500, directory / "ref.zarr", directory / "ref.json", progress=False)
+    return res, path, reference, directory / "ref.zarr"
 
 
 def simulate_block_command(config_path, shard, marker):
@@ -35,37 +38,17 @@ def simulate_block_command(config_path, shard, marker):
 
 
 def test_same_config_gives_byte_identical_blocks(resolved, tmp_path):
-    res, _ = resolved
-    first = simulate_shard(res, 20, 500, tmp_path / "a.zarr", tmp_path / "a.json", progress=False)
+    res, _, first, first_shard = resolved
     second = simulate_shard(res, 20, 500, tmp_path / "b.zarr", tmp_path / "b.json", progress=False)
     assert first["sha256"] == second["sha256"]
-    a = read_shard(tmp_path / "a.zarr")["rows"].values
+    a = read_shard(first_shard)["rows"].values
     b = read_shard(tmp_path / "b.zarr")["rows"].values
     assert a.tobytes() == b.tobytes()
-    assert json.loads((tmp_path / "a.json").read_text())["sha256"] == checksum(a)
-
-
-SOLVE_HASH = """
-import hashlib
-from mpisweep.physics.excitation import Excitation
-from mpisweep.physics.params import Particle
-from mpisweep.physics.solver import solve
-r = solve(Particle(20e-9, 2000.0), Excitation.bruker(offset=(4e-3, -2e-3)), [0.6, 0.8, 0.0], check=False)
-print(hashlib.sha256(r.rate.tobytes()).hexdigest())
-"""
-
-
-def test_fresh_compile_and_numba_cache_give_bit_identical_solves(tmp_path):
-    """A new machine compiles the kernels, a rerun loads them from the cache: same bytes."""
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
-    runs = [subprocess.run([sys.executable, "-c", SOLVE_HASH], env=env, capture_output=True, text=True,
-                           check=True).stdout.strip() for _ in range(2)]
-    assert any((tmp_path / "numba-cache").rglob("*.nbc"))  # the first run compiled and cached
-    assert runs[0] == runs[1]
+    assert json.loads((tmp_path / "b.json").read_text())["sha256"] == checksum(b)
 
 
 def test_sigkill_mid_block_leaves_no_shard_and_the_rerun_completes(resolved, tmp_path):
-    res, config_path = resolved
+    _, config_path, reference, _ = resolved
     shard, marker = tmp_path / "s" / "D20_K500.zarr", tmp_path / "m" / "D20_K500.json"
     proc = subprocess.Popen(simulate_block_command(config_path, shard, marker),
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
@@ -84,7 +67,6 @@ def test_sigkill_mid_block_leaves_no_shard_and_the_rerun_completes(resolved, tmp
     done = subprocess.run(simulate_block_command(config_path, shard, marker), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert not list(shard.parent.glob(".*tmp-*"))
-    reference = simulate_shard(res, 20, 500, tmp_path / "ref.zarr", tmp_path / "ref.json", progress=False)
     assert json.loads(marker.read_text())["sha256"] == reference["sha256"]
 
 

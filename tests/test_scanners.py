@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from helpers import robot_mdf, shared_data
 
 from mpisweep.errors import ConfigError, MDFError
 from mpisweep.io.mdf import read_position_map, read_system_matrix, to_grid, write_system_matrix
@@ -27,14 +28,13 @@ from mpisweep.physics.excitation import Excitation
 from mpisweep.physics.params import Particle
 from mpisweep.physics.spectra import lowest_orders, mixing_bins
 from mpisweep.physics.symmetry import Mirror, mirror_symmetry, partner_table
-from mpisweep.steps.measurement import measured
-from mpisweep.sweep import Sweep
+from mpisweep.steps.measurement.check import check
+from mpisweep.sweep import Sweep, measured
 from mpisweep.sweep.config import without_foreign_defaults
 from mpisweep.sweep.coords import row_dims, system_matrix_dataset
 from mpisweep.sweep.geometry import configured_map
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "tests" / "data"
 
 # sha256 of the resolved configs before 1D/3D scanners existed (commit 18bc038): unchanged, so every
 # output these configs identify (shards, stores, tables) is reused byte for byte
@@ -111,8 +111,8 @@ GRIDS = {"diameters": [20], "anisotropies": [1000]}
     ({"scanner": {"dividers": [100], "drive": [20], "phases": [0, 0]}}, "scanner.phases"),
     ({"grids": {**GRIDS, "angles": [0], "directions": [[90, 0]]}}, "grids.directions"),
     ({"grids": {**GRIDS, "directions": [[0, 0], [180, 30]]}}, "grids.directions"),
-    ({"grids": {**GRIDS, "directions": [[90, 0]]}, "orientation": {"enabled": True}}, "orientation.enabled"),
-    ({"offsets": {"z": {"min": -5, "max": 5, "count": 3}}, "orientation": {"enabled": True}}, "orientation.enabled"),
+    ({"grids": {**GRIDS, "directions": [[90, 0]]}, "orientation": {"enabled": True}}, "grids.directions"),
+    ({"offsets": {"z": {"min": -5, "max": 5, "count": 3}}, "orientation": {"enabled": True}}, "offsets.z"),
     ({"scanner": {"receive": ["x", "y", "z"]}, "measurement": {"virtual": {"transfer_function": {"gain": [1, 2]}}}},
      "measurement.virtual.transfer_function.gain"),
     ({"scanner": {"receive": ["x"]}, "measurement": {"mdf": {"channels": [0, 1]}}}, "measurement.mdf.channels"),
@@ -189,7 +189,8 @@ def test_3d_easy_axes_pair_up_through_the_rotation():
 
 
 def robot_config(directory, **scanner) -> dict:
-    """A config matching tests/data/systemMatrix.mdf: a 1-channel robot scan of 9 positions at 25.7 kHz, 5 mT."""
+    """A config matching a 1-channel robot scan of 9 positions at 25.7 kHz, 5 mT (helpers.robot_mdf, the real
+    ../shared/data/systemMatrix.mdf)."""
     return {
         "scanner": {"base_frequency": 1.25e8, "dividers": [4864], "drive": [5], "samples": 152, **scanner},
         "offsets": {"x": {"min": 0, "max": 0, "count": 9}, "y": {"min": 0, "max": 0, "count": 1}},
@@ -200,9 +201,13 @@ def robot_config(directory, **scanner) -> dict:
     }
 
 
-@pytest.fixture
-def robot_dir(tmp_path):
-    shutil.copy(DATA / "systemMatrix.mdf", tmp_path / "robot.mdf")
+@pytest.fixture(params=["written", "real"])
+def robot_dir(request, tmp_path):
+    """robot.mdf: the robot scan the tests write, or the real one from ../shared/data (skipped without it)."""
+    if request.param == "real":
+        shutil.copy(shared_data("systemMatrix.mdf"), tmp_path / "robot.mdf")
+    else:
+        robot_mdf(tmp_path / "robot.mdf")
     (tmp_path / "calibrations.csv").write_text("file,angle\nrobot.mdf,0\n")
     return tmp_path
 
@@ -210,7 +215,7 @@ def robot_dir(tmp_path):
 def test_the_real_1d_robot_file_passes_the_checks_with_a_matching_config(robot_dir):
     sweep = Sweep.load(robot_config(robot_dir))
     assert sweep.channels == ("x",) and sweep.bins[:3].tolist() == [[2, 2], [3, 3], [4, 4]]
-    report = measured.check(sweep)
+    report = check(sweep)
     assert report["files"][0]["channels"] == 1 and report["files"][0]["offsets"] == 9
     assert "not compared" in report["files"][0]["offset_fields"]  # a robot scan has no offset fields
     rows = measured.load(sweep, report)
@@ -223,9 +228,9 @@ def test_the_1d_robot_file_against_another_drive_is_refused_naming_the_field(rob
     two["frequencies"]["my"] = 0
     with pytest.raises(MDFError, match=re.escape("/acquisition/drivefield/divider is [4864], config expects "
                                                  "[4864, 4864]")):
-        measured.check(Sweep.load(two))
+        check(Sweep.load(two))
     with pytest.raises(MDFError, match="/acquisition/drivefield/cycle"):
-        measured.check(Sweep.load(robot_config(robot_dir, dividers=[4800], samples=150)))
+        check(Sweep.load(robot_config(robot_dir, dividers=[4800], samples=150)))
 
 
 def test_a_3d_calibration_round_trips_through_mdf(tmp_path):
@@ -282,7 +287,7 @@ def tiny_run(request, tmp_path_factory, run_workflow):
     return name, work / "results", run_workflow(work, config)
 
 
-@pytest.mark.snakemake
+@pytest.mark.workflow
 def test_a_tiny_sweep_of_another_scanner_runs_and_recovers_the_truth(tiny_run):
     name, results, log = tiny_run
     fp = open_zarr(results / "dictionary" / "fp.zarr")

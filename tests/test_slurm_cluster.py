@@ -11,7 +11,7 @@ import re
 import pytest
 from slurm.fixture import slurm_cluster  # noqa: F401  (session fixture)
 
-pytestmark = pytest.mark.slurm
+pytestmark = pytest.mark.cluster
 
 
 def test_wrap_job_completes_and_is_accounted(slurm_cluster, tmp_path):  # noqa: F811

@@ -7,18 +7,17 @@ The cluster comes from tests/slurm (installed from Debian packages in CI).
 import importlib.util
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
+from helpers import snakemake_cmd
 from slurm.fixture import slurm_cluster  # noqa: F401  (session fixture)
 
 from mpisweep.io.stores import open_zarr
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.cluster, pytest.mark.workflow]
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
@@ -35,13 +34,6 @@ MICRO = {
 }
 
 
-def snakemake_args(workdir):
-    cfg = workdir / "config.yaml"
-    cfg.write_text(yaml.safe_dump(MICRO, sort_keys=False))
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(cfg)]
-
-
 def test_slurm_sweep_equals_local_sweep(slurm_cluster, tmp_path):  # noqa: F811
     c = slurm_cluster
     if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
@@ -52,14 +44,15 @@ def test_slurm_sweep_equals_local_sweep(slurm_cluster, tmp_path):  # noqa: F811
     remote.mkdir()
 
     t0 = time.monotonic()
-    proc = c.run(*snakemake_args(local), "--cores", "2", check=False, timeout=900, cwd=local)
+    proc = c.run(*snakemake_cmd(local, "--cores", "2", config=MICRO), check=False, timeout=900, cwd=local)
     local_wall = time.monotonic() - t0
     assert proc.returncode == 0, proc.stderr[-4000:]
 
     before = set(c.run("sacct", "-X", "-n", "-P", "-a", "-o", "JobID", "-S", "2000-01-01").stdout.split())
     t0 = time.monotonic()
-    proc = c.run(*snakemake_args(remote), "--profile", str(PROFILE), "--workflow-profile", "none",
-                 "--slurm-init-seconds-before-status-checks", "2", check=False, timeout=900, cwd=remote)
+    proc = c.run(*snakemake_cmd(remote, "--profile", PROFILE, "--workflow-profile", "none",
+                                "--slurm-init-seconds-before-status-checks", "2", config=MICRO),
+                 check=False, timeout=900, cwd=remote)
     slurm_wall = time.monotonic() - t0
     assert proc.returncode == 0, proc.stderr[-6000:]
     rows = c.run("sacct", "-X", "-n", "-P", "-a", "-S", "2000-01-01",

@@ -1,13 +1,15 @@
 """Every workflow step runs and is correct without Snakemake: virtual scanner → measurement check
-and load → simulate → assemble → M0 → fit, on a tiny noise-free sweep, plus the spectra convention.
+and load → simulate → assemble → M0 → fit, on a tiny noise-free sweep, plus the spectra convention and
+the measured receive chain (a table the test writes, and a real one from ../shared/data when there).
 """
 
 import json
 
 import numpy as np
 import pytest
+from helpers import shared_data
 
-from mpisweep.errors import MeasurementError, StoreError
+from mpisweep.errors import MDFError, MeasurementError, StoreError
 from mpisweep.io.mdf import read_system_matrix
 from mpisweep.io.receive_chain import receive_chain
 from mpisweep.physics.spectra import mixing_bins, spectrum
@@ -16,9 +18,10 @@ from mpisweep.steps.dictionary.m0_dictionary import build_m0
 from mpisweep.steps.dictionary.m0a_dictionary import build_m0a
 from mpisweep.steps.dictionary.simulate import simulate_shard
 from mpisweep.steps.fit.fit import run_fit
-from mpisweep.steps.measurement import measured as measurement
+from mpisweep.steps.measurement.check import check
 from mpisweep.steps.measurement.virtual_scanner import simulate_component, virtual_scanner
 from mpisweep.sweep import Sweep
+from mpisweep.sweep import measured as measurement
 
 TINY = {
     "grids": {"diameters": [16, 18], "anisotropies": [300], "angles": [0, 60]},
@@ -40,7 +43,7 @@ def run(tmp_path_factory):
     for name, comp in sweep.components:
         simulate_component(sweep, comp, sweep.layout.component(name), progress=False)
     truth = virtual_scanner(sweep)
-    report = measurement.check(sweep)
+    report = check(sweep)
     markers = {name: simulate_shard(sweep, d, k, progress=False) for name, d, k in sweep.blocks}
     assemble(sweep)
     build_m0(sweep)
@@ -111,3 +114,44 @@ def test_a_missing_measured_file_and_a_stale_component_are_named(run, tmp_path):
     stale = Sweep.load({**TINY, "output": sweep.output, "particle": {"alpha": 0.2}})
     with pytest.raises(StoreError, match="simulated for another configuration"):
         virtual_scanner(stale)
+
+
+def _table_file(path, table, freqs):
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f["transferFunction"] = np.stack([table.real, table.imag], axis=-1)
+        f["frequencies"] = freqs
+    return path
+
+
+def test_a_measured_transfer_function_table_is_interpolated_per_channel(tmp_path):
+    """kind h5: /transferFunction (channel, frequency, re/im) over /frequencies, linear between the rows."""
+    rng = np.random.default_rng(4)
+    freqs = np.linspace(1e4, 1.5e6, 50)
+    table = rng.normal(size=(3, 50)) + 1j * rng.normal(size=(3, 50))
+    path = _table_file(tmp_path / "tf.h5", table, freqs)
+    settings = {"kind": "h5", "path": str(path), "channels": [2, 0]}
+    np.testing.assert_array_equal(receive_chain(settings, freqs), table[[2, 0]])
+    mid = (freqs[:-1] + freqs[1:]) / 2
+    np.testing.assert_allclose(receive_chain(settings, mid), (table[[2, 0], :-1] + table[[2, 0], 1:]) / 2, rtol=1e-12)
+    with pytest.raises(MDFError, match="tf.h5: transfer function channel 3 not among its 3 channels"):
+        receive_chain({**settings, "channels": [3, 0]}, freqs)
+    with pytest.raises(MDFError, match=r"bad.h5: /transferFunction has shape \(3, 49, 2\)"):
+        receive_chain({**settings, "path": str(_table_file(tmp_path / "bad.h5", table[:, 1:], freqs))}, freqs)
+    with pytest.raises(MDFError, match="absent.h5: not found"):
+        receive_chain({**settings, "path": str(tmp_path / "absent.h5")}, freqs)
+
+
+def test_the_real_transfer_function_file_reads_as_a_table():
+    """A scanner's measured receive chain (2018 head scanner, ../shared/data): 3 channels, 10 kHz to 1.5 MHz."""
+    import h5py
+
+    path = shared_data("transferFunction-PreinstalledUH.h5")
+    with h5py.File(path) as f:
+        table, freqs = f["transferFunction"][...], f["frequencies"][...].reshape(-1)
+    assert table.shape == (3, 1600, 2) and freqs.min() == pytest.approx(1e4, rel=0.01)
+    assert freqs.max() == pytest.approx(1.5e6, rel=0.01)
+    H = receive_chain({"kind": "h5", "path": str(path), "channels": [0, 1, 2]}, freqs, channels=3)
+    np.testing.assert_array_equal(H, table[..., 0] + 1j * table[..., 1])
+    assert np.isfinite(H).all() and (np.abs(H) > 0).any(axis=1).all()

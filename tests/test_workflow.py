@@ -1,13 +1,14 @@
 """The whole Snakemake DAG on a tiny sweep: virtual scanner → MDF → check → shards → fp.zarr → fits.
 
 Grid: 2 diameters × 2 anisotropies × 2 angles × 3 × 3 offsets, evaluation set up to mx = my = 4.
+The module's run (fixture `sweep`) is read by every test and changed by none: a test that reruns it with
+another measurement works on its own copy, one that moves a file aside puts it back; so the tests pass in
+any order.
 """
 
 import json
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-import yaml
+from helpers import copy_run, run_snakemake
 
 from mpisweep.io.receive_chain import receive_chain
 from mpisweep.io.stores import checksum, open_zarr
@@ -24,7 +25,7 @@ from mpisweep.steps.dictionary.simulate import read_shard
 from mpisweep.sweep.config import digest
 from mpisweep.sweep.names import block_name, label
 
-pytestmark = pytest.mark.snakemake
+pytestmark = pytest.mark.workflow
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,12 +66,9 @@ MIXTURE = {
 }
 
 
-def snakemake(workdir, config, *args, timeout=600):
-    cfg = Path(workdir) / "config.yaml"
-    cfg.write_text(yaml.safe_dump(config, sort_keys=False))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(cfg), *args]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+def snakemake(workdir, config, *args):
+    """Snakemake in `workdir` with `config` and `args`: (exit status, log)."""
+    out = run_snakemake(workdir, *args, config=config, timeout=600)
     return out.returncode, out.stdout + out.stderr
 
 
@@ -81,11 +79,11 @@ def job_counts(log: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
+def sweep(tmp_path_factory, run_workflow):
+    """The noise-free run of TINY; read-only for the tests (see the module's docstring)."""
     work = tmp_path_factory.mktemp("sweep")
     start = time.perf_counter()
-    rc, log = snakemake(work, TINY, "--cores", "2")
-    assert rc == 0, log[-4000:]
+    log = run_workflow(work, TINY)
     return {"dir": work, "results": work / "results", "log": log, "seconds": time.perf_counter() - start}
 
 
@@ -227,7 +225,6 @@ def test_orientation_finds_the_noise_free_on_grid_phantom(sweep):
     assert (sweep["results"] / "figures" / "orientation_maps.png").stat().st_size > 0
 
 
-# The record tests read the noise-free run's files: they come before the mixture run rewrites them.
 def _record_config(sweep, tmp_path):
     """TINY reading the fixture's calibration and phantom files as a record (source mdf), no geometry setting."""
     res = sweep["results"]
@@ -262,15 +259,15 @@ def test_a_record_whose_files_state_negative_gradients_images_without_a_geometry
 
 def test_a_subgrid_of_the_files_offsets_is_read_as_the_configured_grid(sweep, tmp_path):
     from mpisweep.errors import MDFError
-    from mpisweep.steps.measurement import measured
-    from mpisweep.sweep import Sweep
+    from mpisweep.steps.measurement.check import check
+    from mpisweep.sweep import Sweep, measured
 
     config = _record_config(sweep, tmp_path)
     full = measured.load(Sweep.load(config)).values
     config["offsets"] = {"x": {"min": -14.35, "max": 14.35, "count": 2}, "y": {"min": -14.71, "max": 14.71, "count": 2}}
     config["measurement"]["mdf"]["offset_subgrid"] = True
     corners = Sweep.load(config)
-    assert measured.check(corners)["files"][0]["offsets"] == 4
+    assert check(corners)["files"][0]["offsets"] == 4
     assert np.array_equal(measured.load(corners).values, full[..., [0, 2, 6, 8]])  # x fastest on the 3 × 3 grid
     config["offsets"]["x"] = {"min": -10, "max": 14.35, "count": 2}
     with pytest.raises(MDFError, match=r"holds no offset at \[-10.0, -14.71\] mT of the configured grid"):
@@ -279,8 +276,8 @@ def test_a_subgrid_of_the_files_offsets_is_read_as_the_configured_grid(sweep, tm
 
 def test_calibration_files_that_disagree_on_positions_are_refused(sweep, tmp_path):
     from mpisweep.errors import MDFError
-    from mpisweep.steps.measurement.measured import files_position_map
     from mpisweep.sweep import Sweep
+    from mpisweep.sweep.measured import files_position_map
 
     data = tmp_path / "record"
     data.mkdir()
@@ -311,38 +308,43 @@ def test_rerun_does_nothing_and_a_deleted_marker_recomputes_only_its_block(sweep
         finally:
             path.with_name("aside").rename(path)
         assert rc == 0 and job_counts(log).get(rule) == 1 and "simulate" not in job_counts(log), log[-2000:]
-    (sweep["results"] / "dictionary" / "markers" / "D20_K500.json").unlink()
-    rc, log = snakemake(sweep["dir"], TINY, "-n")
-    assert rc == 0, log[-2000:]
-    counts = job_counts(log)
-    assert counts.get("simulate") == 1 and log.count("rule simulate:") == 1
-    assert "output: results/dictionary/markers/D20_K500.json" in log
-    assert "virtual_component" not in counts and "check_measurement" not in counts
-    # a new grid value adds only its own blocks (shard names come from the parameter values)
-    more = json.loads(json.dumps(TINY))
-    more["grids"]["anisotropies"] = [500, 800, 1100]
-    rc, log = snakemake(sweep["dir"], more, "-n")
+    # a deleted marker (moved aside here, then put back) reruns its block only
+    marker = sweep["results"] / "dictionary" / "markers" / "D20_K500.json"
+    marker.rename(marker.with_name("aside"))
+    try:
+        rc, log = snakemake(sweep["dir"], TINY, "-n")
+        assert rc == 0, log[-2000:]
+        counts = job_counts(log)
+        assert counts.get("simulate") == 1 and log.count("rule simulate:") == 1
+        assert "output: results/dictionary/markers/D20_K500.json" in log
+        assert "virtual_component" not in counts and "check_measurement" not in counts
+        # a new grid value adds only its own blocks (shard names come from the parameter values)
+        more = json.loads(json.dumps(TINY))
+        more["grids"]["anisotropies"] = [500, 800, 1100]
+        rc, log = snakemake(sweep["dir"], more, "-n")
+    finally:
+        marker.with_name("aside").rename(marker)
     assert rc == 0, log[-2000:]
     assert job_counts(log)["simulate"] == 3  # D20_K800, D22_K800 and the deleted D20_K500
     for name in ("D20_K800", "D22_K800", "D20_K500"):
         assert f"output: results/dictionary/markers/{name}.json" in log
 
 
-def test_mixture_orders_the_models_and_keeps_the_dictionary(sweep):
-    markers = sweep["results"] / "dictionary" / "markers"
-    missing = {name for name in ("D20_K500", "D20_K1100", "D22_K500", "D22_K1100")
-               if not (markers / f"{name}.json").exists()}
+def test_mixture_orders_the_models_and_keeps_the_dictionary(sweep, tmp_path):
+    work = copy_run(sweep["dir"], tmp_path / "mixture")  # the new measurement rewrites the fits: a copy's
+    markers = work / "results" / "dictionary" / "markers"
     before = {p.name: p.stat().st_mtime_ns for p in markers.iterdir()}
+    assert len(before) == 4
     config = json.loads(json.dumps(TINY))
     config["measurement"]["virtual"].update(MIXTURE)
     config["orientation"] = {"enabled": False}  # its outputs of the noise-free run stay as they are
-    rc, log = snakemake(sweep["dir"], config, "--cores", "2")
+    rc, log = snakemake(work, config, "--cores", "2")
     assert rc == 0, log[-4000:]
     counts = job_counts(log)
-    assert counts.get("simulate", 0) == len(missing)  # a new measurement does not recompute the dictionary
+    assert "simulate" not in counts  # a new measurement does not recompute the dictionary
     assert counts["virtual_component"] == 2 and counts["fit"] == 1
-    assert {p.name: p.stat().st_mtime_ns for p in markers.iterdir() if p.name in before} == before
-    s = json.loads((sweep["results"] / "fits" / "summary.json").read_text())
+    assert {p.name: p.stat().st_mtime_ns for p in markers.iterdir()} == before
+    s = json.loads((work / "results" / "fits" / "summary.json").read_text())
     m0, m1, m2 = s["M0"]["eps_global"], s["M1"]["eps_global"], s["M2"][0]["eps_global"]
     assert m0 > m1 >= m2 > 0, (m0, m1, m2)
     assert s["truth"]["snr_db"] == 40 and s["truth"]["noise_sigma"] > 0

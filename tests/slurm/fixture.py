@@ -1,11 +1,12 @@
 """Session fixture ``slurm_cluster``: a real single-node Slurm cluster on localhost.
 
-Use it from a test module with ``from slurm.fixture import slurm_cluster`` (pytest puts
-``tests/`` on ``sys.path``). The fixture runs ``tests/slurm/cluster.sh up`` in a temporary
-directory, yields a :class:`SlurmCluster` (its ``env`` is the environment to run Slurm
-clients and ``snakemake --profile workflow/profiles/slurm`` with), and runs
-``cluster.sh down`` at the end of the session. Bringing it up takes about 5 s once the
-packages are there; installing them (apt-get) about 35 s.
+Use it from a test module marked ``cluster`` (tests/conftest.py fails an unmarked test that
+uses it) with ``from slurm.fixture import slurm_cluster`` (pytest puts ``tests/`` on
+``sys.path``). The fixture runs ``tests/slurm/cluster.sh up`` in a temporary directory,
+yields a :class:`SlurmCluster` (its ``env`` is the environment to run Slurm clients and
+``snakemake --profile workflow/profiles/slurm`` with), and runs ``cluster.sh down`` at the
+end of the session. Bringing it up takes about 5 s once the packages are there; installing
+them (apt-get) about 35 s.
 
 When the tests run, skip or fail
 --------------------------------

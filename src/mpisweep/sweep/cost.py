@@ -34,7 +34,8 @@ class AccuracyWarning(UserWarning):
 def automatic_degrees(sweep) -> np.ndarray:
     """(blocks, offsets) automatic truncation degrees, blocks in `sweep.blocks` order."""
     fields = [sweep.excitation.with_offset(o).max_field() for o in sweep.offsets.reshape(-1, 3)]
-    return np.array([[auto_degree(sweep.particle(d, k), b) for b in fields] for _, d, k in sweep.blocks])
+    particles = (sweep.particle(d, k) for _, d, k in sweep.blocks)
+    return np.array([[auto_degree(p, b) for b in fields] for p in particles])
 
 
 def check(sweep) -> None:

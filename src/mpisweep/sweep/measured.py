@@ -5,7 +5,7 @@ calibrations.csv`` + ``<angle>.mdf``; measured data come as the Zenodo layout
 ``DIRECTORY/calibrations.csv`` + ``DIRECTORY/calibrations/<n>.mdf``. Both are indexed by
 :func:`index` and loaded by :func:`load` (the fits), :func:`calibration` (any bins) and
 :func:`files_position_map` (where each offset is) through :func:`mpisweep.io.mdf.read_system_matrix`;
-the measurement stage's check step (:mod:`mpisweep.steps.measurement.measured`) checks them first.
+the measurement stage's check step (:mod:`mpisweep.steps.measurement.check`) checks them first.
 
 CSV columns (``measurement.mdf.columns``; ``null`` = detect). Column names are compared in lower
 case with everything in brackets and all non-alphanumerics removed ("Angle [deg]" → "angle").

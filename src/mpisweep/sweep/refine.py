@@ -21,14 +21,18 @@ This module is the decision alone, on grid indices; :mod:`mpisweep.steps.refine`
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from ..errors import StoreError
 from .sections.refine import RefineSettings
 from .sections.refine import coarse_steps as steps
 
-__all__ = ["Answer", "RefineSettings", "coarse_grid", "next_entries", "spacing", "steps"]
+__all__ = ["Answer", "Decision", "RefineSettings", "coarse_grid", "decide", "next_entries", "read_round", "spacing",
+           "steps"]
 
 
 def coarse_indices(n: int, step: int) -> list[int]:
@@ -156,3 +160,22 @@ def decide(eps_m1: np.ndarray, weights: list[np.ndarray], done: set[tuple[int, i
     else:
         stop = ""
     return Decision(new, level, stop)
+
+
+ROUND_KEYS = ("round", "level", "blocks", "next", "answer", "table")
+
+
+def read_round(path) -> dict:
+    """A round's JSON as :func:`refine_round` writes it (StoreError naming the file when it is not one)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StoreError(f"refine round {path}: not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise StoreError(f"refine round {path}: not a round's JSON ({err})") from None
+    missing = [k for k in ROUND_KEYS if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise StoreError(f"refine round {path}: not a round's JSON (no {', '.join(missing)}); give the "
+                         "refine/round_<n>.json of the round before")
+    return data

@@ -76,7 +76,7 @@ def read_yaml(path) -> dict:
     except ConfigError as err:
         raise ConfigError(f"config file {path}: {err}") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path}: not valid YAML: {err}") from None
+        raise ConfigError(f"config file {path}: not valid YAML: {' '.join(str(err).split())}") from None
     return {} if cfg is None else cfg
 
 

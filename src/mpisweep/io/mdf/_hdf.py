@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 
 import h5py
 import numpy as np
@@ -15,8 +16,10 @@ from ...errors import MDFError
 def open_mdf(path):
     """Open `path` read-only; a missing or non-HDF5 file becomes an `MDFError` naming it."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise MDFError(f"{path}: no such file")
+    if not os.path.isfile(path):  # a directory, a device (/dev/null), a pipe: h5py cannot read it
+        raise MDFError(f"{path}: not an MDF/HDF5 file ({_kind(path)}, not a regular file)")
     try:
         handle = h5py.File(path, "r")
     except (OSError, ValueError) as err:
@@ -25,6 +28,16 @@ def open_mdf(path):
         yield handle
     finally:
         handle.close()
+
+
+def _kind(path: str) -> str:
+    """What a path that is not a regular file is, for the error that refuses it."""
+    mode = os.stat(path).st_mode
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a pipe"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "a special file"
 
 
 class Reader:

@@ -22,7 +22,7 @@ Transfer functions (``measurement.virtual.transfer_function``):
 * ``analytic`` (default): H_c(f) = g_c e^{iφ_c} · (i f/f_hp)/(1 + i f/f_hp) · 1/(1 + i f/f_lp)² ·
   e^{−2πi f τ} — a first-order high-pass, a second-order low-pass and a group delay;
 * ``h5``: the measured receive chain in an HDF5 file with /transferFunction (channel, frequency,
-  re/im) and /frequencies (Hz), e.g. tests/data/transferFunction-PreinstalledUH.h5, linearly
+  re/im) and /frequencies (Hz), e.g. a scanner's transferFunction-PreinstalledUH.h5, linearly
   interpolated in re/im to the bin frequencies (held constant outside the tabulated range);
 * ``unity``: H = 1.
 """

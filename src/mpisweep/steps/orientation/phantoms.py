@@ -202,7 +202,7 @@ def phantom_index(sweep: Sweep) -> list[dict]:
     else:
         directory, name = Path(ph.directory), ph.csv
         m = sweep.mdf
-        offset, sign = m.get("angle_offset", 0.0), m.get("angle_sign", 1)
+        offset, sign = m.angle_offset, m.angle_sign
     rows = read_index(directory, name, {"file": "path", "angle": "easyAxisOrientation"}, offset, sign)
     where = _positions(directory / name)
     out = []

@@ -10,21 +10,19 @@ plus the table of all rounds so far (the workflow writes the last round's as ``r
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from ...errors import StoreError
 from ...fitting import fit_m1, fit_m2, fit_m3
 from ...io.atomic import write_json
 from ...sweep import measured as measurement
 from ...sweep.config import Sweep
 from ...sweep.coords import row_shape
 from ...sweep.names import block_name
-from ...sweep.refine import Answer, coarse_grid, decide
+from ...sweep.refine import Answer, coarse_grid, decide, read_round
 from ..dictionary.simulate import block_marker, read_block
 
 TABLE_FIELDS = ["round", "blocks_added", "blocks", "core_seconds", "core_seconds_total", "m1_diameter", "m1_value",
@@ -65,25 +63,6 @@ def partial_dictionary(sweep: Sweep, names) -> xr.DataArray:
     return xr.DataArray(rows, dims=("diameter", p.name, "angle", "channel", "frequency", "offset"),
                         coords={"diameter": list(g.diameters_nm), p.name: list(sweep.parameter_values),
                                 "frequency": sweep.bin_indices})
-
-
-ROUND_KEYS = ("round", "level", "blocks", "next", "answer", "table")
-
-
-def read_round(path) -> dict:
-    """A round's JSON as :func:`refine_round` writes it (StoreError naming the file when it is not one)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StoreError(f"refine round {path}: not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise StoreError(f"refine round {path}: not a round's JSON ({err})") from None
-    missing = [k for k in ROUND_KEYS if not isinstance(data, dict) or k not in data]
-    if missing:
-        raise StoreError(f"refine round {path}: not a round's JSON (no {', '.join(missing)}); give the "
-                         "refine/round_<n>.json of the round before")
-    return data
 
 
 def refine_round(sweep: Sweep, index: int, previous=None, output=None, log=print) -> dict:

@@ -8,6 +8,7 @@ one grid point to SI.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -32,9 +33,13 @@ def expand_grid(spec, key: str) -> tuple[float, ...]:
         raise ConfigError(f"config key '{key}': values must be finite, got {values}")
     uniq = sorted(set(values))
     if len(uniq) != len(values):
-        dup = sorted({v for v in values if values.count(v) > 1})
-        raise ConfigError(f"config key '{key}': duplicate values {dup}")
+        dup = sorted(v for v, n in Counter(values).items() if n > 1)
+        raise ConfigError(f"config key '{key}': duplicate values {dup[:10]}")
     return tuple(uniq)
+
+
+#: most (D, K or D_h) blocks a sweep plans: the paper grid has 720, and each block is hundreds of solves
+MAX_BLOCKS = 100_000
 
 
 def direction_vectors(directions) -> np.ndarray:
@@ -70,6 +75,12 @@ class Grids:
         diameters = expand_grid(g["diameters"], "grids.diameters")
         if diameters[0] <= 0:
             raise ConfigError(f"config key 'grids.diameters': diameters must be > 0 nm, got {diameters[0]:g}")
+        second = "hydrodynamic_diameters" if model == "brown" else "anisotropies"
+        n_second = len(expand_grid(g[second], f"grids.{second}"))
+        if len(diameters) * n_second > MAX_BLOCKS:
+            raise ConfigError(f"config key 'grids.diameters': {len(diameters)} diameters × {n_second} {second} = "
+                              f"{len(diameters) * n_second} blocks, more than the {MAX_BLOCKS} a sweep plans; "
+                              "coarsen the grids or split the sweep")
         if model == "brown":  # one 'angle', the drive frame (no easy axis in a fluid)
             hydro = expand_grid(g["hydrodynamic_diameters"], "grids.hydrodynamic_diameters")
             if hydro[0] < diameters[-1]:

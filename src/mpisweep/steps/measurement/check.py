@@ -15,20 +15,7 @@ from ...errors import MDFError
 from ...io.mdf import check_compatible
 from ...sweep.config import Sweep
 from ...sweep.geometry import calibration_map
-from ...sweep.measured import (  # noqa: F401 - re-exported until the callers import mpisweep.sweep.measured
-    calibration,
-    expected_fields,
-    files_position_map,
-    fitted_bins,
-    index,
-    index_path,
-    load,
-    load_fitted,
-    read_file,
-    read_index,
-    receive_channels,
-    tolerance,
-)
+from ...sweep.measured import expected_fields, index, read_file, receive_channels, tolerance
 
 #: below this SNR (where the file gives one) no evaluation bin carries signal worth fitting
 MIN_USABLE_SNR = 1.0
