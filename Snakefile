@@ -29,6 +29,7 @@ from mpisweep.sweep import Sweep  # noqa: E402
 from mpisweep.sweep.config import without_foreign_defaults  # noqa: E402
 from mpisweep.sweep.schema import read_yaml  # noqa: E402
 from mpisweep.sweep.in_use import claim as claim_output  # noqa: E402
+from mpisweep.sweep.cost import prepare_run  # noqa: E402
 from mpisweep.sweep.in_use import release as release_output  # noqa: E402
 from mpisweep.sweep.in_use import stale_lock_hint  # noqa: E402
 
@@ -66,6 +67,7 @@ include: "workflow/rules/orientation.smk"
 
 onstart:
     claim_output(SWEEP.output)
+    prepare_run(SWEEP, JOBS.values())  # the resolved config and the job plan every job reads
 
 
 onsuccess:

@@ -2,6 +2,7 @@
 # Functions and constants only; the rules live in the other files.
 
 import json
+import shlex
 
 from mpisweep.errors import MpisweepError
 from mpisweep.figures import FILE_NAMES as FIGURE_FILES
@@ -13,12 +14,10 @@ from mpisweep.sweep.specs import all_specs, spec_hashes
 from mpisweep.steps.measurement.virtual_scanner import measurement_files
 
 LAYOUT = SWEEP.layout
-# Every job reads this content-addressed copy of the resolved config, written here at parse
-# time and never rewritten, so a job never sees it change under it. What a job depends on is
-# declared through the spec files instead (mpisweep.sweep.specs).
+# Every job reads this content-addressed copy of the resolved config, written once by the workflow's
+# `onstart` handler (Snakefile) and never rewritten, so a job never sees it change under it. What a
+# job depends on is declared through the spec files instead (mpisweep.sweep.specs).
 RESOLVED_JSON = str(LAYOUT.resolved_config(SWEEP.config_hash))
-if not os.path.exists(RESOLVED_JSON):
-    SWEEP.write(RESOLVED_JSON)
 
 # With --sdm conda every rule runs in envs/mpisweep.yaml (the lock envs/constraints.txt) and calls that
 # environment's python; otherwise the interpreter that runs Snakemake (the project's .venv).
@@ -29,22 +28,21 @@ try:
     USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 except (ImportError, AttributeError):
     USE_CONDA = False
-# The rules' command and config are passed through the environment, not as params: a param
-# change reruns a job, and neither the interpreter's path nor the config hash (which changes with
-# every grid value) decides what a block contains; the spec files do.
-# (set here at parse time, so a cluster job, which parses the Snakefile again, sets them too)
-os.environ.update(
-    MPISWEEP_PYTHON="python" if USE_CONDA else sys.executable,
-    MPISWEEP_CONFIG=RESOLVED_JSON,
+# The rules' interpreter and config reach their commands through the shell prefix (Snakemake's hook
+# for what every shell command starts with), not as params: a param change reruns a job, and neither
+# the interpreter's path nor the config hash (which changes with every grid value) decides what a
+# block contains; the spec files do. One thread per job for the numerical libraries (the fit rule
+# sets its own). A cluster job parses the Snakefile again, so it gets the same prefix.
+RULE_ENV = {
+    "MPISWEEP_PYTHON": "python" if USE_CONDA else sys.executable,
+    "MPISWEEP_CONFIG": RESOLVED_JSON,
+    **dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"), "1"),
+}
+shell.prefix(
+    "set -euo pipefail; export "
+    + " ".join(f"{key}={shlex.quote(value)}" for key, value in RULE_ENV.items())
+    + "; "
 )
-# one thread per job for the numerical libraries (the fit rule sets its own)
-for _var in (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
-):
-    os.environ[_var] = "1"
 
 BLOCKS = {name: (d, k) for name, d, k in SWEEP.blocks}
 # the step commands' option for the second grid parameter: --anisotropy (neel) or --hydrodynamic-diameter (brown)
@@ -53,7 +51,7 @@ COMPONENTS = dict(SWEEP.components)
 # The simulate jobs (mpisweep.sweep.cost): one per block, or per part (mirror-paired angles) of a
 # block too heavy for cluster.max_job_minutes, each with its planned runtime and memory.
 try:
-    JOBS = {job.name: job for job in mscost.job_plan(SWEEP)}
+    JOBS = {job.name: job for job in mscost.plan_jobs(SWEEP)}
 except MpisweepError as _err:
     raise WorkflowError(f"invalid configuration: {_err}") from None
 

@@ -242,6 +242,16 @@ def plan_jobs(sweep) -> list[Job]:
     return jobs
 
 
+def prepare_run(sweep, jobs) -> None:
+    """What every job of a workflow run reads, written once before the jobs start (the workflow's
+    ``onstart``): the resolved config and the job plan, each beside the other under the config's hash
+    and never rewritten."""
+    if not sweep.layout.resolved_config(sweep.config_hash).exists():
+        sweep.write(sweep.layout.resolved_config(sweep.config_hash))
+    if not sweep.layout.job_plan(sweep.config_hash).exists():
+        write_json(sweep.layout.job_plan(sweep.config_hash), [asdict(j) for j in jobs])
+
+
 def job_plan(sweep) -> list[Job]:
     """:func:`plan_jobs`, planned once per resolved config and kept beside it (layout.job_plan): every
     step that needs a block's parts reads the plan instead of re-planning the whole grid."""
