@@ -67,7 +67,8 @@ include: "workflow/rules/orientation.smk"
 
 onstart:
     claim_output(SWEEP.output)
-    prepare_run(SWEEP, JOBS.values())  # the resolved config and the job plan every job reads
+    # the resolved config and the job plan that every job reads
+    prepare_run(SWEEP, JOBS.values())
 
 
 onsuccess:

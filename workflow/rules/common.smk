@@ -36,7 +36,15 @@ except (ImportError, AttributeError):
 RULE_ENV = {
     "MPISWEEP_PYTHON": "python" if USE_CONDA else sys.executable,
     "MPISWEEP_CONFIG": RESOLVED_JSON,
-    **dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"), "1"),
+    **dict.fromkeys(
+        (
+            "OMP_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "NUMBA_NUM_THREADS",
+        ),
+        "1",
+    ),
 }
 shell.prefix(
     "set -euo pipefail; export "
