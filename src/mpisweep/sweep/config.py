@@ -38,7 +38,7 @@ from . import cost, schema
 from .layout import Layout
 from .names import PARAMETERS, ParameterAxis, block_name, label
 from .refine import coarse_grid
-from .sections.base import freeze, thaw
+from .sections.base import freeze
 from .sections.cluster import ClusterSettings
 from .sections.fit import FitSettings
 from .sections.frequencies import Frequencies
@@ -50,7 +50,7 @@ from .sections.refine import RefineSettings
 from .sections.scanner import PAPER_RECEIVE, OffsetGrid, Scanner
 from .sections.solver import Limits, SolverSettings
 
-__all__ = ["Sweep", "canonical", "digest", "expand_grid", "freeze", "thaw", "without_foreign_defaults"]
+__all__ = ["Sweep", "canonical", "digest", "expand_grid", "freeze", "without_foreign_defaults"]
 
 
 def canonical(obj) -> str:

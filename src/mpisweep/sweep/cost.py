@@ -249,7 +249,7 @@ def prepare_run(sweep, jobs) -> None:
     if not sweep.layout.resolved_config(sweep.config_hash).exists():
         sweep.write(sweep.layout.resolved_config(sweep.config_hash))
     if not sweep.layout.job_plan(sweep.config_hash).exists():
-        write_json(sweep.layout.job_plan(sweep.config_hash), [asdict(j) for j in jobs])
+        _write_plan(sweep, jobs)
 
 
 def job_plan(sweep) -> list[Job]:
@@ -262,8 +262,12 @@ def job_plan(sweep) -> list[Job]:
         except (ValueError, TypeError, KeyError):
             pass  # unreadable: plan again and replace it
     jobs = plan_jobs(sweep)
-    write_json(path, [asdict(j) for j in jobs])
+    _write_plan(sweep, jobs)
     return jobs
+
+
+def _write_plan(sweep, jobs) -> None:
+    write_json(sweep.layout.job_plan(sweep.config_hash), [asdict(j) for j in jobs])
 
 
 def group_jobs(jobs, max_minutes: int, first=()) -> dict[str, str]:
