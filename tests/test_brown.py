@@ -75,7 +75,8 @@ def test_small_amplitude_response_is_debye(omega_tau):
 
     Exact in the linear regime: a field couples the isotropic density (l = 0) only to l = 1, whose decay rate is
     1/τ_B; l ≥ 2 and the fundamental's nonlinear correction enter at O(ξ²) = 1e-6 for ξ_amp = 1e-3. The warm-up of
-    30 τ_B leaves e^-30 of the initial transient; rtol 1e-8 with atol 1e-13 resolves the ~1e-5 coefficients.
+    30 τ_B leaves e^-30 of the initial transient; rtol 1e-8 with atol 1e-13 resolves the ~1e-5 coefficients. At
+    ωτ_B = 30 (τ_B = 4.8 T) the solve balances harmonics instead (tests/test_periodic.py: τ_B/T up to 1e4).
     """
     p = BrownParticle(20e-9, 40e-9)  # τ_B = 24.9 µs
     xi_amp, n = 1e-3, 32

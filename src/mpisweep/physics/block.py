@@ -39,11 +39,11 @@ class BlockResult:
         ``offset_z`` first on a 3D grid). φ_k is the rfft of d⟨m⟩/dt divided by the samples per
         cycle (:func:`mpisweep.spectrum`), in 1/s.
     degrees : numpy.ndarray
-        Truncation degree L per offset, the grid's shape.
+        Truncation degree L per offset, the grid's shape (the largest any of its solves ran at).
     rtol : float
         The integrator's relative tolerance.
     max_periodicity : float
-        Largest periodicity residual max|⟨m⟩(T) − ⟨m⟩(0)| of the solves.
+        Largest distance to the periodic state of the solves (:attr:`~mpisweep.physics.solver.SolveResult.periodicity`).
     steps : int
         Integrator steps of all solves.
     wall_time : float
@@ -175,9 +175,11 @@ def simulate_block(
         require_stable(build_operator(particle, int(L)), checks,
                        f"{particle.describe()}, degree L={L}", "raise the degree")
     degrees = degrees.reshape(grid).astype(np.int64)
+    automatic = degree is None
 
     flat_offsets = offsets.reshape(-1, 3)
     flat_degrees = degrees.ravel()
+    used = degrees.copy()  # what the solves ran at (slow Néel hopping raises it: physics.solver.SLOW_DEGREE_EXTRA)
     n_offsets = flat_offsets.shape[0]
     rows = np.zeros((vectors.shape[0], len(channels), bins.size, n_offsets), dtype=complex)
     periodicity = 0.0
@@ -196,9 +198,11 @@ def simulate_block(
             if source[i] != i:
                 continue  # derived right after its partner was solved
             res = solve(particle, excitation.with_offset(flat_offsets[j]), axis,
-                        degree=int(flat_degrees[j]), rtol=rtol, check=False, max_degree=None)
+                        degree=int(flat_degrees[j]), rtol=rtol, check=False, max_degree=None,
+                        slow_degree=automatic)
             rows[a, :, :, j] = spectrum(res.rate, channels)[:, bins]
             periodicity = max(periodicity, res.periodicity)
+            used.flat[j] = max(int(used.flat[j]), res.degree)
             steps += res.stats["steps"]
             solves += 1
             done += 1
@@ -212,5 +216,5 @@ def simulate_block(
                 if progress is not None:
                     progress(done, total, time.perf_counter() - start)
     rows = rows.reshape(rows.shape[:3] + grid)
-    return BlockResult(rows, degrees, float(rtol), periodicity, steps, time.perf_counter() - start,
+    return BlockResult(rows, used, float(rtol), periodicity, steps, time.perf_counter() - start,
                        solves=solves, derived=derived, mirror=None if mirror is None else mirror.axis)

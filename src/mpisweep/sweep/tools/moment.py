@@ -172,8 +172,8 @@ def run(args) -> int:
         options = {k: v for k, v in (("degree", args.degree), ("rtol", args.rtol)) if v is not None}
         options["max_degree"] = args.max_degree
         result = solve(particle, excitation, easy, model=args.model, **options)
-        info = (f"degree L={result.degree}, periodicity residual {result.periodicity:.2e} "
-                f"after {result.cycles} cycle(s), {result.stats['steps']} steps")
+        info = (f"degree L={result.degree}, method {result.method}, periodicity residual "
+                f"{result.periodicity:.2e} after {result.cycles} cycle(s), {result.stats['steps']} steps")
     else:
         result = solve(particle, excitation, easy, model=args.model)
         info = f"model {args.model}"
