@@ -339,3 +339,28 @@ def test_phantom_noise_estimate_recovers_the_noise_and_the_snr_of_each_row(tmp_p
     assert np.allclose(np.median(sigma_u), expected_u, rtol=0.05)
     assert np.median(snr[:, 50:150]) == pytest.approx(10.0 / expected_u, rel=0.1)
     assert np.median(snr[:, :50]) < 0.5  # pure noise reads as no signal
+
+
+def test_phantoms_without_background_frames_take_their_noise_from_the_repeated_frames(tmp_path):
+    from mpisweep.steps.orientation.noise import phantom_noise
+
+    sweep = Sweep.load({"grids": {"diameters": [22], "anisotropies": [1100], "angles": [0]}})
+    attrs = system_matrix_dataset(sweep, np.zeros((2, 817, 11, 11)), None).attrs
+    rng = np.random.default_rng(6)
+    sigma, F, n = 0.5, 20, 30
+    files = []
+    for i in range(n):
+        u = np.zeros((2, 817), complex)
+        u[:, 100:200] = 4.0 * np.exp(2j * np.pi * rng.random((2, 100)))
+        noise = rng.standard_normal((2, 817, F)) + 1j * rng.standard_normal((2, 817, F))
+        frames = u[..., None] + noise * sigma / np.sqrt(2)
+        write_measurement(tmp_path / f"{i}.mdf", frames, None, attrs)
+        files.append(tmp_path / f"{i}.mdf")
+    snr, sigma_u = phantom_noise(files, np.arange(50, 250), [0, 1])
+    expected_u = sigma / np.sqrt(F)
+    assert np.median(sigma_u) == pytest.approx(expected_u, rel=0.05)
+    assert np.median(snr[:, 50:150]) == pytest.approx(4.0 / expected_u, rel=0.1)
+    single = tmp_path / "single.mdf"
+    write_measurement(single, frames[..., :1], None, attrs)
+    with pytest.raises(MeasurementError, match="single.mdf: neither background frames"):
+        phantom_noise([single], np.arange(50, 250), [0, 1])

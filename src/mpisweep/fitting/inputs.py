@@ -160,9 +160,27 @@ def second_axis(dictionary) -> str:
     return next((d for d in getattr(dictionary, "dims", ()) if d in SECOND_AXES[1:]), "anisotropy")
 
 
-def row_weights(S: np.ndarray) -> np.ndarray:
-    """1/‖S_ϑ,c,k‖∞ per measured row (the paper's Σ_ϑ, eq. 16); 0 for rows that are identically zero."""
+def row_weights(S: np.ndarray, rows=None) -> np.ndarray:
+    """1/‖S_ϑ,c,k‖∞ per measured row (the paper's Σ_ϑ, eq. 16); 0 for rows that are identically zero and
+    for the rows a (channel, frequency) mask `rows` leaves out."""
     sinf = np.abs(S).max(axis=-1)
     w = np.zeros_like(sinf)
     np.divide(1.0, sinf, out=w, where=sinf > 0)
+    if rows is not None:
+        w = np.where(rows, w, 0.0)
     return w
+
+
+def row_mask(rows, n_channels: int, n_bins: int) -> np.ndarray | None:
+    """Check a fit's `rows` argument: None (every row), or a boolean (channel, frequency) mask of the rows
+    the fit uses, with at least one row per frequency (a bin without any is left out of `bins` instead)."""
+    if rows is None:
+        return None
+    mask = np.asarray(rows)
+    if mask.dtype != bool or mask.shape != (n_channels, n_bins):
+        raise ValueError(f"rows: expected a boolean (channel, frequency) mask of shape {(n_channels, n_bins)}, "
+                         f"got {mask.dtype} {mask.shape}")
+    empty = np.flatnonzero(~mask.any(axis=0))
+    if empty.size:
+        raise ValueError(f"rows: frequency positions {empty[:5].tolist()} have no row left; leave them out of bins")
+    return mask

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from .inputs import CHUNK_BYTES, DICTIONARY_M0_DIMS, MEASURED_DIMS, Input, check_match, measured_rows, select_bins
+from .inputs import (
+    CHUNK_BYTES,
+    DICTIONARY_M0_DIMS,
+    MEASURED_DIMS,
+    Input,
+    check_match,
+    measured_rows,
+    row_mask,
+    select_bins,
+)
 from .metrics import epsilon_freq, epsilon_global, row_error, transfer_function
 from .results import FitM0Result, py_value
 
 
-def fit_m0(measured, dictionary_m0, bins) -> FitM0Result:
+def fit_m0(measured, dictionary_m0, bins, *, rows=None) -> FitM0Result:
     """Model M0 (paper eq. 7): best diameter of the equilibrium dictionary by ε_global.
 
     For every diameter D and every (angle, channel, k) the transfer function â is fitted in
@@ -24,6 +33,8 @@ def fit_m0(measured, dictionary_m0, bins) -> FitM0Result:
         Complex Langevin rows (diameter, channel, frequency, offset), e.g. ``m0.zarr``'s.
     bins : array_like of int
         The evaluation rfft bins, in the order of the frequency axis.
+    rows : numpy.ndarray of bool, optional
+        (channel, frequency): the rows the fit uses (None: all); ε_freq and ε_global average over them.
 
     Returns
     -------
@@ -37,6 +48,7 @@ def fit_m0(measured, dictionary_m0, bins) -> FitM0Result:
     S = measured_rows(meas, k)  # (A, C, F, N)
     n_d = dic.size["diameter"]
     a, c, f, n = S.shape
+    rows = row_mask(rows, c, f)
     per = max(1, CHUNK_BYTES // (16 * a * c * f * n))
     eg = np.empty(n_d)
     pos = dic.freq_positions(k)
@@ -45,7 +57,7 @@ def fit_m0(measured, dictionary_m0, bins) -> FitM0Result:
         model = transfer_function(S, phi)[..., None] * phi
         e = row_error(S, model)
         e[~np.isfinite(e)] = np.nan
-        eg[d0:d0 + per] = epsilon_global(epsilon_freq(e))
+        eg[d0:d0 + per] = epsilon_global(epsilon_freq(e, rows=rows))
     if np.isnan(eg).all():
         raise ValueError("dictionary_m0: no diameter gives a finite error")
     best = int(np.nanargmin(eg))
@@ -53,7 +65,7 @@ def fit_m0(measured, dictionary_m0, bins) -> FitM0Result:
     transfer = transfer_function(S, phi)
     model = transfer[..., None] * phi
     eps = row_error(S, model)
-    ef = epsilon_freq(eps)
+    ef = epsilon_freq(eps, rows=rows)
     diam = dic.coord("diameter")
     return FitM0Result(
         bins=k, orders=orders, angles=meas.coords.get("angle", np.arange(a)),

@@ -9,7 +9,7 @@ from .m1 import fit_m1
 from .results import FitM0aResult
 
 
-def fit_m0a(measured, dictionary_m0a, bins, *, chunk_bytes: int = CHUNK_BYTES) -> FitM0aResult:
+def fit_m0a(measured, dictionary_m0a, bins, *, rows=None, chunk_bytes: int = CHUNK_BYTES) -> FitM0aResult:
     """Model M0a: best (D, K) of the static Boltzmann-equilibrium dictionary by ε_global (eq. 22).
 
     The rows are those of the stationary solution f ∝ exp(ξ h·m + σ (n·m)²) of the Fokker–Planck
@@ -26,6 +26,8 @@ def fit_m0a(measured, dictionary_m0a, bins, *, chunk_bytes: int = CHUNK_BYTES) -
         ``m0a.zarr``'s.
     bins : array_like of int
         The evaluation rfft bins.
+    rows : numpy.ndarray of bool, optional
+        (channel, frequency): the rows the fit uses (None: all).
     chunk_bytes : int
         Read the dictionary in blocks of about this size.
 
@@ -34,5 +36,5 @@ def fit_m0a(measured, dictionary_m0a, bins, *, chunk_bytes: int = CHUNK_BYTES) -
     ~mpisweep.fitting.results.FitM0aResult
         As :class:`~mpisweep.fitting.results.FitM1Result`.
     """
-    r = fit_m1(measured, dictionary_m0a, bins, chunk_bytes=chunk_bytes)
+    r = fit_m1(measured, dictionary_m0a, bins, rows=rows, chunk_bytes=chunk_bytes)
     return FitM0aResult(**{f.name: getattr(r, f.name) for f in fields(r)})

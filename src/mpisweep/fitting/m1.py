@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .inputs import CHUNK_BYTES, dictionary_inputs, entry_blocks
+from .inputs import CHUNK_BYTES, dictionary_inputs, entry_blocks, row_mask
 from .metrics import epsilon_freq, epsilon_global, row_error, transfer_function
 from .results import FitM1Result, py_value
 
 
-def fit_m1(measured, dictionary, bins, *, chunk_bytes: int = CHUNK_BYTES) -> FitM1Result:
+def fit_m1(measured, dictionary, bins, *, rows=None, chunk_bytes: int = CHUNK_BYTES) -> FitM1Result:
     """Model M1 (paper eqs. 10, 14, 15): best monodisperse (D, K) by ε_global.
 
     For every entry (D, K) and every (angle ϑ, channel, k) the transfer function is fitted
@@ -29,6 +29,8 @@ def fit_m1(measured, dictionary, bins, *, chunk_bytes: int = CHUNK_BYTES) -> Fit
         simulated) are never selected.
     bins : array_like of int
         The evaluation rfft bins, in the order of the frequency axis.
+    rows : numpy.ndarray of bool, optional
+        (channel, frequency): the rows the fit uses (None: all); ε averages over them.
     chunk_bytes : int
         Read the dictionary in blocks of about this size.
 
@@ -39,10 +41,13 @@ def fit_m1(measured, dictionary, bins, *, chunk_bytes: int = CHUNK_BYTES) -> Fit
     """
     k, orders, meas, dic, S, angles, channels = dictionary_inputs(measured, dictionary, bins)
     a, c, f, n = S.shape
+    rows = row_mask(rows, c, f)
+    used = np.ones((c, f), bool) if rows is None else rows
     s2 = np.vecdot(S, S).real
     sinf = np.abs(S).max(axis=-1)
     inv = np.zeros_like(sinf)
     np.divide(1.0, n * sinf**2, out=inv, where=sinf > 0)  # zero measured rows: ε = 0
+    inv[:, ~used] = 0.0  # rows left out
     n_d, n_k = dic.size["diameter"], dic.size["anisotropy"]
     pos = dic.freq_positions(k)
     emap = np.empty((n_d, n_k))
@@ -55,7 +60,7 @@ def fit_m1(measured, dictionary, bins, *, chunk_bytes: int = CHUNK_BYTES) -> Fit
             q = np.zeros_like(p)
             np.divide(cross.real**2 + cross.imag**2, p, out=q, where=p != 0)
             e2 = np.maximum(s2 - q, 0.0) * inv
-        emap[dsl, ksl] = np.sqrt(e2.mean(axis=(-3, -2, -1)))
+        emap[dsl, ksl] = np.sqrt(e2.sum(axis=(-3, -2, -1)) / (a * used.sum()))
     emap[~np.isfinite(emap)] = np.nan
     if np.isnan(emap).all():
         raise ValueError("dictionary: no (diameter, anisotropy) entry gives a finite error")
@@ -64,7 +69,7 @@ def fit_m1(measured, dictionary, bins, *, chunk_bytes: int = CHUNK_BYTES) -> Fit
     transfer = transfer_function(S, phi)
     model = transfer[..., None] * phi
     eps = row_error(S, model)
-    ef = epsilon_freq(eps)
+    ef = epsilon_freq(eps, rows=rows)
     diam, anis = dic.coord("diameter"), dic.coord("anisotropy")
     return FitM1Result(
         bins=k, orders=orders, angles=angles, channels=channels,

@@ -12,7 +12,7 @@ from .results import FitM2Result
 from .weighted import model_rows, truncated_nnls, weighted_fit
 
 
-def fit_m2(measured, dictionary, bins, ranks=(1.0,), *, svd: str = "complex",
+def fit_m2(measured, dictionary, bins, ranks=(1.0,), *, svd: str = "complex", rows=None,
            chunk_bytes: int = CHUNK_BYTES, maxiter: int | None = None) -> FitM2Result:
     """Model M2 (paper eqs. 12, 13, 16–18): TSVD-regularised non-negative weights over (D, K).
 
@@ -42,6 +42,9 @@ def fit_m2(measured, dictionary, bins, ranks=(1.0,), *, svd: str = "complex",
         Read the dictionary in blocks of about this size.
     maxiter : int, optional
         Iteration limit of the non-negative least squares (default 50·J).
+    rows : numpy.ndarray of bool, optional
+        (channel, frequency): the rows the fit uses (None: all); the others get weight 0 in Σ_ϑ, and ε
+        averages over the used rows.
 
     Returns
     -------
@@ -65,7 +68,7 @@ def fit_m2(measured, dictionary, bins, ranks=(1.0,), *, svd: str = "complex",
     """
     if svd not in ("complex", "real"):
         raise ValueError(f"svd: expected 'complex' or 'real', got {svd!r}")
-    fit = weighted_fit(measured, dictionary, bins, ranks)
+    fit = weighted_fit(measured, dictionary, bins, ranks, rows)
     dic, S, wrow, pos = fit.dic, fit.S, fit.rho, fit.pos
     n_a, n_c, n_f, n = S.shape
     n_d, n_k = fit.shape
@@ -117,7 +120,7 @@ def fit_m2(measured, dictionary, bins, ranks=(1.0,), *, svd: str = "complex",
     # pass 2: model system matrices Σ_q w_q Ψ_q per rank, reading only entries with weight > 0
     model = model_rows(fit, W, entry_transfer=ahat, chunk_bytes=chunk_bytes)
     eps = row_error(S, model)
-    ef = epsilon_freq(eps)
+    ef = epsilon_freq(eps, rows=fit.rows)
     return FitM2Result(
         bins=fit.bins, orders=fit.orders, angles=fit.angles, channels=fit.channels,
         diameters=dic.coord("diameter"), anisotropies=dic.coord("anisotropy"), parameter=dic.alias["anisotropy"],

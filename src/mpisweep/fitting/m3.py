@@ -117,7 +117,7 @@ def _als(problem: _Problem, rank: int, w0, max_iter: int, tol: float, scale: flo
 
 
 def fit_m3(measured, dictionary, bins, ranks=(1.0,), *, l2: float = 0.0, max_iter: int = 500,
-           tol: float = 1e-10, chunk_bytes: int = CHUNK_BYTES) -> FitM3Result:
+           tol: float = 1e-10, rows=None, chunk_bytes: int = CHUNK_BYTES) -> FitM3Result:
     """Model M3: a_ck shared by all entries and angles, weights w ≥ 0 over (D, K) with Σw = 1.
 
     Objective (the paper's weighted least squares, eqs. 16/17, with the shared transfer function
@@ -162,6 +162,9 @@ def fit_m3(measured, dictionary, bins, ranks=(1.0,), *, l2: float = 0.0, max_ite
         Most alternating iterations per rank.
     tol : float
         Stop when no weight changes by more than this in an iteration.
+    rows : numpy.ndarray of bool, optional
+        (channel, frequency): the rows the fit uses (None: all); the others get ρ = 0 and no transfer
+        function (a = 0), and ε averages over the used rows.
     chunk_bytes : int
         Read the dictionary in blocks of about this size.
 
@@ -175,7 +178,7 @@ def fit_m3(measured, dictionary, bins, ranks=(1.0,), *, l2: float = 0.0, max_ite
         raise ValueError(f"l2: must be ≥ 0, got {l2}")
     if int(max_iter) < 1:
         raise ValueError(f"max_iter: must be ≥ 1, got {max_iter}")
-    fit = weighted_fit(measured, dictionary, bins, ranks)
+    fit = weighted_fit(measured, dictionary, bins, ranks, rows)
     n_a, n_c, n_f, n = fit.S.shape
     n_d, n_k = fit.shape
     J = fit.n_entries
@@ -188,7 +191,8 @@ def fit_m3(measured, dictionary, bins, ranks=(1.0,), *, l2: float = 0.0, max_ite
     start = _initial_entry(R, b, s, valid)
     w0 = np.zeros(J)
     w0[start] = 1.0
-    scale = 1.0 / (n * n_a * n_c * n_f)  # misfit → ε_global²
+    used_rows = n_c * n_f if fit.rows is None else int(fit.rows.sum())
+    scale = 1.0 / (n * n_a * used_rows)  # misfit → ε_global²
 
     nr = len(svals)
     W = np.zeros((nr, J))
@@ -202,7 +206,7 @@ def fit_m3(measured, dictionary, bins, ranks=(1.0,), *, l2: float = 0.0, max_ite
     model = model_rows(fit, W, chunk_bytes=chunk_bytes)
     model *= A[:, None, :, :, None]
     eps = row_error(fit.S, model)
-    ef = epsilon_freq(eps)
+    ef = epsilon_freq(eps, rows=fit.rows)
     return FitM3Result(
         bins=fit.bins, orders=fit.orders, angles=fit.angles, channels=fit.channels,
         diameters=fit.dic.coord("diameter"), anisotropies=fit.dic.coord("anisotropy"),

@@ -94,16 +94,25 @@ def row_error(S, model) -> np.ndarray:
     return out
 
 
-def epsilon_freq(eps, axis=(-3, -2)) -> np.ndarray:
+def epsilon_freq(eps, axis=(-3, -2), rows=None) -> np.ndarray:
     """Per-frequency NRMSE: root mean square of ε over angles and receive channels (eq. 21).
 
     ``eps`` has (..., angle, channel, frequency) layout by default; ``axis`` names the axes
     that are averaged. The paper writes eq. 21 for one channel and adds that "the quadratic
     sums have been additionally performed along the receive channel dimension"; we read this
     as a *mean* over the |P_angle|·|channels| squares (a plain RMS), so that ε_freq of a
-    one-channel and of a two-channel system are on the same scale.
+    one-channel and of a two-channel system are on the same scale. ``rows``: a boolean
+    (channel, frequency) mask of the rows the fit uses (None: all); the mean is over those (with the
+    default ``axis`` only), NaN at a frequency without any.
     """
     e = np.asarray(eps, dtype=float)
+    if rows is not None:
+        used = np.broadcast_to(np.asarray(rows, bool), e.shape[-2:])
+        count = e.shape[-3] * used.sum(axis=0)
+        total = np.where(used, np.square(e), 0.0).sum(axis=(-3, -2))
+        out = np.full(total.shape, np.nan)
+        np.divide(total, count, out=out, where=np.broadcast_to(count, total.shape) > 0)
+        return np.sqrt(out)
     try:
         return np.sqrt(np.mean(np.square(e), axis=axis))
     except np.exceptions.AxisError:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import nnls
 
-from .inputs import CHUNK_BYTES, Input, as_index, dictionary_inputs, row_weights
+from .inputs import CHUNK_BYTES, Input, as_index, dictionary_inputs, row_mask, row_weights
 from .ranks import rank_counts, rank_list
 
 
@@ -28,7 +28,8 @@ class WeightedFit:
     channels: np.ndarray
     requested: list  # the rank specs as given
     ranks: list[int]  # the rank specs as counts s
-    rho: np.ndarray  # 1/‖S_ϑck‖∞ per measured row (paper eq. 16's Σ_ϑ)
+    rho: np.ndarray  # 1/‖S_ϑck‖∞ per measured row (paper eq. 16's Σ_ϑ); 0 for rows left out
+    rows: np.ndarray | None  # (channel, frequency) mask of the rows used (None: all)
     pos: np.ndarray  # positions of the bins on the dictionary's frequency axis
 
     @property
@@ -43,14 +44,17 @@ class WeightedFit:
         return n_d * n_k
 
 
-def weighted_fit(measured, dictionary, bins, ranks) -> WeightedFit:
-    """Check and arrange a weighted fit's inputs; ranks become counts of the J entries."""
+def weighted_fit(measured, dictionary, bins, ranks, rows=None) -> WeightedFit:
+    """Check and arrange a weighted fit's inputs; ranks become counts of the J entries; rows left out by the
+    (channel, frequency) mask `rows` get ρ = 0."""
     k, orders, _, dic, S, angles, channels = dictionary_inputs(measured, dictionary, bins)
+    rows = row_mask(rows, S.shape[1], S.shape[2])
     J = dic.size["diameter"] * dic.size["anisotropy"]
     pos = dic.freq_positions(k)
     pos = np.arange(pos.start, pos.stop) if isinstance(pos, slice) else pos
     return WeightedFit(bins=k, orders=orders, dic=dic, S=S, angles=angles, channels=channels,
-                       requested=rank_list(ranks), ranks=rank_counts(ranks, J), rho=row_weights(S), pos=pos)
+                       requested=rank_list(ranks), ranks=rank_counts(ranks, J), rho=row_weights(S, rows), rows=rows,
+                       pos=pos)
 
 
 def truncated_nnls(lam, V, rhs, rank: int, valid, maxiter: int | None = None):

@@ -42,8 +42,9 @@ def select_rows(snr: np.ndarray | None, freqs_hz: np.ndarray, min_frequency: flo
     keep[:] = freqs_hz[None, :] >= min_frequency
     if snr_threshold is not None:
         if snr is None:
-            raise MpisweepError("frequency selection by SNR needs /calibration/snr in the calibration files; set "
-                                "orientation.reconstruction.snr_threshold: null to select by frequency only")
+            raise MpisweepError("frequency selection by SNR needs a noise estimate: the calibration files have neither "
+                                "background frames nor /calibration/snr; set orientation.reconstruction.snr_threshold: "
+                                "null to select by frequency only, or snr_source: phantoms")
         keep &= np.min(np.asarray(snr)[:, list(channels), :], axis=0) >= snr_threshold
     ch, k = np.nonzero(keep)
     if ch.size == 0:
@@ -67,7 +68,7 @@ def row_weights(A: np.ndarray, weighting: str, noise_sigma: np.ndarray | None = 
         return np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
     if weighting == "whitening":
         if noise_sigma is None:
-            raise MpisweepError("whitening needs the calibration SNR (/calibration/snr) to estimate the noise")
+            raise MpisweepError("whitening needs the calibration files' noise (background frames or /calibration/snr)")
         s = np.asarray(noise_sigma, float)
         return np.divide(1.0, s, out=np.zeros_like(s), where=s > 0)
     raise MpisweepError(f"orientation.reconstruction.weighting: unknown {weighting!r}; choose one of {WEIGHTINGS}")

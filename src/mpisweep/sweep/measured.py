@@ -37,7 +37,9 @@ import numpy as np
 import xarray as xr
 
 from ..errors import MDFError, MeasurementError
+from ..fitting.selection import RowSelection, select_rows
 from ..io.mdf import PositionMap, read_position_map, read_system_matrix
+from ..io.mdf.noise import Noise, file_noise, rms_snr
 from .config import Sweep
 from .names import label
 from .sections.base import dump
@@ -223,11 +225,17 @@ def read_file(sweep: Sweep, path: Path, bins=None) -> xr.Dataset:
     return ds
 
 
+def _entries(sweep: Sweep, check_report: dict | None) -> list[dict]:
+    """The measured files in grid order: from the check step's report when given, else from the index."""
+    if check_report is None:
+        return index(sweep)
+    return [{"file": Path(f["file"]), "angle": f["angle"]} for f in check_report["files"]]
+
+
 def load(sweep: Sweep, check_report: dict | None = None) -> xr.DataArray:
     """Measured rows (angle, channel, frequency, offset) complex at the evaluation bins, the configured
     receive channels."""
-    entries = index(sweep) if check_report is None else [
-        {"file": Path(f["file"]), "angle": f["angle"]} for f in check_report["files"]]
+    entries = _entries(sweep, check_report)
     bins = sweep.bin_indices
     chans = receive_channels(sweep)
     data = []
@@ -245,35 +253,68 @@ def load(sweep: Sweep, check_report: dict | None = None) -> xr.DataArray:
 
 
 def calibration(sweep: Sweep, bins) -> tuple[np.ndarray, np.ndarray | None, list[float]]:
-    """The measured calibration at any rfft bins: rows (angle, receive channel, bin, offset), SNR (angle, channel,
-    bin) or None when a file has no /calibration/snr, and the angles (grid order)."""
-    rows, snrs = [], []
+    """The measured calibration at any rfft bins: rows (angle, receive channel, bin, offset), their SNR (angle,
+    channel, bin; :func:`measured_snr`) or None when a file offers no noise, and the angles (grid order)."""
     entries = index(sweep)
     chans = receive_channels(sweep)
-    for e in entries:
-        ds = read_file(sweep, e["file"], bins=np.asarray(bins, np.int64))
-        rows.append(ds["system_matrix"].transpose("channel", "frequency", "offset").values[chans])
-        snrs.append(ds["snr"].transpose("channel", "frequency").values[chans] if "snr" in ds else None)
-    snr = None if any(s is None for s in snrs) else np.stack(snrs)
-    return np.stack(rows).astype(np.complex128), snr, [e["angle"] for e in entries]
+    rows = np.stack([read_file(sweep, e["file"], bins=np.asarray(bins, np.int64))["system_matrix"]
+                     .transpose("channel", "frequency", "offset").values[chans] for e in entries]).astype(np.complex128)
+    snr, _ = measured_snr(sweep, rows, bins, entries)
+    return rows, snr, [e["angle"] for e in entries]
+
+
+def noise(sweep: Sweep, bins, entries=None) -> tuple[np.ndarray | None, list[Noise]]:
+    """σ (angle, receive channel, bin) of the measured files at rfft `bins` (:func:`mpisweep.io.mdf.noise.file_noise`:
+    background frames, else /calibration/snr), and each file's :class:`~mpisweep.io.mdf.noise.Noise`; σ is None
+    when some file offers no noise at all."""
+    entries = index(sweep) if entries is None else entries
+    chans = receive_channels(sweep)
+    found = [file_noise(e["file"], np.asarray(bins, np.int64)) for e in entries]
+    if any(n.sigma is None for n in found):
+        return None, found
+    return np.stack([n.sigma[chans] for n in found]), found
+
+
+def measured_snr(sweep: Sweep, rows: np.ndarray, bins, entries=None) -> tuple[np.ndarray | None, list[Noise]]:
+    """SNR (angle, receive channel, bin) of measured `rows` (angle, channel, bin, offset) at `bins`
+    (:func:`mpisweep.io.mdf.noise.rms_snr`), None when a file offers no noise; and the files' Noise."""
+    sigma, found = noise(sweep, bins, entries)
+    return (None if sigma is None else rms_snr(rows, sigma)), found
 
 
 def fitted_bins(sweep: Sweep) -> np.ndarray:
     """Positions in sweep.bins of the rows the fits use: all of them, or (frequencies.select snr) those whose
-    /calibration/snr reaches frequencies.snr_threshold on some receive channel in every measured file."""
+    SNR (:mod:`mpisweep.io.mdf.noise`) reaches frequencies.snr_threshold on some receive channel in every
+    measured file."""
     if sweep.snr_band is None:
         return np.arange(len(sweep.bin_indices))
     threshold = sweep.snr_band[1]
     _, snr, _ = calibration(sweep, sweep.bin_indices)
     if snr is None:
-        raise MeasurementError(f"frequencies.select snr: the measured files in {index_path(sweep).parent} have no "
-                               "/calibration/snr (the virtual scanner writes it when measurement.virtual.snr_db is "
-                               "set); use frequencies.select mixing")
+        raise MeasurementError(f"frequencies.select snr: the measured files in {index_path(sweep).parent} have "
+                               "neither background frames nor /calibration/snr (the virtual scanner writes it when "
+                               "measurement.virtual.snr_db is set); use frequencies.select mixing")
     keep = np.flatnonzero((snr.max(axis=1) >= threshold).all(axis=0))
     if keep.size == 0:
         raise MeasurementError(f"frequencies.snr_threshold: no bin from {sweep.snr_band[0]:g} Hz up reaches an SNR of "
                                f"{threshold:g} in every measured file (largest {float(np.nanmax(snr)):.3g})")
     return keep
+
+
+def row_selection(sweep: Sweep, measured: xr.DataArray, check_report: dict | None = None
+                  ) -> tuple[RowSelection | None, list[Noise]]:
+    """The rows (receive channel, bin) of `measured` (:func:`load_fitted`'s) whose SNR reaches fit.snr_threshold in
+    every file (:func:`mpisweep.fitting.selection.select_rows`); None when the threshold is null or a file offers
+    no noise. Also each file's Noise."""
+    if sweep.fit.snr_threshold is None:
+        return None, []
+    entries = _entries(sweep, check_report)
+    bins = np.asarray(measured["frequency"].values, np.int64)
+    rows = measured.transpose("angle", "channel", "frequency", "offset").values
+    snr, found = measured_snr(sweep, rows, bins, entries)
+    if snr is None:
+        return None, found
+    return select_rows(snr, sweep.fit.snr_threshold, sweep.channels), found
 
 
 def load_fitted(sweep: Sweep, check_report: dict | None = None) -> tuple[xr.DataArray, np.ndarray]:

@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from ._hdf import MDFError, Reader, open_mdf
+from .background import background_blocks
 from .position_map import position_map
 from .structure import parse_layout
 
@@ -73,6 +74,7 @@ def describe(path) -> str:
         f"    SNR: {'present' if lay.has_snr else 'absent'}",
         f"    offset fields: {'present' if lay.offset_fields is not None else 'absent'}, "
         f"positions: {'present' if lay.positions is not None else 'absent'}",
+        f"  noise (SNR = RMS over the offsets / σ of one frame): {_noise_source(lay)}",
     ]
     if lay.offset_fields is not None and lay.positions is not None:
         try:
@@ -80,6 +82,18 @@ def describe(path) -> str:
         except MDFError as err:
             lines.append(f"  position map: none ({err})")
     return "\n".join(lines)
+
+
+def _noise_source(lay) -> str:
+    """Where mpisweep.io.mdf.noise takes this file's noise from (its first source the file offers)."""
+    if lay.num_background:
+        blocks = background_blocks(lay.acquisition, lay.background_mask)
+        usable = sum(len(frames) for frames, _ in blocks if len(frames) >= 2)
+        if usable:
+            return f"background frames ({usable} in blocks of at least two)"
+    if lay.has_snr:
+        return "/calibration/snr (no background block of two frames; its writer's definition may differ)"
+    return "none (no background frames, no /calibration/snr): fits use every row"
 
 
 def active_channels(ds: xr.Dataset) -> np.ndarray:

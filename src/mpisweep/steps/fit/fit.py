@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
+from ...errors import MeasurementError
 from ...fitting import fit_m0, fit_m0a, fit_m1, fit_m2, fit_m3
 from ...io.atomic import atomic_path
 from ...io.stores import to_zarr
@@ -15,6 +17,41 @@ from ...sweep.config import Sweep
 from .dictionaries import open_fp, open_m0, open_m0a
 from .fit_tables import summary, write_summary, write_tables
 from .models import models_dataset, write_model_mdfs
+
+
+def _select_rows(sweep: Sweep, measured, bins, check_report, log):
+    """The measured rows the fits use (fit.snr_threshold): bins without any row dropped, the (channel, bin)
+    mask of the rest; each receive channel left out gets a warning that names it."""
+    selection, found = measurement.row_selection(sweep, measured, check_report)
+    sources = sorted({n.describe() for n in found})
+    if sweep.fit.snr_threshold is not None:
+        log(f"noise: {'; '.join(sources) if sources else 'none'}")
+    if selection is None:
+        if sweep.fit.snr_threshold is not None:
+            log("fit.snr_threshold: the measured files give no noise estimate; every row is fitted")
+        return measured, bins, None, None
+    for line in selection.warnings():
+        log(f"warning: {line}")
+        warnings.warn(line, UserWarning, stacklevel=3)
+    log(selection.summary())
+    keep = selection.kept_bins
+    if keep.size == 0:
+        raise MeasurementError(f"fit.snr_threshold: no row reaches an SNR of {selection.threshold:g} in every "
+                               f"measured file (largest {float(selection.snr.max()):.3g})")
+    rows = selection.rows[:, keep]
+    if keep.size < len(bins):
+        measured, bins = measured.isel(frequency=keep), bins[keep]
+    return measured, bins, (None if rows.all() else rows), selection
+
+
+def _rows_summary(sweep: Sweep, selection, rows) -> dict:
+    """What the summary says about the row selection."""
+    if selection is None:
+        return {"snr_threshold": sweep.fit.snr_threshold, "selected": False}
+    return {"snr_threshold": selection.threshold, "selected": True,
+            "rows_used": int(selection.rows.sum()), "rows_total": int(selection.rows.size),
+            "channels_left_out": selection.dead_channels,
+            "smallest_snr_used": float(selection.snr[selection.rows].min())}
 
 
 def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=print, m0a=None) -> dict:
@@ -29,26 +66,27 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
     measured, bins = measurement.load_fitted(sweep, check_report)  # all evaluation bins, or those above the SNR
     if len(bins) < len(sweep.bins):
         log(f"frequencies.select snr: {len(bins)} of {len(sweep.bins)} bins reach an SNR of {sweep.snr_band[1]:g}")
+    measured, bins, rows, selection = _select_rows(sweep, measured, bins, check_report, log)
     log(f"measured: {measured.sizes['angle']} angles × {measured.sizes['channel']} channels × "
         f"{measured.sizes['frequency']} bins × {measured.sizes['offset']} offsets")
     # one dictionary in memory at a time (3 GB each at the paper's size): M0, then M0a, then fp for M1-M3
-    r0 = fit_m0(measured, open_m0(sweep, m0), bins)
+    r0 = fit_m0(measured, open_m0(sweep, m0), bins, rows=rows)
     log(f"M0: best D = {r0.best_diameter:g} nm, ε_global = {r0.eps_global_best:.6g}")
     p = sweep.parameter
     r0a = None  # M0a, the anisotropic equilibrium, is M0 for the Brownian model (no anisotropy)
     if sweep.model == "neel":
-        r0a = fit_m0a(measured, open_m0a(sweep, m0a, log=log)[0], bins)
+        r0a = fit_m0a(measured, open_m0a(sweep, m0a, log=log)[0], bins, rows=rows)
         log(f"M0a: best (D, K) = ({r0a.best_diameter:g} nm, {r0a.best_anisotropy:g} J/m³), "
             f"ε_global = {r0a.eps_global_best:.6g}")
     dictionary, fp_attrs = open_fp(sweep, fp, log=log)
-    r1 = fit_m1(measured, dictionary, bins)
+    r1 = fit_m1(measured, dictionary, bins, rows=rows)
     log(f"M1: best (D, {p.short}) = ({r1.best_diameter:g} nm, {r1.best_anisotropy:g} {p.unit}), "
         f"ε_global = {r1.eps_global_best:.6g}")
-    r2 = fit_m2(measured, dictionary, bins, ranks=sweep.fit.ranks, svd=sweep.fit.svd)
+    r2 = fit_m2(measured, dictionary, bins, ranks=sweep.fit.ranks, svd=sweep.fit.svd, rows=rows)
     for frac, s, e in zip(r2.rank_fractions, r2.ranks, r2.eps_global):
         log(f"M2: rank {100 * frac:g} % (s = {int(s)}): ε_global = {float(e):.6g}")
     m3 = sweep.fit.m3
-    r3 = fit_m3(measured, dictionary, bins, ranks=m3.ranks, l2=m3.l2, max_iter=m3.max_iter, tol=m3.tol)
+    r3 = fit_m3(measured, dictionary, bins, ranks=m3.ranks, l2=m3.l2, max_iter=m3.max_iter, tol=m3.tol, rows=rows)
     del dictionary
     for i, row in enumerate(r3.to_table()):
         top = ", ".join(f"({w['diameter']:g}, {w[p.name]:g}) {w['weight']:.3f}" for w in r3.largest_weights(i, 3))
@@ -65,6 +103,7 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
     log(f"model system matrices (MDF): {len(model_files)} files under {outdir / 'mdf'}")
 
     result = summary(sweep, measured, *results, fp_attrs, time.perf_counter() - t0)
+    result["rows"] = _rows_summary(sweep, selection, rows)
     sweep.write(outdir / sweep.layout.fit_config.name)  # provenance: what these fits used
     write_summary(outdir / sweep.layout.fit_table("summary").name, result)
     log(f"fits written to {outdir} in {result['wall_time_s']:.1f} s, peak memory {result['peak_rss_gb']:.2f} GB")

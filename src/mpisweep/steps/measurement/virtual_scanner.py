@@ -115,6 +115,28 @@ def _mixture(sweep: Sweep, component_files):
     return total, details
 
 
+def _with_background(frames: np.ndarray, count: int, rms: float, sigma: float, rng):
+    """The calibration frames plus a constant background spectrum (channel, k), and `count` empty-bore frames
+    (channel, k, frame) of that background plus noise σ, as a scanner records them (measurement.virtual.writer)."""
+    n_c, n_k = frames.shape[:2]
+    level = 0.3 * rms * (1.0 + rng.random((n_c, n_k)))
+    background = level * np.exp(2j * np.pi * rng.random((n_c, n_k)))
+    shape = (n_c, n_k, count)
+    noise = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) * (sigma / math.sqrt(2))
+    shaped = background.reshape(background.shape + (1,) * (frames.ndim - 2))
+    return frames + shaped, background[..., None] + noise
+
+
+def _written_snr(signal: np.ndarray, sigma: float, grid_axes, definition: str):
+    """/calibration/snr per (channel, k) as the writer defines it: RMS or maximum over the offsets / σ; None when
+    there is no noise or the writer writes none."""
+    if sigma <= 0 or definition == "none":
+        return None
+    amplitude = np.abs(signal)
+    level = amplitude.max(axis=grid_axes) if definition == "max" else np.sqrt(np.mean(amplitude ** 2, axis=grid_axes))
+    return level / sigma
+
+
 def virtual_scanner(sweep: Sweep, component_files=None) -> dict:
     """Combine the simulated components into MDF files + calibrations.csv + truth.json; return the truth."""
     virt = sweep.virtual
@@ -134,13 +156,17 @@ def virtual_scanner(sweep: Sweep, component_files=None) -> dict:
         measured = signal + noise
     written = []
     pmap = configured_map(sweep)  # the files carry /calibration/positions when the config states a geometry
+    writer = virt.writer
+    grid_axes = tuple(range(-len(sweep.offset_grid.shape), 0))
     for a, (path, angle) in enumerate(measurement_files(sweep)):
-        grid_axes = tuple(range(-len(sweep.offset_grid.shape), 0))
-        per_bin = np.sqrt(np.mean(np.abs(signal[a]) ** 2, axis=grid_axes))  # (C, K)
-        ds = system_matrix_dataset(sweep, measured[a], per_bin / sigma if sigma > 0 else None, pmap)
+        frames, background = measured[a], None
+        if writer is not None and writer.background_frames > 0:
+            frames, background = _with_background(frames, writer.background_frames, rms, sigma, rng)
+        snr = _written_snr(signal[a], sigma, grid_axes, "rms" if writer is None else writer.snr)
+        ds = system_matrix_dataset(sweep, frames, snr, pmap)
         axis = sweep.easy_axis_text(angle) if sweep.directions else f"easy axis {label(angle)} deg"
-        write_system_matrix(path, ds, experiment={"name": f"virtual scanner, {axis}",
-                                                  "isSimulation": 1},
+        write_system_matrix(path, ds, background=background,
+                            experiment={"name": f"virtual scanner, {axis}", "isSimulation": 1},
                             tracer={"name": ["virtual mixture"]}, scanner={"name": "mpisweep virtual scanner"})
         written.append({"file": path.name, "angle": angle})
     write_csv(sweep.layout.virtual_index, [{"file": w["file"], "angle": label(w["angle"])} for w in written],

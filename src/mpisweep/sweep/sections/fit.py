@@ -26,13 +26,15 @@ class M3Settings:
 
 @dataclass(frozen=True)
 class FitSettings:
-    """``fit``: M2's ranks and SVD, the memory bound of the in-memory fits, and M3."""
+    """``fit``: M2's ranks and SVD, the memory bound of the in-memory fits, M3, and the SNR a measured row
+    needs to enter the fits (None: every row)."""
 
     ranks: tuple  # as written in the config ("5%" or counts)
     rank_fractions: tuple[float, ...]
     svd: str
     max_memory_gb: float
     m3: M3Settings
+    snr_threshold: float | None
 
     @classmethod
     def from_config(cls, f: Mapping, n_entries: int) -> "FitSettings":
@@ -41,18 +43,24 @@ class FitSettings:
         return cls(tuple(f["ranks"]), tuple(rank_fractions(f["ranks"], n_entries, "fit.ranks")), f["svd"],
                    float(f["max_memory_gb"]),
                    M3Settings(tuple(m3["ranks"]), tuple(rank_fractions(m3["ranks"], n_entries, "fit.m3.ranks")),
-                              float(m3["l2"]), int(m3["max_iter"]), float(m3["tol"])))
+                              float(m3["l2"]), int(m3["max_iter"]), float(m3["tol"])),
+                   _threshold(f["snr_threshold"]))
 
     @classmethod
     def from_json(cls, f: Mapping) -> "FitSettings":
         m3 = f["m3"]
         return cls(tuple(f["ranks"]), tuple(f["rank_fractions"]), f["svd"], float(f["max_memory_gb"]),
                    M3Settings(tuple(m3["ranks"]), tuple(m3["rank_fractions"]), float(m3["l2"]),
-                              int(m3["max_iter"]), float(m3["tol"])))
+                              int(m3["max_iter"]), float(m3["tol"])),
+                   _threshold(f.get("snr_threshold")))  # absent in a config resolved before the key existed
 
     def to_json(self) -> dict:
         return {"ranks": list(self.ranks), "rank_fractions": list(self.rank_fractions), "svd": self.svd,
-                "max_memory_gb": self.max_memory_gb, "m3": self.m3.to_json()}
+                "max_memory_gb": self.max_memory_gb, "m3": self.m3.to_json(), "snr_threshold": self.snr_threshold}
+
+
+def _threshold(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def rank_fractions(ranks, n_entries: int, key: str) -> list[float]:

@@ -62,6 +62,14 @@ class FieldScale:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Writer:
+    """``measurement.virtual.writer``: how another writer lays out the files (background frames, SNR definition)."""
+
+    background_frames: int
+    snr: str  # rms | max | none
+
+
+@dataclass(frozen=True, kw_only=True)
 class VirtualScanner:
     """``measurement.virtual``: the mixture, noise and receive chain of the synthetic measurement."""
 
@@ -71,6 +79,7 @@ class VirtualScanner:
     transfer_function: TransferFunction
     solver: VirtualSolver
     field_scale: FieldScale | None = optional()  # None: the particles see the stated fields
+    writer: Writer | None = optional()  # None: mpisweep's own layout
 
 
 @dataclass(frozen=True, kw_only=True)
