@@ -16,12 +16,14 @@ Measured (2 shared cores, truth offsets × 1.07, drive × 0.96):
 | entry | ε at nominal fields | fitted (s_ox, s_oy, s_dx, s_dy) | ε at fitted | block simulations |
 | --- | --- | --- | --- | --- |
 | (22, 1100), the truth's main component | 0.184 | (1.059, 1.060, 0.955, 0.956) | 0.078 | 19 |
-| (24, 500), M1's pick at nominal fields | 0.189 | see below | | |
+| (24, 500), M1's pick at nominal fields | 0.189 | (0.958, 0.963, 0.862, 0.866) | 0.117 | 30 (the limit) |
 
 So on the right entry the scales come back within 1.1 % (offsets) and 0.5 % (drive), with a bias from the
-mixture's second component that a one-entry fit ignores; at nominal fields the wrong entry is almost as good
-(ε 0.189 against 0.184), which is how M1 picks it. A fit of the scales jointly with M3's weights, and a stop
-rule for the entry, are what remain (issue 29 item 1). Cost: one block simulation per evaluation (~5 s of one
+mixture's second component that a one-entry fit ignores. At nominal fields the wrong entry is almost as good
+(ε 0.189 against 0.184), which is how M1 picks it; with the scales free it needs implausible ones (drive
+× 0.86) and stays well behind (ε 0.117 against 0.078): fitting the scales separates the entries. A fit of
+the scales jointly with M3's weights, the choice of candidate entries and a stop rule are what remain
+(issue 29 item 1). Cost: one block simulation per evaluation (~5 s of one
 core here, ~70 s at the paper's 12 angles × 11 × 11 offsets).
 
 Run: nice -n 15 .venv/bin/python benchmarks/field_scales.py [--offsets 1.07 1.07] [--drive 0.96 0.96]
