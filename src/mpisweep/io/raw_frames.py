@@ -27,7 +27,6 @@ background frames about their mean, which also counts the drift between them as 
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ import xarray as xr
 
 from ..errors import MDFError, MeasurementError
 from ..units import AXES
+from .csv_table import normalized, read_table
 from .mdf.background import interpolated_background
 from .mdf.writer import write_system_matrix
 
@@ -140,19 +140,13 @@ def spectra(frames: np.ndarray) -> np.ndarray:
     return np.fft.rfft(frames, axis=-1)
 
 
-def _norm(name: str) -> str:
-    """Lower case, everything in brackets and every non-alphanumeric removed ("Is background" → "isbackground")."""
-    name = re.sub(r"[\(\[\{].*?[\)\]\}]", "", str(name).lower())
-    return re.sub(r"[^0-9a-zµ]", "", name)
-
-
 def split_unit(header: str) -> tuple[str, str | None]:
     """A column header as (normalised name, unit or None): "x_mm", "x [mm]", "x (mm)", "x/mm" → ("x", "mm")."""
     text = str(header).strip().lower()
     m = re.search(r"[\[\(\{]\s*([a-zµ]+)\s*[\]\)\}]\s*$", text) or re.search(r"[_\s/]+(mm|cm|m|um|µm)$", text)
     if m:
-        return _norm(text[:m.start()]), m.group(1)
-    return _norm(text), None
+        return normalized(text[:m.start()]), m.group(1)
+    return normalized(text), None
 
 
 def _flag(text: str, csv_path, line: int, column: str) -> bool:
@@ -187,18 +181,9 @@ def read_positions(csv_path, frames: int, columns: dict | None = None, unit: str
     columns = dict(columns or {})
     if not csv_path.is_file():
         raise MeasurementError(f"{csv_path}: no such file")
-    with open(csv_path, newline="") as f:
-        sample = f.read(4096)
-        f.seek(0)
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.DictReader(f, dialect=dialect)
-        header = [h for h in (reader.fieldnames or []) if h is not None]
-        records = [r for r in reader if any((v or "").strip() for v in r.values() if isinstance(v, str))]
-    if not header:
-        raise MeasurementError(f"{csv_path}: empty CSV (no header)")
+    header, numbered = read_table(csv_path)
+    lines = [line for line, _ in numbered]
+    records = [rec for _, rec in numbered]
     named = {}
     for key, want in columns.items():
         if key not in COLUMN_KEYS:
@@ -246,7 +231,7 @@ def read_positions(csv_path, frames: int, columns: dict | None = None, unit: str
         if stated is not None and unit is not None and stated != unit:
             raise MeasurementError(f"{csv_path}: column {col!r} is in {stated}, but the unit given is {unit}")
         scale = LENGTH_UNITS[stated or unit]
-        for line, (row, rec) in enumerate(zip(order, records), start=2):
+        for line, row, rec in zip(lines, order, records):
             text = str(rec.get(col) or "").strip()
             try:
                 positions[row, axis] = float(text) * scale if text else np.nan
@@ -257,7 +242,7 @@ def read_positions(csv_path, frames: int, columns: dict | None = None, unit: str
     if "background" in named:
         col = named["background"]
         background = np.zeros(frames, bool)
-        for line, (row, rec) in enumerate(zip(order, records), start=2):
+        for line, row, rec in zip(lines, order, records):
             background[row] = _flag(rec.get(col) or "", csv_path, line, col)
     return PositionTable(positions, background, named)
 

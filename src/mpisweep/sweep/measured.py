@@ -28,7 +28,6 @@ in the paper, so ``angle_sign`` may have to be −1 (compare the M1 ε_global of
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from pathlib import Path
@@ -38,6 +37,7 @@ import xarray as xr
 
 from ..errors import MDFError, MeasurementError
 from ..fitting.selection import RowSelection, select_rows
+from ..io.csv_table import normalized, read_table
 from ..io.mdf import PositionMap, read_position_map, read_system_matrix
 from ..io.mdf.noise import Noise, file_noise, rms_snr
 from .config import Sweep
@@ -51,22 +51,17 @@ ANGLE_COLUMNS = ("angle", "angledeg", "angles", "easyaxisorientation", "easyaxis
 VIRTUAL_TOLERANCE = 1e-6
 
 
-def _norm(name: str) -> str:
-    name = re.sub(r"[\(\[\{].*?[\)\]\}]", "", str(name).lower())
-    return re.sub(r"[^0-9a-z]", "", name)
-
-
 def _pick(header, given, candidates, contains, what, csv_path):
     if given:
         if given not in header:
             raise MeasurementError(f"{csv_path}: column {given!r} (measurement.mdf.columns.{what}) not found; "
                                    f"columns are {header}")
         return given
-    normed = {_norm(h): h for h in header}
+    normed = {normalized(h): h for h in header}
     for c in candidates:
         if c in normed:
             return normed[c]
-    hits = [h for h in header if any(s in _norm(h) for s in contains)]
+    hits = [h for h in header if any(s in normalized(h) for s in contains)]
     if len(hits) == 1:
         return hits[0]
     raise MeasurementError(f"{csv_path}: cannot tell which column holds the {what} (columns {header}); "
@@ -109,30 +104,18 @@ def read_index(directory, csv_name="calibrations.csv", columns=None, angle_offse
     if not csv_path.is_file():
         raise MeasurementError(f"measurement.mdf.csv: {csv_path} not found")
     columns = columns or {}
-    with open(csv_path, newline="") as f:
-        sample = f.read(4096)
-        f.seek(0)
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.DictReader(f, dialect=dialect)
-        header = [h for h in (reader.fieldnames or []) if h is not None]
-        if not header:
-            raise MeasurementError(f"{csv_path}: empty CSV (no header)")
-        fcol = _pick(header, columns.get("file"), FILE_COLUMNS, ("file", "path"), "file", csv_path)
-        acol = _pick(header, columns.get("angle"), ANGLE_COLUMNS, ("angle", "orientation"), "angle", csv_path)
-        rows = []
-        for i, rec in enumerate(reader, start=2):
-            if not any((v or "").strip() for v in rec.values() if isinstance(v, str)):
-                continue
-            csv_angle = _angle_value(rec.get(acol), csv_path, i)
-            rows.append({
-                "file": _resolve_file(directory, rec.get(fcol), csv_path, i),
-                "csv_angle": csv_angle,
-                "angle": (float(angle_offset) + float(angle_sign) * csv_angle) % 180.0,
-                "row": i,
-            })
+    header, records = read_table(csv_path)
+    fcol = _pick(header, columns.get("file"), FILE_COLUMNS, ("file", "path"), "file", csv_path)
+    acol = _pick(header, columns.get("angle"), ANGLE_COLUMNS, ("angle", "orientation"), "angle", csv_path)
+    rows = []
+    for i, rec in records:
+        csv_angle = _angle_value(rec.get(acol), csv_path, i)
+        rows.append({
+            "file": _resolve_file(directory, rec.get(fcol), csv_path, i),
+            "csv_angle": csv_angle,
+            "angle": (float(angle_offset) + float(angle_sign) * csv_angle) % 180.0,
+            "row": i,
+        })
     if not rows:
         raise MeasurementError(f"{csv_path}: no data rows")
     return rows
