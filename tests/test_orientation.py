@@ -360,6 +360,10 @@ def test_phantoms_without_background_frames_take_their_noise_from_the_repeated_f
     expected_u = sigma / np.sqrt(F)
     assert np.median(sigma_u) == pytest.approx(expected_u, rel=0.05)
     assert np.median(snr[:, 50:150]) == pytest.approx(4.0 / expected_u, rel=0.1)
+    quiet = tmp_path / "quiet.mdf"
+    write_measurement(quiet, np.repeat(frames[..., :1], 3, axis=-1), None, attrs)
+    with pytest.raises(MeasurementError, match="quiet.mdf …: the phantom files carry no noise"):
+        phantom_noise([quiet], np.arange(50, 250), [0, 1])
     single = tmp_path / "single.mdf"
     write_measurement(single, frames[..., :1], None, attrs)
     with pytest.raises(MeasurementError, match="single.mdf: neither background frames"):

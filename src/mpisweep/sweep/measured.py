@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -298,6 +299,34 @@ def row_selection(sweep: Sweep, measured: xr.DataArray, check_report: dict | Non
     if snr is None:
         return None, found
     return select_rows(snr, sweep.fit.snr_threshold, sweep.channels), found
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """The measured rows every fit of the sweep uses (the fit step and the refine rounds alike)."""
+
+    measured: xr.DataArray  # (angle, channel, frequency, offset) at the bins below
+    bins: np.ndarray  # their rows of sweep.bins
+    rows: np.ndarray | None  # (channel, frequency) mask of the rows used; None: every row
+    selection: RowSelection | None  # fit.snr_threshold's selection over load_fitted's bins; None: none made
+    noise: list[Noise]  # each file's noise estimate (empty with fit.snr_threshold null)
+
+
+def fitted(sweep: Sweep, check_report: dict | None = None) -> Fitted:
+    """:func:`load_fitted`'s rows with fit.snr_threshold applied (:func:`row_selection`): the bins left without a
+    row dropped, the (channel, bin) mask of the rest. MeasurementError when no row is left."""
+    measured, bins = load_fitted(sweep, check_report)
+    selection, found = row_selection(sweep, measured, check_report)
+    if selection is None:
+        return Fitted(measured, bins, None, None, found)
+    keep = selection.kept_bins
+    if keep.size == 0:
+        raise MeasurementError(f"fit.snr_threshold: no row reaches an SNR of {selection.threshold:g} in every "
+                               f"measured file (largest {float(selection.snr.max()):.3g})")
+    rows = selection.rows[:, keep]
+    if keep.size < len(bins):
+        measured, bins = measured.isel(frequency=keep), bins[keep]
+    return Fitted(measured, bins, None if rows.all() else rows, selection, found)
 
 
 def load_fitted(sweep: Sweep, check_report: dict | None = None) -> tuple[xr.DataArray, np.ndarray]:

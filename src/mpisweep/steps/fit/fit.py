@@ -8,7 +8,6 @@ import time
 import warnings
 from pathlib import Path
 
-from ...errors import MeasurementError
 from ...fitting import fit_m0, fit_m0a, fit_m1, fit_m2, fit_m3
 from ...io.atomic import atomic_path
 from ...io.stores import to_zarr
@@ -19,29 +18,19 @@ from .fit_tables import summary, write_summary, write_tables
 from .models import models_dataset, write_model_mdfs
 
 
-def _select_rows(sweep: Sweep, measured, bins, check_report, log):
-    """The measured rows the fits use (fit.snr_threshold): bins without any row dropped, the (channel, bin)
-    mask of the rest; each receive channel left out gets a warning that names it."""
-    selection, found = measurement.row_selection(sweep, measured, check_report)
-    sources = sorted({n.describe() for n in found})
-    if sweep.fit.snr_threshold is not None:
-        log(f"noise: {'; '.join(sources) if sources else 'none'}")
-    if selection is None:
-        if sweep.fit.snr_threshold is not None:
-            log("fit.snr_threshold: the measured files give no noise estimate; every row is fitted")
-        return measured, bins, None, None
-    for line in selection.warnings():
+def _report_rows(sweep: Sweep, fitted: measurement.Fitted, log) -> None:
+    """Log where the noise came from and which rows the fits use; warn of every receive channel left out."""
+    if sweep.fit.snr_threshold is None:
+        return
+    sources = sorted({n.describe() for n in fitted.noise})
+    log(f"noise: {'; '.join(sources) if sources else 'none'}")
+    if fitted.selection is None:
+        log("fit.snr_threshold: the measured files give no noise estimate; every row is fitted")
+        return
+    for line in fitted.selection.warnings():
         log(f"warning: {line}")
         warnings.warn(line, UserWarning, stacklevel=3)
-    log(selection.summary())
-    keep = selection.kept_bins
-    if keep.size == 0:
-        raise MeasurementError(f"fit.snr_threshold: no row reaches an SNR of {selection.threshold:g} in every "
-                               f"measured file (largest {float(selection.snr.max()):.3g})")
-    rows = selection.rows[:, keep]
-    if keep.size < len(bins):
-        measured, bins = measured.isel(frequency=keep), bins[keep]
-    return measured, bins, (None if rows.all() else rows), selection
+    log(fitted.selection.summary())
 
 
 def _rows_summary(sweep: Sweep, selection, rows) -> dict:
@@ -63,10 +52,12 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
     outdir = Path(outdir) if outdir is not None else sweep.layout.fits
     if isinstance(check_report, (str, os.PathLike)):
         check_report = json.loads(Path(check_report).read_text())
-    measured, bins = measurement.load_fitted(sweep, check_report)  # all evaluation bins, or those above the SNR
-    if len(bins) < len(sweep.bins):
-        log(f"frequencies.select snr: {len(bins)} of {len(sweep.bins)} bins reach an SNR of {sweep.snr_band[1]:g}")
-    measured, bins, rows, selection = _select_rows(sweep, measured, bins, check_report, log)
+    fitted = measurement.fitted(sweep, check_report)  # the rows above the SNR (frequencies.select, fit.snr_threshold)
+    loaded = len(fitted.bins) if fitted.selection is None else fitted.selection.rows.shape[1]
+    if loaded < len(sweep.bins):
+        log(f"frequencies.select snr: {loaded} of {len(sweep.bins)} bins reach an SNR of {sweep.snr_band[1]:g}")
+    _report_rows(sweep, fitted, log)
+    measured, bins, rows, selection = fitted.measured, fitted.bins, fitted.rows, fitted.selection
     log(f"measured: {measured.sizes['angle']} angles × {measured.sizes['channel']} channels × "
         f"{measured.sizes['frequency']} bins × {measured.sizes['offset']} offsets")
     # one dictionary in memory at a time (3 GB each at the paper's size): M0, then M0a, then fp for M1-M3

@@ -56,6 +56,10 @@ def phantom_noise(files, bins, channels) -> tuple[np.ndarray, np.ndarray]:
             variances.append(np.sum(np.abs(frames - frames.mean(axis=-1, keepdims=True)) ** 2, axis=-1)
                              / (frames.shape[-1] - 1))
     sigma_u = np.sqrt(np.mean(variances, axis=0) * np.mean(factors))  # files may differ in their frame counts
+    if not np.any(sigma_u > 1e-12 * np.abs(np.stack(spectra)).max()):  # rounding, not noise
+        raise MeasurementError(f"{files[0]} …: the phantom files carry no noise (their background and repeated "
+                               "frames are identical), so orientation.reconstruction.snr_source: phantoms has no "
+                               "SNR to select by; use snr_source: calibration or snr_threshold: null")
     power = np.mean(np.abs(np.stack(spectra)) ** 2, axis=0) - sigma_u ** 2
     snr = np.divide(np.sqrt(np.maximum(power, 0.0)), sigma_u, out=np.zeros_like(sigma_u), where=sigma_u > 0)
     return snr, sigma_u

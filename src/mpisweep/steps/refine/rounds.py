@@ -75,12 +75,14 @@ def refine_round(sweep: Sweep, index: int, previous=None, output=None, log=print
     added = [n for n in names if previous is None or n not in previous["blocks"]]
     seconds = float(sum(block_marker(sweep, n)["wall_time_s"] for n in added))
 
-    measured, bins = measurement.load_fitted(sweep)
+    fitted = measurement.fitted(sweep)  # the rows the fit step uses too
+    measured, bins, rows = fitted.measured, fitted.bins, fitted.rows
     dictionary = partial_dictionary(sweep, names)  # the fits read the bins they need by label
-    r1 = fit_m1(measured, dictionary, bins)
-    r2 = fit_m2(measured, dictionary, bins, ranks=sweep.fit.ranks, svd=sweep.fit.svd)
+    r1 = fit_m1(measured, dictionary, bins, rows=rows)
+    r2 = fit_m2(measured, dictionary, bins, ranks=sweep.fit.ranks, svd=sweep.fit.svd, rows=rows)
     m3 = sweep.fit.m3
-    r3 = fit_m3(measured, dictionary, bins, ranks=m3.ranks, l2=m3.l2, max_iter=m3.max_iter, tol=m3.tol)
+    r3 = fit_m3(measured, dictionary, bins, ranks=m3.ranks, l2=m3.l2, max_iter=m3.max_iter, tol=m3.tol,
+                rows=rows)
     best2, best3 = int(np.nanargmin(r2.eps_global)), int(np.nanargmin(r3.eps_global))
     w2, w3 = r2.shown_weights[best2], r3.shown_weights[best3]  # NaN for the blocks not simulated
     eps = np.asarray(r1.eps_global, float)  # NaN for the blocks not simulated
