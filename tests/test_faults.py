@@ -291,6 +291,7 @@ def full(tmp_path_factory):
     return sweep, config
 
 
+@pytest.mark.slow  # ~20 s: the full suite runs it, the quick tier (under 3 minutes) does not
 @pytest.mark.parametrize("step,target", [("assemble", "fp"), ("fit", "models")])
 def test_sigkill_at_assemble_or_fit_never_leaves_a_partial_store(full, step, target):
     sweep, config = full

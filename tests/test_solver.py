@@ -52,6 +52,7 @@ def test_rate_converges_to_the_time_derivative_of_the_moment(case_b):
     assert drift <= 2e-4
 
 
+@pytest.mark.slow  # ~12 s: the full suite runs it, the quick tier (under 3 minutes) does not
 def test_high_barrier_default_solve_is_within_1e4_of_a_tight_solve():
     # 26 nm, 9000 J/m³: σ ≈ 20.5, the automatic L = 36 (linear anisotropy branch), rtol 1e-6;
     # reference: rtol 1e-8 and L + 6 (one angle and offset: ~35 s on a loaded 2-core machine).
