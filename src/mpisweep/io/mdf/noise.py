@@ -78,13 +78,9 @@ def _block_spread(frames: np.ndarray, acquisition: np.ndarray) -> tuple[np.ndarr
     return np.sqrt(squares / dof), sum(len(r) for r in runs)
 
 
-def file_noise(path: str | os.PathLike, bins=None, *, calibration: bool = True) -> Noise:
-    """The noise of one MDF file at rfft `bins` (None: all stored), from the best source it offers.
-
-    `calibration`: a system-matrix file (its foreground frames are offsets, never repeats); False reads a
-    measurement file, whose foreground frames are repeated acquisitions.
-    """
-    ds = read_system_matrix(path, frequencies=bins, subtract_background=False, calibration=calibration)
+def frame_noise(ds, *, calibration: bool = True) -> Noise | None:
+    """The noise the frames of a file give (background frames, else repeated frames of a measurement file),
+    from its dataset read with ``subtract_background=False``; None when they give none."""
     if "period" in ds.dims:
         ds = ds.isel(period=0)
     if "background" in ds:
@@ -96,14 +92,28 @@ def file_noise(path: str | os.PathLike, bins=None, *, calibration: bool = True) 
     if not calibration and data.shape[-1] >= 2:
         spread = np.abs(data - data.mean(axis=-1, keepdims=True)) ** 2
         return Noise(np.sqrt(spread.sum(axis=-1) / (data.shape[-1] - 1)), SOURCES[1], data.shape[-1])
-    if "snr" in ds:
-        snr = ds["snr"].transpose("channel", "frequency").values
-        if "background" in ds:  # the rows as the fits see them: background subtracted
-            subtracted = read_system_matrix(path, frequencies=bins, calibration=calibration)
-            data = (subtracted.isel(period=0) if "period" in subtracted.dims else subtracted)["system_matrix"]
-            data = data.transpose("channel", "frequency", "offset").values
-        rms = np.sqrt(np.mean(np.abs(data) ** 2, axis=-1))
-        sigma = np.full(rms.shape, np.inf)
-        np.divide(rms, snr, out=sigma, where=snr > 0)
-        return Noise(sigma, SOURCES[2], 0)
-    return Noise(None, "none", 0)
+    return None
+
+
+def file_noise(path: str | os.PathLike, bins=None, *, calibration: bool = True) -> Noise:
+    """The noise of one MDF file at rfft `bins` (None: all stored), from the best source it offers.
+
+    `calibration`: a system-matrix file (its foreground frames are offsets, never repeats); False reads a
+    measurement file, whose foreground frames are repeated acquisitions.
+    """
+    ds = read_system_matrix(path, frequencies=bins, subtract_background=False, calibration=calibration)
+    found = frame_noise(ds, calibration=calibration)
+    if found is not None:
+        return found
+    if "snr" not in ds:
+        return Noise(None, "none", 0)
+    # the file's SNR relates σ to the rows as the fits see them: background subtracted
+    rows = read_system_matrix(path, frequencies=bins, calibration=calibration) if "background" in ds else ds
+    if "period" in ds.dims:
+        ds, rows = ds.isel(period=0), rows.isel(period=0)
+    snr = ds["snr"].transpose("channel", "frequency").values
+    data = rows["system_matrix"].transpose("channel", "frequency", "offset").values
+    rms = np.sqrt(np.mean(np.abs(data) ** 2, axis=-1))
+    sigma = np.full(rms.shape, np.inf)
+    np.divide(rms, snr, out=sigma, where=snr > 0)
+    return Noise(sigma, SOURCES[2], 0)

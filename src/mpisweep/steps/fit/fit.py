@@ -33,7 +33,7 @@ def _report_rows(sweep: Sweep, fitted: measurement.Fitted, log) -> None:
     log(fitted.selection.summary())
 
 
-def _rows_summary(sweep: Sweep, selection, rows) -> dict:
+def _rows_summary(sweep: Sweep, selection) -> dict:
     """What the summary says about the row selection."""
     if selection is None:
         return {"snr_threshold": sweep.fit.snr_threshold, "selected": False}
@@ -94,7 +94,7 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
     log(f"model system matrices (MDF): {len(model_files)} files under {outdir / 'mdf'}")
 
     result = summary(sweep, measured, *results, fp_attrs, time.perf_counter() - t0)
-    result["rows"] = _rows_summary(sweep, selection, rows)
+    result["rows"] = _rows_summary(sweep, selection)
     sweep.write(outdir / sweep.layout.fit_config.name)  # provenance: what these fits used
     write_summary(outdir / sweep.layout.fit_table("summary").name, result)
     log(f"fits written to {outdir} in {result['wall_time_s']:.1f} s, peak memory {result['peak_rss_gb']:.2f} GB")

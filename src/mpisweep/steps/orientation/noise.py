@@ -2,7 +2,7 @@
 
 A file's /calibration/snr has no fixed definition (max or RMS over offsets, over which noise), so a
 threshold on it means different things for different writers. Here the noise comes from the phantom
-files (:func:`mpisweep.io.mdf.noise.file_noise`):
+files (:func:`mpisweep.io.mdf.noise.frame_noise`), each read once:
 
 * σ per (receive channel, bin) of one frame of each file: the spread of its background frames about
   their block's mean, else (no background block of two frames) the spread of its repeated foreground
@@ -20,7 +20,7 @@ import numpy as np
 
 from ...errors import MeasurementError
 from ...io.mdf import read_system_matrix
-from ...io.mdf.noise import SOURCES, file_noise
+from ...io.mdf.noise import frame_noise
 
 
 def phantom_noise(files, bins, channels) -> tuple[np.ndarray, np.ndarray]:
@@ -28,9 +28,9 @@ def phantom_noise(files, bins, channels) -> tuple[np.ndarray, np.ndarray]:
     bins = np.asarray(bins, np.int64)
     spectra, variances, factors, single = [], [], [], []
     for path in files:
-        noise = file_noise(path, bins, calibration=False)
         ds = read_system_matrix(path, frequencies=bins, subtract_background=False, calibration=False)
-        if noise.source not in SOURCES[:2]:
+        noise = frame_noise(ds, calibration=False)
+        if noise is None:
             if "background" not in ds:
                 raise MeasurementError(f"{path}: neither background frames (/measurement/isBackgroundFrame) nor "
                                        "repeated frames; orientation.reconstruction.snr_source: phantoms estimates "
@@ -44,7 +44,7 @@ def phantom_noise(files, bins, channels) -> tuple[np.ndarray, np.ndarray]:
             spectrum = spectrum - bg.mean(axis=-1)
             factor += 1.0 / bg.shape[-1]
         spectra.append(spectrum)
-        if noise.sigma is not None and noise.source in SOURCES[:2]:
+        if noise is not None:
             variances.append(noise.sigma[channels] ** 2)
         factors.append(factor)  # σ_u² / σ² of this file
     if single:  # files with a single background frame and a single frame: their background frames pooled
