@@ -14,6 +14,12 @@ full grid's, the floor (the least any refined run simulates: the grid's corners,
 always has, and the full grid's M1 entry with its neighbours, which a run needs before it stops), M1
 of both, the largest M3 weight difference and the relative difference of M1's best ε_global.
 
+With --screening A,O (multi-fidelity rounds, refine.screening): the whole grid is also screened at A angles ×
+O × O offsets (under results/refine-validation/grid/screening, resumable), and the multi-fidelity rounds run
+for each mixture on the full grid's shards: round 0 fits the screening level, the later rounds the
+full-fidelity candidates. Printed: blocks screened and at full fidelity, core-seconds of each level and
+their sum against the full grid's, M1 of both and the largest M3 weight difference.
+
 Then the projection for config/paper.yaml: the refinement's decisions replayed on the paper's grid
 with the cost model of mpisweep.sweep.cost, around an answer at σ ≈ 1.5 (where M1 sits on the
 paper's data) with M3's weight on the best entry and two neighbours, against the full grid's cost
@@ -41,6 +47,7 @@ from mpisweep.fitting import fit_m1, fit_m3  # noqa: E402
 from mpisweep.steps.dictionary.simulate import simulate_shard  # noqa: E402
 from mpisweep.steps.measurement.virtual_scanner import simulate_component, virtual_scanner  # noqa: E402
 from mpisweep.steps.refine.rounds import entry_names, partial_dictionary, refine_round  # noqa: E402
+from mpisweep.steps.refine.screening import screen_chunk  # noqa: E402
 from mpisweep.sweep import Sweep, cost  # noqa: E402
 from mpisweep.sweep import measured as measurement  # noqa: E402
 from mpisweep.sweep.config import without_foreign_defaults  # noqa: E402
@@ -147,6 +154,46 @@ def adaptive(sweep: Sweep, step, threshold: float) -> dict:
             "m1": (row["m1_diameter"], row["m1_value"]), "eps": row["m1_eps_global"], "m3": m3, "stop": row["stop"]}
 
 
+def _screen(args):
+    cfg, d = args
+    screen_chunk(Sweep.load(cfg), d, log=lambda m: None)
+    return d
+
+
+def screen_grid(screening: dict, workers: int) -> None:
+    """The whole validation grid at the screening fidelity (finished blocks kept)."""
+    cfg = config(ROOT / "grid", refine={"enabled": True, "screening": screening})
+    sweep = Sweep.load(cfg)
+    with ProcessPoolExecutor(workers) as pool:
+        for d in pool.map(_screen, [(cfg, d) for d in sweep.grids.diameters_nm]):
+            print(f"  screened D={d:g}", flush=True)
+
+
+def multi_fidelity(sweep: Sweep, screening: dict, threshold: float) -> dict:
+    """The multi-fidelity rounds of one mixture: screening round 0 on the grid's screening level, then the
+    full-fidelity rounds on the grid's shards."""
+    refine = {"enabled": True, "weight_threshold": threshold, "screening": screening}
+    refined = Sweep.load(config(sweep.layout.root, json.loads(json.dumps([dict(c) for _, c in sweep.components])),
+                                refine))
+    link = refined.layout.screening / "dictionary"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.exists():
+        link.symlink_to((ROOT / "grid" / "screening" / "dictionary").resolve())
+    folder = refined.layout.refine / f"screening_{screening['angles']}x{screening['offsets']}_w{threshold:g}"
+    previous, index = None, 0
+    while True:
+        result = refine_round(refined, index, previous, folder / f"round_{index}.json", log=lambda m: None)
+        if result["done"]:
+            break
+        previous, index = result, index + 1
+    table = result["table"]
+    m3 = np.nan_to_num(np.asarray(result["answer"]["m3_weights"], float))
+    return {"rounds": index + 1, "screened": result["screening"]["blocks"], "blocks": table[-1]["blocks"],
+            "screen_seconds": table[0]["core_seconds"], "seconds": table[-1]["core_seconds_total"],
+            "m1": (table[-1]["m1_diameter"], table[-1]["m1_value"]),
+            "screen_m1": (table[0]["m1_diameter"], table[0]["m1_value"]), "m3": m3, "stop": table[-1]["stop"]}
+
+
 def paper_projection(steps_list) -> None:
     """Replay the rounds on config/paper.yaml with the cost model (no simulation)."""
     sweep = Sweep.load(REPO / "config" / "paper.yaml")
@@ -191,6 +238,9 @@ def main(argv=None) -> int:
     ap.add_argument("--thresholds", nargs="+", type=float, default=[0.02, 0.05], help="refine.weight_threshold values")
     ap.add_argument("--paper-steps", nargs="+", default=["2,8", "2,16", "4,16", "7,30"])
     ap.add_argument("--projection-only", action="store_true")
+    ap.add_argument("--screening", nargs="*", default=[], help="multi-fidelity screening levels ANGLES,OFFSETS "
+                    "(e.g. 2,3) to compare; no coarse-to-fine runs with --screening-only")
+    ap.add_argument("--screening-only", action="store_true", help="only the multi-fidelity rounds")
     args = ap.parse_args(argv)
     steps_list = [tuple(int(v) for v in s.split(",")) for s in args.steps]
     if not args.projection_only:
@@ -199,10 +249,11 @@ def main(argv=None) -> int:
         print("\n| mixture | coarse step | weight threshold | rounds | blocks | core-s (adaptive / full) | share | "
               "floor | M1 adaptive | M1 full | max ΔM3 weight | Δε_global M1 | stop |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        fits = {}
         for name, comps in MIXTURES.items():
             sweep = measure(cfg_grid, name, comps)
-            full = full_fit(sweep)
-            for step, threshold in ((s, t) for s in steps_list for t in args.thresholds):
+            full = fits[name] = (sweep, full_fit(sweep))[1]
+            for step, threshold in ((s, t) for s in steps_list for t in args.thresholds if not args.screening_only):
                 a = adaptive(sweep, step, threshold)
                 dw = float(np.abs(a["m3"] - np.nan_to_num(full["m3"])).max())
                 print(f"| {name} | {step[0]} × {step[1]} | {threshold:g} | {a['rounds']} | "
@@ -211,6 +262,26 @@ def main(argv=None) -> int:
                       f"{100 * full['floor'] / full['seconds']:.0f} % | "
                       f"({a['m1'][0]:g}, {a['m1'][1]:g}) | ({full['m1'][0]:g}, {full['m1'][1]:g}) | {dw:.3f} | "
                       f"{100 * (a['eps'] - full['eps']) / full['eps']:+.2f} % | {a['stop']} |", flush=True)
+        for level in args.screening:
+            a, o = (int(v) for v in level.split(","))
+            screening = {"angles": a, "offsets": o}
+            screen_grid(screening, args.workers)
+            print("\n| mixture | screening | weight threshold | rounds | blocks screened / full fidelity | "
+                  "core-s screening + full = total / full grid | share | M1 screening | M1 multi-fidelity | M1 full | "
+                  "max ΔM3 weight | stop |")
+            print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+            for name, comps in MIXTURES.items():
+                full = fits[name]
+                sweep = measure(cfg_grid, name, comps)
+                for threshold in args.thresholds:
+                    m = multi_fidelity(sweep, screening, threshold)
+                    dw = float(np.abs(m["m3"] - np.nan_to_num(full["m3"])).max())
+                    spent = m["seconds"] - m["screen_seconds"]
+                    print(f"| {name} | {a} × {o}² | {threshold:g} | {m['rounds']} | {m['screened']} / {m['blocks']} | "
+                          f"{m['screen_seconds']:.0f} + {spent:.0f} = {m['seconds']:.0f} / "
+                          f"{full['seconds']:.0f} | {100 * m['seconds'] / full['seconds']:.1f} % | "
+                          f"({m['screen_m1'][0]:g}, {m['screen_m1'][1]:g}) | ({m['m1'][0]:g}, {m['m1'][1]:g}) | "
+                          f"({full['m1'][0]:g}, {full['m1'][1]:g}) | {dw:.3f} | {m['stop']} |", flush=True)
     paper_projection([tuple(int(v) for v in s.split(",")) for s in args.paper_steps])
     return 0
 

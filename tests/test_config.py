@@ -208,14 +208,31 @@ def test_the_api_degree_limit_is_the_schema_default():
 
 
 # ------------------------------------------------------------------ sections, faults, a key added
-@pytest.mark.parametrize("name", sorted(p.relative_to(REPO / "config").as_posix()
-                                        for p in (REPO / "config").rglob("*.yaml") if p.name != "example.yaml"))
+OVERLAYS = {"refine/example.yaml", "refine/paper.yaml"}  # layered over another config (see their headers)
+
+
+@pytest.mark.parametrize("name", sorted(set(p.relative_to(REPO / "config").as_posix()
+                                            for p in (REPO / "config").rglob("*.yaml")) - OVERLAYS))
 def test_every_shipped_config_round_trips_section_by_section(name):
     """Each section writes its JSON form and reads it back: the resolved config is the same, hash and all."""
     sweep = Sweep.load(REPO / "config" / name)
     back = Sweep.from_dict(json.loads(json.dumps(sweep.to_dict())))
     assert back.to_dict() == json.loads(json.dumps(sweep.to_dict()))
     assert back.config_hash == sweep.config_hash
+
+
+@pytest.mark.parametrize("overlay, base", [("refine/example.yaml", "refine/validation.yaml"),
+                                           ("refine/paper.yaml", "paper.yaml")])
+def test_every_shipped_overlay_resolves_over_its_base(overlay, base):
+    """An overlay as its header says to run it: merged over its base (Snakemake merges --configfile left to right)."""
+    def merge(a, b):
+        for k, v in b.items():
+            a[k] = merge(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+        return a
+
+    configs = [yaml.safe_load((REPO / "config" / n).read_text()) for n in (base, overlay)]
+    sweep = Sweep.load(merge(merge({}, configs[0]), configs[1]))
+    assert sweep.refine.enabled and sweep.output == configs[1]["output"]
 
 
 def test_measurement_and_orientation_are_typed():

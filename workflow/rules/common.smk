@@ -10,6 +10,7 @@ from mpisweep.io.atomic import write_json, write_text
 from mpisweep.sweep import cost as mscost
 from mpisweep.sweep import measured as msmeasurement
 from mpisweep.steps.refine.rounds import round_blocks
+from mpisweep.steps.refine.screening import screening_chunks
 from mpisweep.sweep.specs import all_specs, spec_hashes
 from mpisweep.steps.measurement.virtual_scanner import measurement_files
 
@@ -117,7 +118,15 @@ def refined_files(path):
     return files
 
 
-REFINE_OUTPUTS = [str(LAYOUT.refine_table)] if REFINE else []
+# Multi-fidelity rounds (refine.screening): round 0 fits the whole grid at the screening fidelity, simulated
+# by one `screen` job per diameter (mpisweep.steps.refine.screening).
+SCREENING = REFINE and SWEEP.refine.screening is not None
+SCREEN_CHUNKS = screening_chunks(SWEEP) if SCREENING else {}
+REFINE_OUTPUTS = (
+    [str(LAYOUT.refine_table)] + ([str(LAYOUT.screening_eps)] if SCREENING else [])
+    if REFINE
+    else []
+)
 
 
 def simulated(path):
@@ -173,6 +182,7 @@ def caption(key):
 
 wildcard_constraints:
     block=r"D[0-9.]+_[KH][0-9.]+(_part[0-9]+of[0-9]+)?",
+    chunk=r"D[0-9.]+",
     comp=r"D[0-9.]+_[KH][0-9.]+",
     spec=r"[A-Za-z0-9_.]+",
 

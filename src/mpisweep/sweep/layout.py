@@ -13,6 +13,9 @@ Under ``<output>/`` (``results/`` by default)::
     measurement/<angle>.mdf              virtual scanner: one MDF per angle
     measurement/calibrations.csv, truth.json, check.json, components/D22_K1100.npz
     refine/round_<n>.json, rounds.csv    coarse-to-fine rounds (config refine.enabled)
+    refine/screening_m1_eps_global.csv   M1's ε_global over the whole grid at the screening fidelity
+    screening/                           the screening level (refine.screening): a sweep's layout of its own
+    screening/chunks/D22.json            one screening job: the blocks of one diameter it simulated
     fits/*.csv, summary.json, config.json, models.zarr, mdf/<model>/<angle>.mdf
     orientation/phantoms/measurements.csv, measurements/<n>.mdf, truth.json   phantom measurements
     orientation/matrices/<model>.zarr, <model>/<angle>.mdf                   full-band model matrices
@@ -134,6 +137,20 @@ class Layout:
     def refine_round(self, index) -> Path:
         """One round of a refined sweep: the blocks it fitted, its answer, the blocks of the next round."""
         return self.refine / f"round_{index}.json"
+
+    @property
+    def screening(self) -> Path:
+        """The screening level of multi-fidelity rounds: the root of its own layout (shards, markers)."""
+        return self.root / "screening"
+
+    def screening_chunk(self, name: str) -> Path:
+        """One screening job's record: the blocks (of one diameter) it simulated at the screening fidelity."""
+        return self.screening / "chunks" / f"{name}.json"
+
+    @property
+    def screening_eps(self) -> Path:
+        """M1's ε_global over the whole grid at the screening fidelity (labelled so)."""
+        return self.refine / "screening_m1_eps_global.csv"
 
     @property
     def refine_table(self) -> Path:

@@ -16,6 +16,11 @@ then refits, until, at spacing 1, a round adds nothing or the answer stops chang
 M3 weights within ``tolerance``), or ``max_rounds``/``max_blocks`` is reached. Blocks are ordinary simulate jobs
 (same shards and markers), so a later full-grid run reuses every one of them.
 
+With ``refine.screening`` (multi-fidelity, :mod:`mpisweep.sweep.fidelity`) round 0 screens the whole
+grid at a screening fidelity instead; the full-fidelity rounds start from its candidates
+(:func:`screening_candidates`) and add only grid neighbours that the screening cannot rule out
+(:func:`decide_screened`).
+
 This module is the decision alone, on grid indices; :mod:`mpisweep.steps.refine` fits and records.
 """
 
@@ -31,8 +36,8 @@ from ..errors import StoreError
 from .sections.refine import RefineSettings
 from .sections.refine import coarse_steps as steps
 
-__all__ = ["Answer", "Decision", "RefineSettings", "coarse_grid", "decide", "next_entries", "read_round", "spacing",
-           "steps"]
+__all__ = ["Answer", "Decision", "RefineSettings", "coarse_grid", "decide", "decide_screened", "next_entries",
+           "read_round", "screening_candidates", "spacing", "steps"]
 
 
 def coarse_indices(n: int, step: int) -> list[int]:
@@ -94,20 +99,10 @@ def seeds(eps_m1: np.ndarray, weights: list[np.ndarray], done: set[tuple[int, in
     """The entries whose neighbourhoods the next round adds, most important first (M1's best, then weights
     from the largest, then the other near-best local minima of ε_global)."""
     best = np.unravel_index(int(np.nanargmin(eps_m1)), eps_m1.shape)
-    order = [tuple(int(v) for v in best)]
-    heavy = []
-    for w in weights:
-        w = np.nan_to_num(w)
-        heavy += [(float(w[i, j]), (int(i), int(j))) for i, j in zip(*np.nonzero(w > settings.weight_threshold))]
-    order += [e for _, e in sorted(heavy, reverse=True)]
+    order = [tuple(int(v) for v in best)] + heavy_entries(weights, settings.weight_threshold)
     limit = (1.0 + settings.margin) * float(np.nanmin(eps_m1))
     order += [e for e in local_minima(eps_m1, done, settings.coarse_step) if eps_m1[e] <= limit]
-    seen, out = set(), []
-    for e in order:
-        if e not in seen:
-            seen.add(e)
-            out.append(e)
-    return out
+    return list(dict.fromkeys(order))
 
 
 def next_entries(eps_m1: np.ndarray, weights: list[np.ndarray], done: set[tuple[int, int]],
@@ -122,6 +117,71 @@ def next_entries(eps_m1: np.ndarray, weights: list[np.ndarray], done: set[tuple[
             if e not in done and e not in out:
                 out.append(e)
     return out if room is None else out[:room]
+
+
+def screening_candidates(eps_m1: np.ndarray, weights: list[np.ndarray], settings: RefineSettings
+                         ) -> list[tuple[int, int]]:
+    """The entries a screening fit of the whole grid sends to full fidelity, most important first: M1's best
+    entry, the entries with an M2/M3 weight above weight_threshold, those whose ε_global is within margin of
+    the best, and the best entry's grid neighbours that the screening cannot rule out (:func:`plausible`);
+    capped at settings.max_blocks."""
+    best = tuple(int(v) for v in np.unravel_index(int(np.nanargmin(eps_m1)), eps_m1.shape))
+    order = [best] + heavy_entries(weights, settings.weight_threshold)
+    limit = (1.0 + settings.margin) * float(np.nanmin(eps_m1))
+    order += [(int(i), int(j)) for i, j in zip(*np.nonzero(eps_m1 <= limit))]
+    order += plausible(neighbours(best, eps_m1.shape), best, eps_m1, settings.screening.margin)
+    out = list(dict.fromkeys(order))
+    return out if settings.max_blocks is None else out[: settings.max_blocks]
+
+
+def heavy_entries(weights: list[np.ndarray], threshold: float) -> list[tuple[int, int]]:
+    """Entries with a weight above `threshold` in any of `weights`, heaviest first."""
+    heavy = []
+    for w in weights:
+        w = np.nan_to_num(w)
+        heavy += [(float(w[i, j]), (int(i), int(j))) for i, j in zip(*np.nonzero(w > threshold))]
+    return list(dict.fromkeys(e for _, e in sorted(heavy, reverse=True)))
+
+
+def plausible(entries, seed: tuple[int, int], eps_screen: np.ndarray, margin: float) -> list[tuple[int, int]]:
+    """The `entries` (neighbours of `seed`) that the screening cannot tell from the seed: screening ε_global
+    within `margin` × the map's spread (median − best) above the seed's. Measured against its own spread, a
+    mixture's flat screening map rules out as much as a single component's steep one."""
+    spread = float(np.nanmedian(eps_screen) - np.nanmin(eps_screen))
+    limit = float(eps_screen[seed]) + margin * spread
+    return [e for e in entries if np.isfinite(eps_screen[e]) and eps_screen[e] <= limit]
+
+
+def decide_screened(eps_m1: np.ndarray, weights: list[np.ndarray], done: set[tuple[int, int]],
+                    eps_screen: np.ndarray, settings: RefineSettings, answer: Answer, index: int,
+                    previous: Answer | None) -> "Decision":
+    """A full-fidelity round's decision after a screening round 0: the neighbours of the full fit's M1 entry
+    and weighted entries that the screening cannot rule out (:func:`plausible`); stop rules as :func:`decide`
+    (`previous`: the answer of the full-fidelity round before, None after the screening round)."""
+    capped = settings.max_blocks is not None and len(done) >= settings.max_blocks
+    best = tuple(int(v) for v in np.unravel_index(int(np.nanargmin(eps_m1)), eps_m1.shape))
+    new: list[tuple[int, int]] = []
+    if not capped:
+        for seed in dict.fromkeys([best] + heavy_entries(weights, settings.weight_threshold)):
+            near = plausible(neighbours(seed, eps_m1.shape), seed, eps_screen, settings.screening.margin)
+            new += [e for e in near if e not in done and e not in new]
+        if settings.max_blocks is not None:
+            new = new[: settings.max_blocks - len(done)]
+    return Decision(new, 0, stop_reason(new, capped, answer, previous, True, index, settings))
+
+
+def stop_reason(new, capped: bool, answer: Answer, previous: Answer | None, finest: bool, index: int,
+                settings: RefineSettings) -> str:
+    """Why the rounds stop after round `index` ("" = they go on)."""
+    if capped:
+        return f"refine.max_blocks = {settings.max_blocks} reached"
+    if not new:
+        return "no new blocks"
+    if finest and answer.same_as(previous, settings.tolerance):
+        return f"answer unchanged (M1 entry, M3 weights within {settings.tolerance:g})"
+    if index + 1 >= settings.max_rounds:
+        return f"refine.max_rounds = {settings.max_rounds} reached"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -149,16 +209,7 @@ def decide(eps_m1: np.ndarray, weights: list[np.ndarray], done: set[tuple[int, i
         level += 1
         new = next_entries(eps_m1, weights, done, settings, spacing(settings.coarse_step, level))
     finest = previous is not None and spacing(settings.coarse_step, previous[0]) == (1, 1)
-    if capped:
-        stop = f"refine.max_blocks = {settings.max_blocks} reached"
-    elif not new:
-        stop = "no new blocks"
-    elif finest and answer.same_as(previous[1], settings.tolerance):
-        stop = f"answer unchanged (M1 entry, M3 weights within {settings.tolerance:g})"
-    elif index + 1 >= settings.max_rounds:
-        stop = f"refine.max_rounds = {settings.max_rounds} reached"
-    else:
-        stop = ""
+    stop = stop_reason(new, capped, answer, None if previous is None else previous[1], finest, index, settings)
     return Decision(new, level, stop)
 
 

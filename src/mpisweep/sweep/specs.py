@@ -8,6 +8,7 @@ depends only on the spec of its own concern, each rewritten only when its own ha
     orientation the whole resolved config    → reconstruction, readout
     phantoms    what determines the virtual phantom measurements → phantoms
     dictionary  what determines one block    → simulate
+    screening   the same at the screening fidelity (refine.screening) → screen
     component_* one virtual-scanner component → virtual_component
     virtual     mixture, noise, transfer fn  → virtual_scanner
     check       measurement source + scanner → check_measurement
@@ -70,6 +71,10 @@ def all_specs(sweep: Sweep) -> dict[str, dict]:
                     "geometry": geometry},
         "check": {"measurement": d["measurement"], "scanner": _scanner(sweep), "output": sweep.output},
     }
+    if sweep.refine.enabled and sweep.refine.screening is not None:
+        from .fidelity import screening_sweep
+
+        specs["screening"] = dictionary_spec(screening_sweep(sweep))
     for name, comp in sweep.components:
         specs[f"component_{name}"] = component_spec(sweep, comp)
     return specs

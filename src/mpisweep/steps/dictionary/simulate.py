@@ -52,9 +52,11 @@ def part_angles(sweep: Sweep, diameter_nm: float, value: float, index: int, coun
 
 
 def simulate_shard(sweep: Sweep, diameter_nm: float, value: float, shard=None, marker=None,
-                   progress: bool = True, part: tuple[int, int] = (1, 1)) -> dict:
+                   progress: bool = True, part: tuple[int, int] = (1, 1), extra: dict | None = None,
+                   check: bool = True) -> dict:
     """Run one (D, K) block — (D, D_h) for the Brownian model — or part (index, count) of it, write its
-    shard and then its marker; return the marker."""
+    shard and then its marker (with `extra` entries, e.g. the fidelity level); return the marker. `check`:
+    the spectrum check of :func:`~mpisweep.physics.block.simulate_block`."""
     index, count = part
     name = cost.part_name(block_name(diameter_nm, value, sweep.parameter.symbol), index, count)
     shard = shard or sweep.layout.shard(name)
@@ -66,7 +68,7 @@ def simulate_shard(sweep: Sweep, diameter_nm: float, value: float, shard=None, m
     result = simulate_block(particle, sweep.excitation, axes, sweep.offsets, sweep.bin_indices,
                             degree=sweep.solver.degree, rtol=sweep.solver_rtol(particle),
                             max_degree=sweep.limits.max_degree, channels=sweep.scanner.receive_axes,
-                            progress=printer(particle.describe()) if progress else None)
+                            progress=printer(particle.describe()) if progress else None, check=check)
     degrees = result.degrees
     info = {
         "block": name,
@@ -86,7 +88,7 @@ def simulate_shard(sweep: Sweep, diameter_nm: float, value: float, shard=None, m
         "package_version": package_attrs()["package_version"],
         "spec_hash": digest(dictionary_spec(sweep)),
         "finite": bool(np.isfinite(result.rows).all()),
-    }
+    } | (extra or {})
     if count > 1:
         info |= {"part": [index, count], "angle_indices": list(indices)}
     coords = {k: (xr.Variable("angle", v.values[list(indices)], v.attrs) if v.dims == ("angle",) else v)

@@ -18,6 +18,18 @@ def coarse_steps(step) -> tuple[int, int]:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScreeningSettings:
+    """``refine.screening``: the screening fidelity of multi-fidelity rounds (:mod:`mpisweep.sweep.fidelity`)."""
+
+    angles: int  # how many of the configured angles, evenly spread
+    offsets: int  # offsets per axis of the subgrid
+    margin: float  # a neighbour goes to full fidelity when its screening ε_global is within this of its seed's
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RefineSettings:
     """``refine``: the rounds' settings (defaults: the schema's; off = the whole grid)."""
 
@@ -28,12 +40,19 @@ class RefineSettings:
     tolerance: float = _DEFAULT["tolerance"]
     max_rounds: int = _DEFAULT["max_rounds"]
     max_blocks: int | None = _DEFAULT["max_blocks"]
+    screening: ScreeningSettings | None = None  # None: every round at full fidelity
 
     @classmethod
     def from_config(cls, r: Mapping) -> "RefineSettings":
-        return cls(**{**r, "coarse_step": coarse_steps(r["coarse_step"])})
+        screening = r.get("screening")
+        return cls(**{**r, "coarse_step": coarse_steps(r["coarse_step"]),
+                      "screening": None if screening is None else ScreeningSettings(**screening)})
 
     from_json = from_config
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """Without screening the form (and the hash) of a refined sweep is what it was before screening existed."""
+        out = asdict(self)
+        if self.screening is None:
+            del out["screening"]
+        return out

@@ -1,0 +1,107 @@
+"""Workflow step `screen`: the blocks of one diameter at the screening fidelity (``refine.screening``).
+
+A screening block is tens of times cheaper than a full one, so one job simulates all blocks of one
+diameter, one after another in one process (a process per block would cost more than the blocks),
+without the spectrum check (the rows are the same; the full-fidelity blocks check theirs). Each block
+gets its shard and marker in the screening level's own layout
+(:func:`mpisweep.sweep.fidelity.screening_sweep`), the marker saying ``fidelity: screening``; a block
+whose marker belongs to the current screening spec is kept, so a job that dies resumes where it
+stopped. The job's record (``screening/chunks/D<d>.json``) lists its blocks and their core-seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from ...errors import StoreError
+from ...io.atomic import write_json
+from ...io.stores import checksum
+from ...sweep import cost
+from ...sweep.config import Sweep, digest
+from ...sweep.coords import row_dims
+from ...sweep.fidelity import SCREENING, screening_sweep
+from ...sweep.names import block_name, label
+from ...sweep.specs import dictionary_spec
+from ..dictionary.simulate import read_marker, read_shard, simulate_shard
+from ..dictionary.warmup import warm_up
+
+
+def chunk_name(diameter_nm: float) -> str:
+    """The screening job of one diameter: D22."""
+    return f"D{label(diameter_nm)}"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One screening job as the workflow plans it: its diameter, planned runtime (min) and memory (MB)."""
+
+    diameter_nm: float
+    runtime_min: int
+    mem_mb: int
+
+
+def screening_chunks(sweep: Sweep) -> dict[str, Chunk]:
+    """The screening jobs, one per diameter, sized by the cost model of their blocks at the screening fidelity
+    (:func:`mpisweep.sweep.cost.plan_jobs` of the screening level, whose blocks are small enough to stay whole)."""
+    jobs = cost.plan_jobs(screening_sweep(sweep))
+    safety = sweep.cluster.safety_factor
+    chunks = {}
+    for d in sweep.grids.diameters_nm:
+        mine = [j for j in jobs if j.diameter_nm == float(d)]
+        seconds = cost.JOB_S + sum(j.seconds - cost.JOB_S for j in mine)  # one process start for all its blocks
+        chunks[chunk_name(d)] = Chunk(float(d), math.ceil(safety * seconds / 60.0), max(j.mem_mb for j in mine))
+    return chunks
+
+
+def _current(level: Sweep, name: str, spec_hash: str) -> bool:
+    """Whether a screening block is finished for the current spec (marker after shard: a marker means done)."""
+    path = level.layout.marker(name)
+    if not path.exists() or not level.layout.shard(name).exists():
+        return False
+    try:
+        return read_marker(path).get("spec_hash") == spec_hash
+    except StoreError:
+        return False
+
+
+def screen_chunk(sweep: Sweep, diameter_nm: float, output=None, log=print) -> dict:
+    """Simulate every block of one diameter at the screening fidelity (finished ones kept); write the record."""
+    level = screening_sweep(sweep)
+    spec_hash = digest(dictionary_spec(level))
+    blocks, seconds, t0 = [], 0.0, time.perf_counter()
+    values = level.parameter_values
+    names = [block_name(diameter_nm, value, level.parameter.symbol) for value in values]
+    todo = {name for name in names if not _current(level, name, spec_hash)}
+    load = warm_up() if todo else 0.0  # the process's numba cache load, once, not in the first block's time
+    for n, (name, value) in enumerate(zip(names, values), 1):
+        if name in todo:
+            # no spectrum check: the rows are the same, and the full-fidelity blocks check theirs
+            simulate_shard(level, diameter_nm, value, progress=False, extra={"fidelity": SCREENING}, check=False)
+            log(f"screen {name}: {n}/{len(values)} ({time.perf_counter() - t0:.0f} s)")
+        seconds += float(read_marker(level.layout.marker(name))["wall_time_s"])
+        blocks.append(name)
+    record = {"fidelity": SCREENING, "diameter_nm": float(diameter_nm), "blocks": blocks,
+              "core_seconds": round(seconds, 3), "load_seconds": round(load, 3), "angles": list(level.angles),
+              "offsets": list(level.offset_grid.shape), "spec_hash": spec_hash}
+    write_json(output or sweep.layout.screening_chunk(chunk_name(diameter_nm)), record)
+    return record
+
+
+def read_screened(level: Sweep, name: str) -> xr.Dataset:
+    """A screening block's shard, checked against its marker (sha256, fidelity, the level's spec)."""
+    marker = read_marker(level.layout.marker(name))
+    path = level.layout.shard(name)
+    if marker.get("fidelity") != SCREENING or marker.get("spec_hash") != digest(dictionary_spec(level)):
+        raise StoreError(f"{level.layout.marker(name)}: not a block of this screening level "
+                         f"(fidelity {marker.get('fidelity', 'full')}); delete it and its shard to recompute")
+    ds = read_shard(path)
+    rows = np.asarray(ds["rows"].transpose(*row_dims(level)).values)
+    if checksum(rows) != marker["sha256"]:
+        raise StoreError(f"{path}: rows do not match the sha256 in {level.layout.marker(name)}; delete both to "
+                         "recompute")
+    return ds
