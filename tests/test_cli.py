@@ -195,7 +195,7 @@ def test_brown_arguments_are_checked(args, message, capsys):
 ROOT = Path(__file__).resolve().parents[1]
 #: every subcommand, a user contract: the Snakemake rules and the docs call them by these names
 NAMES = {"moment", "mdf-info", "check-config", "import-raw", "warmup", "simulate-block", "assemble", "m0-dictionary",
-         "m0a-dictionary", "virtual-component", "virtual-scanner", "check-measurement", "refine-round",
+         "m0a-dictionary", "virtual-component", "virtual-scanner", "check-measurement", "screen-blocks", "refine-round",
          "refine-table", "fit", "check-angles", "figures", "phantoms", "model-matrices", "reconstruct",
          "orientation-summary"}
 

@@ -144,7 +144,7 @@ def simulate_block(
     channels : tuple of int
         The receive channels' axes (0, 1, 2 = x, y, z).
     check : bool
-        Check the operator's spectrum once per degree (:func:`~mpisweep.physics.solver.require_stable`);
+        Check the operator's spectrum once per degree (that it is stable at the strongest field);
         the rows are the same without it. The screening level of multi-fidelity rounds leaves it to the
         full-fidelity blocks, where it costs a small share.
 

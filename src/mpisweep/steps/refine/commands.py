@@ -20,8 +20,9 @@ def run_screen_blocks(args) -> int:
         raise UsageError(f"--diameter: {args.diameter:g} nm is not a diameter of grids.diameters "
                          f"{list(sweep.grids.diameters_nm)}")
     record = screen_chunk(sweep, args.diameter, args.output, log=logger("screen-blocks"))
-    say(f"mpisweep screen-blocks: {len(record['blocks'])} blocks at {len(record['angles'])} angles × "
-        f"{' × '.join(map(str, record['offsets']))} offsets, {record['core_seconds']:.0f} core-s")
+    say(f"mpisweep screen-blocks: {len(record['blocks'])} blocks at the screening fidelity (angles "
+        f"{', '.join(f'{a:g}°' for a in record['angles'])}; {' × '.join(map(str, record['offsets']))} offsets), "
+        f"{record['core_seconds']:.0f} core-s")
     return 0
 
 
