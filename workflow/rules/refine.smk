@@ -76,12 +76,12 @@ rule refine_table:
     input:
         final_round,
     output:
-        report(
+        table=report(
             str(LAYOUT.refine_table),
             caption="../report/refine.rst",
             category="Coarse-to-fine",
         ),
-        [str(LAYOUT.screening_eps)] if SCREENING else [],
+        screening=[str(LAYOUT.screening_eps)] if SCREENING else [],
     log:
         str(LAYOUT.log("refine", "table")),
     conda:
@@ -93,5 +93,5 @@ rule refine_table:
             else ""
         ),
     shell:
-        '"$MPISWEEP_PYTHON" -m mpisweep refine-table --round {input} --output {output[0]} {params.screening} '
+        '"$MPISWEEP_PYTHON" -m mpisweep refine-table --round {input} --output {output.table} {params.screening} '
         "2>&1 | tee {log}"
