@@ -1,5 +1,7 @@
 """The anisotropic-equilibrium dictionary M0a (mpisweep.steps.dictionary.m0a_dictionary) and its fit (fit_m0a)."""
 
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -125,3 +127,26 @@ def test_m0a_dictionary_subcommand(tmp_path, capsys):
     assert "mpisweep m0a-dictionary:" in capsys.readouterr().err
     n_bins = Sweep.load(config).bins.shape[0]
     assert open_zarr(tmp_path / "m0a.zarr")["rows"].shape == (1, 1, 2, 2, n_bins, 1, 2)
+
+
+def test_m0a_of_a_refined_sweep_has_its_blocks_only(sweep, tmp_path):
+    """A refined sweep's M0a: the named entries equal the full store's, the others are missing (NaN,
+    listed in the attributes), and the fit picks among the present ones."""
+    full = open_zarr(build_m0a(sweep, tmp_path / "full.zarr"))["rows"].values
+    lines = []
+    out = build_m0a(sweep, tmp_path / "refined.zarr", blocks=["D22_K2000", "D18_K500"],
+                    progress=lambda done, total, t: lines.append((done, total)))
+    assert lines == [(1, 2), (2, 2)]
+    ds = open_zarr(out)
+    rows = ds["rows"].values
+    np.testing.assert_array_equal(rows[0, 0], full[0, 0])
+    np.testing.assert_array_equal(rows[1, 1], full[1, 1])
+    assert np.isnan(rows[0, 1]).all() and np.isnan(rows[1, 0]).all()
+    assert sorted(json.loads(ds.attrs["missing_blocks"])) == ["D18_K2000", "D22_K500"]
+    # measured = the missing entry (18, 2000): the fit cannot return it and picks a present one
+    dims = ("diameter", "anisotropy", "angle", "channel", "frequency", "offset")
+    dictionary = ds["rows"].stack(offset=("offset_y", "offset_x")).transpose(*dims)
+    measured = xr.DataArray(full[0, 1].reshape(full.shape[2:5] + (-1,)), dims=dims[2:],
+                            coords={"frequency": dictionary["frequency"].values})
+    r = fit_m0a(measured, dictionary, sweep.bins)
+    assert (r.best_diameter, r.best_anisotropy) in {(22.0, 2000.0), (18.0, 500.0)}

@@ -129,10 +129,14 @@ def test_a_refined_sweep_finds_the_truth_with_part_of_the_grid(refined):
     rows = fp["rows"].values
     finite = np.isfinite(rows).all(axis=tuple(range(2, rows.ndim)))
     assert finite.sum() == len(simulated) and np.isnan(rows[~finite]).all()  # missing: NaN, never zeros
+    m0a = open_zarr(results / "dictionary" / "m0a.zarr")  # M0a over the same entries as M1
+    assert sorted(json.loads(m0a.attrs["missing_blocks"])) == sorted(missing)
+    assert (np.isfinite(m0a["rows"].values).all(axis=tuple(range(2, rows.ndim))) == finite).all()
     summary = json.loads((results / "fits" / "summary.json").read_text())
     assert (summary["M1"]["best_diameter"], summary["M1"]["best_anisotropy"]) == (20, 800)
     eps = pd.read_csv(results / "fits" / "m1_eps_global.csv")
     assert eps["eps_global"].isna().sum() == len(missing)  # shown as missing in the ε map
+    assert pd.read_csv(results / "fits" / "m0a_eps_global.csv")["eps_global"].isna().sum() == len(missing)
     weights = pd.read_csv(results / "fits" / "m3_weights.csv")
     assert weights["weight"].isna().sum() == len(missing)  # missing entries have no weight, not weight 0
     heaviest = weights.loc[weights["weight"].idxmax()]

@@ -97,14 +97,21 @@ rule m0_dictionary:
 
 
 rule m0a_dictionary:
-    """The anisotropic-equilibrium (M0a) rows for every (D, K), angle and offset → m0a.zarr."""
+    """The anisotropic-equilibrium (M0a) rows for every (D, K), angle and offset → m0a.zarr (a refined
+    sweep: the entries its rounds simulated, the others missing as in fp.zarr)."""
     input:
         spec=spec("config"),
+        refined=final_round if REFINE else [],
     output:
         directory(str(LAYOUT.m0a)),
     log:
         str(LAYOUT.log("m0a_dictionary")),
+    benchmark:
+        str(LAYOUT.benchmark("m0a_dictionary", "m0a_dictionary"))
     conda:
         CONDA_ENV
+    params:
+        refined=lambda w, input: f"--refined {input.refined}" if input.refined else "",
     shell:
-        '"$MPISWEEP_PYTHON" -m mpisweep m0a-dictionary --config "$MPISWEEP_CONFIG" --output {output} 2>&1 | tee {log}'
+        '"$MPISWEEP_PYTHON" -m mpisweep m0a-dictionary --config "$MPISWEEP_CONFIG" {params.refined} --output {output} '
+        "2>&1 | tee {log}"

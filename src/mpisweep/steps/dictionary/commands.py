@@ -95,11 +95,22 @@ def run_m0_dictionary(args) -> int:
     return 0
 
 
+def add_m0a_dictionary(p) -> None:
+    add_store_output(p, "m0a.zarr")
+    p.add_argument("--refined", metavar="ROUND_JSON",
+                   help="a refined sweep's last round (refine/round_<n>.json): only its blocks, the others missing")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+
+
 def run_m0a_dictionary(args) -> int:
+    from ...sweep.progress import printer
+    from ...sweep.refine import read_round
     from .m0a_dictionary import build_m0a
 
     t0 = time.perf_counter()
-    out = build_m0a(load_sweep(args.config), args.output)
+    blocks = read_round(args.refined)["blocks"] if args.refined else None
+    progress = None if args.quiet else printer("m0a-dictionary", unit="entries")
+    out = build_m0a(load_sweep(args.config), args.output, blocks=blocks, progress=progress)
     say(f"mpisweep m0a-dictionary: {out} in {time.perf_counter() - t0:.1f} s")
     return 0
 
@@ -121,6 +132,6 @@ COMMANDS = (
             lambda p: add_store_output(p, "m0.zarr"), run_m0_dictionary),
     Command("m0a-dictionary", "anisotropic-equilibrium (M0a) dictionary m0a.zarr",
             "Static Boltzmann-equilibrium rows (with K and the easy axis, no relaxation) for every configured "
-            "diameter, anisotropy, angle and offset.",
-            lambda p: add_store_output(p, "m0a.zarr"), run_m0a_dictionary),
+            "diameter, anisotropy, angle and offset (a refined sweep: the entries its rounds simulated).",
+            add_m0a_dictionary, run_m0a_dictionary),
 )
