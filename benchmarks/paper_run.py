@@ -1,13 +1,14 @@
 """The paper's problem run for real with multi-fidelity rounds: what each stage cost and what it found.
 
     snakemake --cores 2 --configfile config/paper.yaml config/refine/paper.yaml > paper.log 2>&1
-    python benchmarks/paper_run.py paper.log [--output results/paper-multifidelity]
+    python benchmarks/paper_run.py paper.log [paper2.log ...] [--output results/paper-multifidelity]
 
-Reads Snakemake's log of the run (each job's start and finish, its rule and threads) and the run's
-outputs, and prints per stage the jobs, their wall-clock seconds and core-seconds (wall × the job's
-threads, a job's cores being busy or held for its whole run), the solver's own core-seconds where
-markers record them (the blocks' wall times), the stages' share of the run's wall-clock time, and the
-answer (M1, M3's weights) against the virtual scanner's truth.
+Reads Snakemake's logs of the run (several when it was stopped and resumed: each job's start and
+finish, its rule and threads) and the run's outputs, and prints per stage the jobs, their wall-clock
+seconds and core-seconds (wall × the job's threads, a job's cores being busy or held for its whole
+run), the solver's own core-seconds where markers record them (the blocks' wall times), the run's
+wall-clock time on N cores projected from its job times, and the answer (M1, M3's weights) against
+the virtual scanner's truth.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]$")
 
 
 def jobs(log: Path) -> list[dict]:
-    """Every job of a Snakemake log: rule, jobid, threads, start and finish (datetime)."""
+    """Every finished job of a Snakemake log: rule, jobid, threads, start and finish (datetime)."""
     lines = log.read_text().splitlines()
     started, finished, stamp = {}, {}, None
     for i, line in enumerate(lines):
@@ -90,11 +91,13 @@ def projected(runs: list[dict], cores: int) -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("log", type=Path, help="Snakemake's log of the run")
+    ap.add_argument("logs", type=Path, nargs="+", help="Snakemake's logs of the run, one per start")
     ap.add_argument("--output", type=Path, default=REPO / "results" / "paper-multifidelity")
     args = ap.parse_args(argv)
-    runs = jobs(args.log)
-    t0, t1 = min(j["start"] for j in runs), max(j["end"] for j in runs)
+    per_log = [jobs(log) for log in args.logs]
+    runs = [j for log_jobs in per_log for j in log_jobs]
+    # the run's own wall-clock: each start's span, not the pauses between them
+    spans = [(max(j["end"] for j in js) - min(j["start"] for j in js)).total_seconds() for js in per_log if js]
     table: dict[str, dict] = {}
     for j in runs:
         stage = STAGES.get(j["rule"])
@@ -110,7 +113,8 @@ def main(argv=None) -> int:
                                                 for p in (out / "screening" / "dictionary" / "markers").glob("*.json")),
               "full fidelity (candidates)": sum(json.loads(p.read_text())["wall_time_s"]
                                                 for p in (out / "dictionary" / "markers").glob("*.json"))}
-    print(f"run: {t0:%H:%M:%S} → {t1:%H:%M:%S}, {(t1 - t0).total_seconds() / 60:.1f} min wall-clock on 2 cores\n")
+    print(f"run: {len(spans)} start(s), {sum(spans) / 60:.1f} min wall-clock on 2 cores "
+          f"({', '.join(f'{s / 60:.1f}' for s in spans)})\n")
     print("| stage | jobs | job seconds (sum) | core-seconds | solver core-seconds (markers) |")
     print("|---|---|---|---|---|")
     for stage in dict.fromkeys(STAGES.values()):

@@ -130,11 +130,11 @@ def test_m0a_dictionary_subcommand(tmp_path, capsys):
 
 
 def test_m0a_of_a_refined_sweep_has_its_blocks_only(sweep, tmp_path):
-    """A refined sweep's M0a: the named entries equal the full store's, the others are missing (NaN,
-    listed in the attributes), and the fit picks among the present ones."""
+    """A refined sweep's M0a, computed by 2 processes: the named entries equal the full store's, the
+    others are missing (NaN, listed in the attributes), and the fit picks among the present ones."""
     full = open_zarr(build_m0a(sweep, tmp_path / "full.zarr"))["rows"].values
     lines = []
-    out = build_m0a(sweep, tmp_path / "refined.zarr", blocks=["D22_K2000", "D18_K500"],
+    out = build_m0a(sweep, tmp_path / "refined.zarr", blocks=["D22_K2000", "D18_K500"], workers=2,
                     progress=lambda done, total, t: lines.append((done, total)))
     assert lines == [(1, 2), (2, 2)]
     ds = open_zarr(out)

@@ -110,8 +110,10 @@ rule m0a_dictionary:
         str(LAYOUT.benchmark("m0a_dictionary", "m0a_dictionary"))
     conda:
         CONDA_ENV
+    threads: 8  # processes, one entry each, one BLAS thread each; capped at --cores by Snakemake
     params:
         refined=lambda w, input: f"--refined {input.refined}" if input.refined else "",
     shell:
-        '"$MPISWEEP_PYTHON" -m mpisweep m0a-dictionary --config "$MPISWEEP_CONFIG" {params.refined} --output {output} '
-        "2>&1 | tee {log}"
+        "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1; "
+        '"$MPISWEEP_PYTHON" -m mpisweep m0a-dictionary --config "$MPISWEEP_CONFIG" {params.refined} --workers {threads} '
+        "--output {output} 2>&1 | tee {log}"

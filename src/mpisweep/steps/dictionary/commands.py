@@ -99,6 +99,7 @@ def add_m0a_dictionary(p) -> None:
     add_store_output(p, "m0a.zarr")
     p.add_argument("--refined", metavar="ROUND_JSON",
                    help="a refined sweep's last round (refine/round_<n>.json): only its blocks, the others missing")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="processes computing entries (default 1)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
 
@@ -110,7 +111,7 @@ def run_m0a_dictionary(args) -> int:
     t0 = time.perf_counter()
     blocks = read_round(args.refined)["blocks"] if args.refined else None
     progress = None if args.quiet else printer("m0a-dictionary", unit="entries")
-    out = build_m0a(load_sweep(args.config), args.output, blocks=blocks, progress=progress)
+    out = build_m0a(load_sweep(args.config), args.output, blocks=blocks, progress=progress, workers=args.workers)
     say(f"mpisweep m0a-dictionary: {out} in {time.perf_counter() - t0:.1f} s")
     return 0
 

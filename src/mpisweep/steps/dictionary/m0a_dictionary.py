@@ -21,19 +21,19 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
-from ...io.atomic import atomic_path
-from ...io.stores import ROWS_SHA256, checksum, to_zarr
 from ...physics.equilibrium import AxialBoltzmannQuadrature
 from ...physics.params import Particle
 from ...physics.spectra import spectrum
 from ...sweep.config import Sweep
-from ...sweep.coords import all_coords, fp_dims, row_shape, store_attrs
+from ...sweep.coords import row_shape, store_attrs
 from ...sweep.names import block_name
+from .assemble import write_rows
 
 
 def quadrature_size(xi_max: float, sigma: float) -> tuple[int, int]:
@@ -77,33 +77,62 @@ def m0a_rows(sweep: Sweep, diameter_nm: float, anisotropy: float, nodes: int | N
     return out.reshape(out.shape[:3] + sweep.offset_grid.shape)
 
 
-def build_m0a(sweep: Sweep, output=None, blocks=None, progress=None) -> Path:
+def build_m0a(sweep: Sweep, output=None, blocks=None, progress=None, workers: int = 1) -> Path:
     """The (D, K) entries of the grid → ``m0a.zarr`` (default ``layout.m0a``), written atomically.
 
     ``blocks``: the block names a refined sweep simulated (config refine); the others are missing,
     NaN, as in its ``fp.zarr``, so that M0a is fitted over the same entries as M1. Default: every
-    block of the grid. ``progress(done, total, elapsed_s)`` is called after each entry.
+    block of the grid. The entries are computed by ``workers`` processes and written one at a time
+    (a few of them in memory, not the whole tensor); ``progress(done, total, elapsed_s)`` is called
+    after each entry.
     """
     output = Path(output) if output is not None else sweep.layout.m0a
     g = sweep.grids
     wanted = None if blocks is None else set(blocks)
     names = [[block_name(d, k, sweep.parameter.symbol) for k in g.anisotropies_Jm3] for d in g.diameters_nm]
-    total = sum(wanted is None or n in wanted for row in names for n in row)
-    rows = np.full((len(g.diameters_nm), len(g.anisotropies_Jm3)) + row_shape(sweep), np.nan + 0j)
-    start, done = time.perf_counter(), 0
-    for i, d in enumerate(g.diameters_nm):
-        for j, k in enumerate(g.anisotropies_Jm3):
-            if wanted is not None and names[i][j] not in wanted:
-                continue
-            rows[i, j] = m0a_rows(sweep, d, k)
-            done += 1
-            if progress is not None:
-                progress(done, total, time.perf_counter() - start)
-    attrs = {**store_attrs(sweep), "model": "anisotropic equilibrium (M0a)", ROWS_SHA256: checksum(rows)}
+    todo = [(i, j) for i in range(len(names)) for j in range(len(names[i])) if wanted is None or names[i][j] in wanted]
+    entries = _entries(sweep, [(g.diameters_nm[i], g.anisotropies_Jm3[j]) for i, j in todo], workers)
+    start, done, todo_set = time.perf_counter(), 0, set(todo)
+
+    def block_rows(i, j):  # called in (i, j) order, as `todo` is
+        nonlocal done
+        if (i, j) not in todo_set:
+            return np.full(row_shape(sweep), np.nan + 0j)
+        rows = next(entries)
+        done += 1
+        if progress is not None:
+            progress(done, len(todo), time.perf_counter() - start)
+        return rows
+
+    attrs = {**store_attrs(sweep), "model": "anisotropic equilibrium (M0a)"}
     if wanted is not None:
         attrs["missing_blocks"] = json.dumps([n for row in names for n in row if n not in wanted])
-    ds = xr.Dataset({"rows": (fp_dims(sweep), rows)}, coords=all_coords(sweep), attrs=attrs)
-    ds["rows"].attrs.update(long_name="anisotropic-equilibrium system-matrix rows (spectrum convention)", units="1/s")
-    with atomic_path(output) as tmp:
-        to_zarr(ds, tmp)
-    return output
+    return write_rows(sweep, output, block_rows, attrs=attrs,
+                      long_name="anisotropic-equilibrium system-matrix rows (spectrum convention)")
+
+
+def _entries(sweep: Sweep, entries, workers: int):
+    """m0a_rows of each (D, K) in order; with ``workers`` > 1 from a process pool, a few ahead."""
+    if workers <= 1:
+        yield from (m0a_rows(sweep, d, k) for d, k in entries)
+        return
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(sweep.to_dict(),)) as pool:
+        ahead = deque()
+        for d, k in entries:
+            ahead.append(pool.submit(_worker_rows, d, k))
+            if len(ahead) > 2 * workers:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+
+
+_WORKER_SWEEP: Sweep | None = None
+
+
+def _init_worker(resolved: dict) -> None:
+    global _WORKER_SWEEP
+    _WORKER_SWEEP = Sweep.from_dict(resolved)
+
+
+def _worker_rows(d: float, k: float) -> np.ndarray:
+    return m0a_rows(_WORKER_SWEEP, d, k)
