@@ -158,3 +158,32 @@ def test_max_iter_nonfinite_entries_dataarray_input_and_bad_arguments(random_dic
         fit_m3(S, dic, BINS, l2=-1.0)
     with pytest.raises(ValueError, match="max_iter"):
         fit_m3(S, dic, BINS, max_iter=0)
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.1])
+def test_the_als_on_the_finite_entries_equals_the_als_on_the_whole_grid(random_dictionary, l2):
+    """A refined sweep's dictionary is mostly missing: M3 iterates on its finite entries only. With J the
+    grid's in τ, the regularisation and the eigenvalue cut-off, that is the same problem as the whole grid's
+    with zero rows and columns: the same weights (noisy data, a tight tolerance, converged)."""
+    from mpisweep.fitting.m3 import _als, _initial_entry, _Problem, normal_equations
+    from mpisweep.fitting.weighted import weighted_fit
+
+    dic = random_dictionary.copy()
+    dic[0, :2] = np.nan  # four missing entries of twelve
+    dic[2, 3] = np.nan
+    rng = np.random.default_rng(9)
+    w = np.zeros((ND, NK))
+    w[1, 1], w[2, 0] = 0.6, 0.4
+    S = _mixture(np.nan_to_num(dic), w, cplx(rng, (NC, NF))) + 0.05 * cplx(rng, (NA, NC, NF, N))
+    fit = weighted_fit(S, dic, BINS, (1.0,), None)
+    R, b, s, valid = normal_equations(fit.S, fit.dic, fit.pos, fit.rho)
+    kept = np.flatnonzero(valid)
+    assert kept.size == ND * NK - 3
+    whole = _Problem(R, b, s, valid, l2)
+    w0 = np.zeros(ND * NK)
+    w0[_initial_entry(R, b, s, valid)] = 1.0  # the start fit_m3 takes
+    w_whole, a_whole, *_ = _als(whole, ND * NK, w0, 2000, 1e-13, 1.0)
+    r = fit_m3(S, dic, BINS, l2=l2, max_iter=2000, tol=1e-13)
+    assert r.converged[0]
+    np.testing.assert_allclose(r.weights[0].ravel(), w_whole, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(r.transfer[0], a_whole, rtol=1e-9)

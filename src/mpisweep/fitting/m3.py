@@ -47,11 +47,17 @@ def normal_equations(S, dic, pos, rho, chunk_bytes: int = CHUNK_BYTES):
 
 class _Problem:
     """min over a (C, F) complex and w ≥ 0 (Σw = 1) of
-    Σ_ck [s − 2 Re(ā wᵀb) + |a|² (wᵀRw + λ τ ‖w‖²)], τ_ck = tr R_ck / J."""
+    Σ_ck [s − 2 Re(ā wᵀb) + |a|² (wᵀRw + λ τ ‖w‖²)], τ_ck = tr R_ck / J.
 
-    def __init__(self, R, b, s, valid, l2: float):
+    R and b may be those of the grid's finite entries only (a refined sweep's few simulated blocks):
+    the others have zero rows and columns, so leaving them out changes nothing but the cost, which
+    falls with the square of the entries. J stays the grid's (``n_entries``) in τ, in the
+    regularisation and in the eigenvalue cut-off of the w-step.
+    """
+
+    def __init__(self, R, b, s, valid, l2: float, n_entries: int | None = None):
         self.R, self.b, self.s, self.valid, self.l2 = R, b, s, valid, float(l2)
-        self.J = R.shape[-1]
+        self.J = int(n_entries or R.shape[-1])
         self.tau = np.trace(R, axis1=-2, axis2=-1) / self.J  # (C, F)
 
     def transfer(self, w):
@@ -75,9 +81,9 @@ class _Problem:
         Q = np.einsum("cf,cfjk->jk", a2, self.R)
         p = np.einsum("cf,cfj->j", a.conj(), self.b).real
         if self.l2 > 0:
-            Q[np.diag_indices(self.J)] += self.l2 * np.trace(Q) / self.J
+            Q[np.diag_indices(Q.shape[0])] += self.l2 * np.trace(Q) / self.J
         lam, V = scipy.linalg.eigh(Q)
-        return truncated_nnls(lam[::-1], V[:, ::-1], p, rank, self.valid)
+        return truncated_nnls(lam[::-1], V[:, ::-1], p, rank, self.valid, n_entries=self.J)
 
 
 def _initial_entry(R, b, s, valid) -> int:
@@ -144,7 +150,8 @@ def fit_m3(measured, dictionary, bins, ranks=(1.0,), *, l2: float = 0.0, max_ite
 
     Why ALS rather than variable projection: both steps are exact (closed form; a convex NNLS),
     the NNLS identifies the zero weights exactly, every iteration costs O(C·F·J²) on the normal
-    equations, and TSVD fits the w-step as in M2.
+    equations (J: the finite entries; a refined sweep iterates on its simulated blocks only), and
+    TSVD fits the w-step as in M2.
 
     Parameters
     ----------
@@ -187,10 +194,15 @@ def fit_m3(measured, dictionary, bins, ranks=(1.0,), *, l2: float = 0.0, max_ite
     R, b, s, valid = normal_equations(fit.S, fit.dic, fit.pos, fit.rho, chunk_bytes)
     if not valid.any():
         raise ValueError("dictionary: no (diameter, anisotropy) entry is finite")
-    problem = _Problem(R, b, s, valid, l2)
-    start = _initial_entry(R, b, s, valid)
-    w0 = np.zeros(J)
-    w0[start] = 1.0
+    # the ALS on the finite entries only (all of them for a full grid: no copy)
+    kept = np.flatnonzero(valid)
+    if kept.size < J:
+        R, b = R[:, :, kept[:, None], kept], b[:, :, kept]
+    problem = _Problem(R, b, s, np.ones(kept.size, dtype=bool), l2, n_entries=J)
+    start_kept = _initial_entry(R, b, s, problem.valid)
+    start = int(kept[start_kept])
+    w0 = np.zeros(kept.size)
+    w0[start_kept] = 1.0
     used_rows = n_c * n_f if fit.rows is None else int(fit.rows.sum())
     scale = 1.0 / (n * n_a * used_rows)  # misfit → ε_global²
 
@@ -199,7 +211,7 @@ def fit_m3(measured, dictionary, bins, ranks=(1.0,), *, l2: float = 0.0, max_ite
     A = np.zeros((nr, n_c, n_f), dtype=np.complex128)
     eff, iters, conv, hist = np.zeros(nr, int), np.zeros(nr, int), np.zeros(nr, bool), []
     for r, rank in enumerate(svals):
-        W[r], A[r], eff[r], iters[r], conv[r], h = _als(problem, rank, w0, int(max_iter), float(tol), scale)
+        W[r, kept], A[r], eff[r], iters[r], conv[r], h = _als(problem, rank, w0, int(max_iter), float(tol), scale)
         hist.append(h)
 
     # model rows a_ck Σ_q w_q Φ_q, reading only the entries with a weight

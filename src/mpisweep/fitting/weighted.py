@@ -57,16 +57,17 @@ def weighted_fit(measured, dictionary, bins, ranks, rows=None) -> WeightedFit:
                        pos=pos)
 
 
-def truncated_nnls(lam, V, rhs, rank: int, valid, maxiter: int | None = None):
+def truncated_nnls(lam, V, rhs, rank: int, valid, maxiter: int | None = None, n_entries: int | None = None):
     """min_{w ≥ 0} ‖Λ_s^½ V_sᴴ w − Λ_s^-½ V_sᴴ rhs‖² on the s largest eigenpairs of a Gram matrix.
 
     ``lam``, ``V``: its eigenvalues (descending) and eigenvectors. Eigenvalues at or below
-    λ_max·J·eps are not resolvable and are dropped, so s ≤ ``rank``. A complex problem is solved for
-    real weights by stacking real and imaginary parts (paper eq. 18). Entries not ``valid`` get 0.
-    Returns (w, s); w = 0 when no eigenvalue is resolvable.
+    λ_max·J·eps are not resolvable and are dropped, so s ≤ ``rank``; J is ``n_entries`` (the grid's
+    entries, when the Gram matrix is that of its finite ones only) or V's size. A complex problem is
+    solved for real weights by stacking real and imaginary parts (paper eq. 18). Entries not
+    ``valid`` get 0. Returns (w, s); w = 0 when no eigenvalue is resolvable.
     """
     J = V.shape[0]
-    tol = lam[0] * J * np.finfo(float).eps if lam[0] > 0 else np.inf
+    tol = lam[0] * (n_entries or J) * np.finfo(float).eps if lam[0] > 0 else np.inf
     se = min(rank, int(np.count_nonzero(lam > tol)))
     if se == 0:
         return np.zeros(J), 0
