@@ -109,7 +109,7 @@ class BoltzmannQuadrature:
 
 
 class AxialBoltzmannQuadrature:
-    """f ∝ exp(β B·m + σ (n·m)²) with the azimuth about the field's plane done in closed form.
+    """f ∝ exp(β B·m + σ (n·m)²) with the azimuth about the easy axis done in closed form.
 
     In the frame (n, e₁, e₂) with e₁ along the field's component normal to the easy axis n,
     βB = a n + c e₁ and m = u n + s (cos φ e₁ + sin φ e₂), s = √(1 − u²). The φ integrals
@@ -150,6 +150,7 @@ class AxialBoltzmannQuadrature:
         return mean.reshape(shape + (3,)), dm.reshape(shape + (3,))
 
     def _block(self, xi, dB):
+        """<m> and d<m>/dt (None without dB) for reduced fields ξ = βB (P, 3) and rates dB/dt (P, 3)."""
         n = self.n
         a = xi @ n
         perp = xi - a[:, None] * n
