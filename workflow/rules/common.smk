@@ -108,6 +108,11 @@ def final_round(wildcards=None):
         index += 1
 
 
+def refined_flag(wildcards, input):
+    """Params function: `--refined <last round>` for a refined sweep's assemble and M0a, else nothing."""
+    return f"--refined {input.refined}" if input.refined else ""
+
+
 def refined_files(path):
     """Input function: `path` of the jobs of the blocks the refined sweep simulated."""
 

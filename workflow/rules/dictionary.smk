@@ -76,7 +76,7 @@ rule assemble:
     conda:
         CONDA_ENV
     params:
-        refined=lambda w, input: f"--refined {input.refined}" if input.refined else "",
+        refined=refined_flag,
     shell:
         '"$MPISWEEP_PYTHON" -m mpisweep assemble --config "$MPISWEEP_CONFIG" {params.refined} --output {output} '
         "2>&1 | tee {log}"
@@ -112,7 +112,7 @@ rule m0a_dictionary:
         CONDA_ENV
     threads: 8  # processes, one entry each, one BLAS thread each; capped at --cores by Snakemake
     params:
-        refined=lambda w, input: f"--refined {input.refined}" if input.refined else "",
+        refined=refined_flag,
     shell:
         "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1; "
         '"$MPISWEEP_PYTHON" -m mpisweep m0a-dictionary --config "$MPISWEEP_CONFIG" {params.refined} --workers {threads} '

@@ -62,21 +62,30 @@ def run_simulate_block(args) -> int:
 
 
 # ------------------------------------------------------------------------------- assemble
-def add_assemble(p) -> None:
-    add_config_argument(p)
-    p.add_argument("--output", "-o", help="store path (default <output>/dictionary/fp.zarr)")
+def add_refined_argument(p) -> None:
     p.add_argument("--refined", metavar="ROUND_JSON",
                    help="a refined sweep's last round (refine/round_<n>.json): only its blocks, the others missing")
 
 
-def run_assemble(args) -> int:
+def refined_blocks(args) -> list[str] | None:
+    """The block names of ``--refined``'s round (None: every block of the grid)."""
     from ...sweep.refine import read_round
+
+    return read_round(args.refined)["blocks"] if args.refined else None
+
+
+def add_assemble(p) -> None:
+    add_config_argument(p)
+    p.add_argument("--output", "-o", help="store path (default <output>/dictionary/fp.zarr)")
+    add_refined_argument(p)
+
+
+def run_assemble(args) -> int:
     from .assemble import assemble
 
     sweep = load_sweep(args.config)
     t0 = time.perf_counter()
-    blocks = read_round(args.refined)["blocks"] if args.refined else None
-    out = assemble(sweep, args.output, blocks=blocks)
+    out = assemble(sweep, args.output, blocks=refined_blocks(args))
     say(f"mpisweep assemble: {out} in {time.perf_counter() - t0:.1f} s")
     return 0
 
@@ -97,21 +106,19 @@ def run_m0_dictionary(args) -> int:
 
 def add_m0a_dictionary(p) -> None:
     add_store_output(p, "m0a.zarr")
-    p.add_argument("--refined", metavar="ROUND_JSON",
-                   help="a refined sweep's last round (refine/round_<n>.json): only its blocks, the others missing")
+    add_refined_argument(p)
     p.add_argument("--workers", type=int, default=1, metavar="N", help="processes computing entries (default 1)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
 
 def run_m0a_dictionary(args) -> int:
     from ...sweep.progress import printer
-    from ...sweep.refine import read_round
     from .m0a_dictionary import build_m0a
 
     t0 = time.perf_counter()
-    blocks = read_round(args.refined)["blocks"] if args.refined else None
     progress = None if args.quiet else printer("m0a-dictionary", unit="entries")
-    out = build_m0a(load_sweep(args.config), args.output, blocks=blocks, progress=progress, workers=args.workers)
+    out = build_m0a(load_sweep(args.config), args.output, blocks=refined_blocks(args), progress=progress,
+                    workers=args.workers)
     say(f"mpisweep m0a-dictionary: {out} in {time.perf_counter() - t0:.1f} s")
     return 0
 
