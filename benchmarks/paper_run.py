@@ -68,12 +68,12 @@ def wall_clock(times, cores: int) -> float:
 def projected(runs: list[dict], cores: int) -> float:
     """The run's wall-clock seconds on `cores` cores from its own job times: the screening jobs and the
     measurement side by side, then each round (its simulate jobs, then its fit) in turn, then the final
-    steps; single-threaded jobs, the fits as measured."""
+    steps (M0a, which needs the last round, beside the assembly; then the fit); single-threaded jobs,
+    the fits as measured."""
     def seconds(j):
         return (j["end"] - j["start"]).total_seconds()
 
-    first = [seconds(j) for j in runs if j["rule"] in ("screen", "virtual_component", "m0_dictionary",
-                                                        "m0a_dictionary")]
+    first = [seconds(j) for j in runs if j["rule"] in ("screen", "virtual_component", "m0_dictionary")]
     total = wall_clock(first, cores)
     total += sum(seconds(j) for j in runs if j["rule"] in ("virtual_scanner", "check_measurement"))
     rounds = sorted((j for j in runs if j["rule"] == "refine"), key=lambda j: j["start"])
@@ -85,7 +85,8 @@ def projected(runs: list[dict], cores: int) -> float:
                 j["counted"] = True
         total += wall_clock(before, cores) if before else 0.0
         total += seconds(r)
-    total += sum(seconds(j) for j in runs if j["rule"] in ("assemble", "fit", "figures", "refine_table"))
+    total += wall_clock([seconds(j) for j in runs if j["rule"] in ("assemble", "m0a_dictionary")], cores)
+    total += sum(seconds(j) for j in runs if j["rule"] in ("fit", "figures", "refine_table"))
     return total
 
 
