@@ -120,12 +120,13 @@ def measure(cfg_grid: dict, name: str, components: list) -> Sweep:
 
 
 def full_fit(sweep: Sweep) -> dict:
-    measured, bins = measurement.load_fitted(sweep)
+    fitted = measurement.fitted(sweep)  # the rows the rounds' fits (and the fit step) use
+    measured, bins, rows = fitted.measured, fitted.bins, fitted.rows
     names = [n for n, _, _ in sweep.blocks]
     dictionary = partial_dictionary(sweep, names)
-    r1 = fit_m1(measured, dictionary, bins)
+    r1 = fit_m1(measured, dictionary, bins, rows=rows)
     m3 = sweep.fit.m3
-    r3 = fit_m3(measured, dictionary, bins, ranks=m3.ranks, l2=m3.l2, max_iter=m3.max_iter, tol=m3.tol)
+    r3 = fit_m3(measured, dictionary, bins, ranks=m3.ranks, l2=m3.l2, max_iter=m3.max_iter, tol=m3.tol, rows=rows)
     eps = np.asarray(r1.eps_global, float)
     best = tuple(int(v) for v in np.unravel_index(int(np.nanargmin(eps)), eps.shape))
     wall = {n: json.loads(sweep.layout.marker(n).read_text())["wall_time_s"] for n in names}

@@ -120,6 +120,33 @@ def test_a_screening_block_of_another_level_or_changed_rows_is_refused(tmp_path)
         read_screened(level, "D20_K800")
 
 
+def test_every_second_value_is_screened_and_the_rest_filled_by_a_spline_along_k(tmp_path):
+    """refine.screening.every: 2 simulates 600, 800, 1000 J/m³ and fills 700 and 900 by a spline in K; a filled
+    block is far closer to the directly screened block than its screened neighbours are."""
+    from mpisweep.steps.refine.screening import FilledScreening, read_screened, screen_chunk, screened_names
+
+    grids = {**GRID, "diameters": [20], "anisotropies": [600, 700, 800, 900, 1000]}
+    sparse = tiny(tmp_path, {"enabled": True, "screening": {"angles": 1, "offsets": 3, "every": 2}}, grids=grids)
+    assert screened_names(sparse) == ["D20_K600", "D20_K800", "D20_K1000"]
+    assert all_specs(sparse)["screening"]["every"] == 2  # the screen jobs rerun when it changes
+    record = screen_chunk(sparse, 20, log=lambda m: None)
+    level = screening_sweep(sparse)
+    assert record["blocks"] == screened_names(sparse)
+    assert sorted(p.stem for p in level.layout.markers.iterdir()) == sorted(screened_names(sparse))
+    screen_chunk(tiny(tmp_path, {"enabled": True, "screening": {"angles": 1, "offsets": 3}}, grids=grids), 20,
+                 log=lambda m: None)  # every block, directly: the reference
+    reader = FilledScreening(sparse)
+    np.testing.assert_array_equal(reader(level, "D20_K800")["rows"].values,
+                                  read_screened(level, "D20_K800")["rows"].values)
+    for name, neighbour in (("D20_K700", "D20_K600"), ("D20_K900", "D20_K1000")):
+        direct = read_screened(level, name)["rows"].values
+        filled = reader(level, name)["rows"]
+        assert filled.dims == read_screened(level, name)["rows"].dims
+        error = np.linalg.norm(filled.values - direct) / np.linalg.norm(direct)
+        step = np.linalg.norm(read_screened(level, neighbour)["rows"].values - direct) / np.linalg.norm(direct)
+        assert error < 0.1 * step, (name, error, step)
+
+
 # ----------------------------------------------------------------------------------- end to end
 @pytest.mark.workflow
 def test_multi_fidelity_rounds_find_the_truth_with_few_full_blocks(tmp_path, run_workflow):

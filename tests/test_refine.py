@@ -24,6 +24,7 @@ from mpisweep.sweep.refine import (
     next_entries,
     seeds,
     spacing,
+    stop_reason,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,6 +74,22 @@ def test_the_answer_stops_changing_within_the_tolerance():
     assert Answer((0, 0), w).same_as(Answer((0, 0), w + 0.01), 0.02)
     assert not Answer((0, 0), w).same_as(Answer((0, 0), w + 0.03), 0.02)
     assert not Answer((0, 0), w).same_as(Answer((1, 0), w), 0.02) and not Answer((0, 0), w).same_as(None, 0.02)
+
+
+def test_the_rounds_stop_when_m3_no_longer_fits_better():
+    """Weights that move between K neighbours the noise cannot resolve (the paper run's rounds 4-7) never pass
+    the weight tolerance; M3's ε_global, flat to 0.1 %, stops the rounds instead."""
+    w, moved = np.array([[0.5, 0.1], [0.4, 0.0]]), np.array([[0.3, 0.3], [0.4, 0.0]])
+    before, after = Answer((0, 0), w, 0.023823), Answer((0, 0), moved, 0.023792)
+    assert not after.same_as(before, 0.02) and after.stalled_since(before, 0.005)
+    assert not after.stalled_since(before, 0.001)  # 0.13 % is more than 0.1 %
+    assert not Answer((0, 0), moved, 0.0218).stalled_since(before, 0.005)  # 8 % better: go on
+    assert not Answer((1, 0), moved, 0.023792).stalled_since(before, 0.005)  # M1 moved
+    assert not after.stalled_since(Answer((0, 0), w), 0.005) and not after.stalled_since(None, 0.005)
+    settings = RefineSettings(enabled=True, max_rounds=20)
+    assert stop_reason([(1, 1)], False, after, before, True, 3, settings).startswith("fit no longer improving")
+    assert stop_reason([(1, 1)], False, after, before, False, 3, settings) == ""  # coarser lattices go on
+    assert stop_reason([(1, 1)], False, after, before, True, 3, RefineSettings(enabled=True, eps_tolerance=0)) == ""
 
 
 def test_refine_settings_resolve_and_stay_out_of_a_plain_sweeps_hash():

@@ -12,9 +12,10 @@ the spacing h halving every round from the coarse step down to 1) of
 * every local minimum of M1's ε_global (among the entries simulated so far, within the coarse step)
   within ``margin`` (relative) of the best,
 
-then refits, until, at spacing 1, a round adds nothing or the answer stops changing (same M1 entry,
-M3 weights within ``tolerance``), or ``max_rounds``/``max_blocks`` is reached. Blocks are ordinary simulate jobs
-(same shards and markers), so a later full-grid run reuses every one of them.
+then refits, until, at spacing 1, a round adds nothing or the answer stops changing (same M1 entry, and
+M3 weights within ``tolerance`` or M3's ε_global lower by less than ``eps_tolerance`` of itself: the new
+blocks no longer explain the data better), or ``max_rounds``/``max_blocks`` is reached. Blocks are
+ordinary simulate jobs (same shards and markers), so a later full-grid run reuses every one of them.
 
 With ``refine.screening`` (multi-fidelity, :mod:`mpisweep.sweep.fidelity`) round 0 screens the whole
 grid at a screening fidelity instead; the full-fidelity rounds start from its candidates
@@ -82,16 +83,26 @@ def local_minima(eps: np.ndarray, done: set[tuple[int, int]], radius) -> list[tu
 
 @dataclass(frozen=True)
 class Answer:
-    """What a round's fit says: M1's best entry and M3's weights (lowest-ε_global rank), on grid indices."""
+    """What a round's fit says: M1's best entry, M3's weights (lowest-ε_global rank) on grid indices and that
+    rank's ε_global."""
 
     m1: tuple[int, int]
     m3_weights: np.ndarray  # (nD, nK), NaN for entries not simulated
+    m3_eps: float = float("nan")
 
     def same_as(self, other: "Answer | None", tolerance: float) -> bool:
         if other is None or self.m1 != other.m1:
             return False
         a, b = np.nan_to_num(self.m3_weights), np.nan_to_num(other.m3_weights)
         return float(np.abs(a - b).max()) <= tolerance
+
+    def stalled_since(self, other: "Answer | None", eps_tolerance: float) -> bool:
+        """M1's entry is `other`'s and M3's ε_global fell by less than `eps_tolerance` of `other`'s: the round's
+        new blocks did not explain the data better (on a flat valley of the fit, e.g. K steps the noise cannot
+        resolve, the weights may still move between neighbours)."""
+        if eps_tolerance <= 0 or other is None or self.m1 != other.m1 or not np.isfinite(other.m3_eps * self.m3_eps):
+            return False
+        return other.m3_eps - self.m3_eps < eps_tolerance * other.m3_eps
 
 
 def seeds(eps_m1: np.ndarray, weights: list[np.ndarray], done: set[tuple[int, int]],
@@ -179,6 +190,9 @@ def stop_reason(new, capped: bool, answer: Answer, previous: Answer | None, fine
         return "no new blocks"
     if finest and answer.same_as(previous, settings.tolerance):
         return f"answer unchanged (M1 entry, M3 weights within {settings.tolerance:g})"
+    if finest and answer.stalled_since(previous, settings.eps_tolerance):
+        return (f"fit no longer improving (M1 entry unchanged, M3 ε_global {answer.m3_eps:.4g} lower by less than "
+                f"{settings.eps_tolerance:g} of {previous.m3_eps:.4g})")
     if index + 1 >= settings.max_rounds:
         return f"refine.max_rounds = {settings.max_rounds} reached"
     return ""

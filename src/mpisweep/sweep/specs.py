@@ -8,7 +8,7 @@ depends only on the spec of its own concern, each rewritten only when its own ha
     orientation the whole resolved config    → reconstruction, readout
     phantoms    what determines the virtual phantom measurements → phantoms
     dictionary  what determines one block    → simulate
-    screening   the same at the screening fidelity (refine.screening) → screen
+    screening   the same at the screening fidelity, and which blocks are screened (refine.screening) → screen
     component_* one virtual-scanner component → virtual_component
     virtual     mixture, noise, transfer fn  → virtual_scanner
     check       measurement source + scanner → check_measurement
@@ -75,6 +75,8 @@ def all_specs(sweep: Sweep) -> dict[str, dict]:
         from .fidelity import screening_sweep
 
         specs["screening"] = dictionary_spec(screening_sweep(sweep))
+        if sweep.refine.screening.every != 1:  # which blocks are screened (absent: all, the spec as before)
+            specs["screening"]["every"] = sweep.refine.screening.every
     for name, comp in sweep.components:
         specs[f"component_{name}"] = component_spec(sweep, comp)
     return specs

@@ -28,7 +28,7 @@ from ...sweep.fidelity import FULL, SCREENING, screening_sweep
 from ...sweep.names import block_name
 from ...sweep.refine import Answer, coarse_grid, decide, decide_screened, read_round, screening_candidates
 from ..dictionary.simulate import block_marker, read_block, read_marker
-from .screening import read_screened
+from .screening import FilledScreening, screened_names
 
 TABLE_FIELDS = ["round", "fidelity", "blocks_added", "blocks", "core_seconds", "core_seconds_total", "m1_diameter",
                 "m1_value", "m1_eps_global", "m3_eps_global", "m3_weights", "stop"]
@@ -99,8 +99,9 @@ def fit_round(sweep: Sweep, names, reader=read_block) -> RoundFit:
     best2, best3 = int(np.nanargmin(r2.eps_global)), int(np.nanargmin(r3.eps_global))
     w2, w3 = r2.shown_weights[best2], r3.shown_weights[best3]
     eps = np.asarray(r1.eps_global, float)
-    answer = Answer(tuple(int(v) for v in np.unravel_index(int(np.nanargmin(eps)), eps.shape)), w3)
-    return RoundFit(eps, w2, w3, float(r3.eps_global[best3]), answer)
+    m3_eps = float(r3.eps_global[best3])
+    answer = Answer(tuple(int(v) for v in np.unravel_index(int(np.nanargmin(eps)), eps.shape)), w3, m3_eps)
+    return RoundFit(eps, w2, w3, m3_eps, answer)
 
 
 def table_row(sweep: Sweep, index: int, fidelity: str, added, names, seconds: float, fit: RoundFit, stop: str,
@@ -135,24 +136,26 @@ def screening_round(sweep: Sweep, output=None, log=print) -> dict:
     t0 = time.perf_counter()
     level = screening_sweep(sweep)
     names = [n for n, _, _ in level.blocks]
-    seconds = float(sum(read_marker(level.layout.marker(n))["wall_time_s"] for n in names))
-    fit = fit_round(level, names, read_screened)
+    screened = screened_names(sweep)  # the others filled by a spline along the parameter axis
+    seconds = float(sum(read_marker(level.layout.marker(n))["wall_time_s"] for n in screened))
+    fit = fit_round(level, names, FilledScreening(sweep))
     candidates = screening_candidates(fit.eps, [fit.w2, fit.w3], sweep.refine)
     nxt = entry_names(sweep, candidates)
-    row = table_row(sweep, 0, SCREENING, names, names, seconds, fit, "", None)
+    row = table_row(sweep, 0, SCREENING, screened, names, seconds, fit, "", None)
     result = {
         "round": 0, "fidelity": SCREENING, "level": 0, "blocks": [], "added": [], "next": nxt, "done": False,
         "stop": "", "answer": answer_json(sweep, fit), "eps_global_m1": fit.eps.tolist(),
-        "screening": {"blocks": len(names), "angles": list(level.angles), "offsets": list(level.offset_grid.shape),
-                      "core_seconds": round(seconds, 3), "eps_global_m1": fit.eps.tolist(),
-                      "answer": answer_json(sweep, fit)},
+        "screening": {"blocks": len(names), "screened": len(screened), "angles": list(level.angles),
+                      "offsets": list(level.offset_grid.shape), "core_seconds": round(seconds, 3),
+                      "eps_global_m1": fit.eps.tolist(), "answer": answer_json(sweep, fit)},
         "table": [row], "fit_seconds": time.perf_counter() - t0,
     }
     write_json(Path(output) if output is not None else sweep.layout.refine_round(0), result)
     d, v = row["m1_diameter"], row["m1_value"]
+    filled = f", {len(names) - len(screened)} filled by spline" if len(screened) < len(names) else ""
     log(f"refine round 0 (screening: {len(level.angles)} of {len(sweep.angles)} angles, {level.offset_grid.size} of "
-        f"{sweep.offset_grid.size} offsets): {len(names)} blocks ({seconds:.0f} core-s), M1 ({d:g} nm, {v:g} "
-        f"{sweep.parameter.unit}), {len(nxt)} blocks next at full fidelity")
+        f"{sweep.offset_grid.size} offsets): {len(screened)} blocks ({seconds:.0f} core-s){filled}, M1 ({d:g} nm, "
+        f"{v:g} {sweep.parameter.unit}), {len(nxt)} blocks next at full fidelity")
     return result
 
 
@@ -172,7 +175,8 @@ def refine_round(sweep: Sweep, index: int, previous=None, output=None, log=print
     answer = fit.answer
 
     previous_answer = None if previous is None else Answer(
-        tuple(previous["answer"]["m1_index"]), np.asarray(previous["answer"]["m3_weights"], float))
+        tuple(previous["answer"]["m1_index"]), np.asarray(previous["answer"]["m3_weights"], float),
+        float(previous["table"][-1]["m3_eps_global"]))
     if sweep.refine.screening is None:
         before = None if previous is None else (previous["level"], previous_answer)
         decision = decide(fit.eps, [fit.w2, fit.w3], done, sweep.refine, answer, index, before)
@@ -213,6 +217,8 @@ def screening_table(sweep: Sweep, last: dict) -> tuple[list[dict], list[str]]:
     eps = np.asarray(last["screening"]["eps_global_m1"], float)
     best = np.unravel_index(int(np.nanargmin(eps)), eps.shape)
     p = sweep.parameter.name
-    rows = [{"fidelity": SCREENING, "diameter": d, p: v, "eps_global": float(eps[i, j]), "best": (i, j) == best}
+    screened = set(name_entries(sweep, screened_names(sweep)))
+    rows = [{"fidelity": SCREENING, "diameter": d, p: v, "eps_global": float(eps[i, j]), "best": (i, j) == best,
+             "filled": (i, j) not in screened}
             for i, d in enumerate(sweep.grids.diameters_nm) for j, v in enumerate(sweep.parameter_values)]
-    return rows, ["fidelity", "diameter", p, "eps_global", "best"]
+    return rows, ["fidelity", "diameter", p, "eps_global", "best", "filled"]

