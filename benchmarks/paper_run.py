@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO / "src"))
 STAGES = {  # rule → stage
     "virtual_component": "virtual measurement", "virtual_scanner": "virtual measurement",
     "check_measurement": "virtual measurement",
-    "screen": "screening (all 720 blocks)", "simulate": "full fidelity (candidates)",
+    "screen": "screening", "simulate": "full fidelity (candidates)",
     "refine": "fits (rounds)", "fit": "fits (final, M0–M3)", "assemble": "fits (final, M0–M3)",
     "m0_dictionary": "M0/M0a dictionaries", "m0a_dictionary": "M0/M0a dictionaries",
 }

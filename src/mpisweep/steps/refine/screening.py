@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import xarray as xr
@@ -134,11 +133,8 @@ class FilledScreening:
     def __init__(self, sweep: Sweep):
         self.sweep = sweep
         self.screened = set(screened_names(sweep))
-        self._splines: dict[float, tuple] = {}
-
-    @cached_property
-    def _entries(self) -> dict[str, tuple[float, float]]:
-        return {name: (float(d), float(v)) for name, d, v in self.sweep.blocks}
+        self._entries = {name: (float(d), float(v)) for name, d, v in sweep.blocks}  # name → (D, value)
+        self._splines: dict[float, tuple] = {}  # D → (spline, a screened block's rows as the template)
 
     def __call__(self, level: Sweep, name: str) -> xr.Dataset:
         if name in self.screened:
