@@ -14,11 +14,12 @@ full grid's, the floor (the least any refined run simulates: the grid's corners,
 always has, and the full grid's M1 entry with its neighbours, which a run needs before it stops), M1
 of both, the largest M3 weight difference and the relative difference of M1's best ε_global.
 
-With --screening A,O (multi-fidelity rounds, refine.screening): the whole grid is also screened at A angles ×
-O × O offsets (under results/refine-validation/grid/screening, resumable), and the multi-fidelity rounds run
-for each mixture on the full grid's shards: round 0 fits the screening level, the later rounds the
-full-fidelity candidates. Printed: blocks screened and at full fidelity, core-seconds of each level and
-their sum against the full grid's, M1 of both and the largest M3 weight difference.
+With --screening A,O (multi-fidelity rounds, refine.screening; --swap-margin m sets its swap_margin): the
+whole grid is also screened at A angles × O × O offsets (under results/refine-validation/grid/screening,
+resumable), and the multi-fidelity rounds run for each mixture on the full grid's shards: round 0 fits the
+screening level, the later rounds the full-fidelity candidates. Printed: blocks screened and at full
+fidelity, core-seconds of each level and their sum against the full grid's, M1 of both and the largest M3
+weight difference.
 
 Then the projection for config/paper.yaml: the refinement's decisions replayed on the paper's grid
 with the cost model of mpisweep.sweep.cost, around an answer at σ ≈ 1.5 (where M1 sits on the
@@ -180,7 +181,8 @@ def multi_fidelity(sweep: Sweep, screening: dict, threshold: float) -> dict:
     link.parent.mkdir(parents=True, exist_ok=True)
     if not link.exists():
         link.symlink_to((ROOT / "grid" / "screening" / "dictionary").resolve())
-    folder = refined.layout.refine / f"screening_{screening['angles']}x{screening['offsets']}_w{threshold:g}"
+    folder = refined.layout.refine / (f"screening_{screening['angles']}x{screening['offsets']}_w{threshold:g}"
+              + (f"_swap{screening['swap_margin']:g}" if screening.get("swap_margin") is not None else ""))
     previous, index = None, 0
     while True:
         result = refine_round(refined, index, previous, folder / f"round_{index}.json", log=lambda m: None)
@@ -242,6 +244,8 @@ def main(argv=None) -> int:
     ap.add_argument("--screening", nargs="*", default=[], help="multi-fidelity screening levels ANGLES,OFFSETS "
                     "(e.g. 2,3) to compare; no coarse-to-fine runs with --screening-only")
     ap.add_argument("--screening-only", action="store_true", help="only the multi-fidelity rounds")
+    ap.add_argument("--swap-margin", type=float, default=None,
+                    help="refine.screening.swap_margin of the multi-fidelity rounds (default: off)")
     args = ap.parse_args(argv)
     steps_list = [tuple(int(v) for v in s.split(",")) for s in args.steps]
     if not args.projection_only:
@@ -265,7 +269,8 @@ def main(argv=None) -> int:
                       f"{100 * (a['eps'] - full['eps']) / full['eps']:+.2f} % | {a['stop']} |", flush=True)
         for level in args.screening:
             a, o = (int(v) for v in level.split(","))
-            screening = {"angles": a, "offsets": o}
+            screening = {"angles": a, "offsets": o} | ({} if args.swap_margin is None else
+                                                       {"swap_margin": args.swap_margin})
             screen_grid(screening, args.workers)
             print("\n| mixture | screening | weight threshold | rounds | blocks screened / full fidelity | "
                   "core-s screening + full = total / full grid | share | M1 screening | M1 multi-fidelity | M1 full | "

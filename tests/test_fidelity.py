@@ -97,6 +97,62 @@ def test_full_rounds_add_only_neighbours_the_screening_cannot_rule_out():
     assert second.stop == ""
 
 
+def test_a_mixture_swaps_neighbours_in_for_weighted_entries():
+    """With a swap test the seeds are M1's entry and M3's weighted entries (not M2's); the test decides where it
+    applies and the screening ε map of M1 where it returns None."""
+    i, j = np.indices((8, 10))
+    screen = 0.01 + 0.002 * ((i - 3) ** 2 + (j - 5) ** 2)
+    settings = RefineSettings(enabled=True, screening=ScreeningSettings(angles=1, offsets=3, margin=0.1,
+                                                                        swap_margin=0.1))
+    done = {(3, 5), (6, 1)}
+    full = np.where(np.isin(i * 10 + j, [35, 61]), screen, np.nan)
+    w3 = np.where(np.isnan(full), np.nan, 0.0)
+    w3[3, 5], w3[6, 1] = 0.6, 0.4
+    w2 = np.where(np.isnan(full), np.nan, 0.0)
+    w2[0, 9] = 1.0  # an M2 weight on an entry M3 does not need: no seed
+    asked = []
+
+    def swap(seed, entries):
+        asked.append(seed)
+        return [(5, 1)] if seed == (6, 1) else None  # (3, 5), M1's entry, falls back to the ε map
+
+    decision = decide_screened(full, [w2, w3], done, screen, settings, Answer((3, 5), w3), 1, None, swap=swap)
+    assert asked == [(3, 5), (6, 1)]
+    assert (5, 1) in decision.entries and not {(5, 0), (7, 2), (6, 0)} & set(decision.entries)
+    assert not {(1, 8), (0, 8), (1, 9)} & set(decision.entries)  # M2's seed is gone
+    assert {(2, 5), (4, 5), (3, 4), (3, 6)} <= set(decision.entries)  # M1's entry: the ε map decides
+
+
+@pytest.mark.slow  # two virtual components and 20 screening blocks
+def test_the_swap_test_rules_out_neighbours_that_fit_the_mixture_worse(tmp_path):
+    from mpisweep.steps.measurement.virtual_scanner import simulate_component, virtual_scanner
+    from mpisweep.steps.refine.rounds import mixture_swap
+    from mpisweep.steps.refine.screening import screen_chunk
+
+    truth = [{"diameter": 18, "anisotropy": 800, "weight": 0.5}, {"diameter": 22, "anisotropy": 2500, "weight": 0.5}]
+    sweep = tiny(tmp_path, {"enabled": True, "screening": {"angles": 1, "offsets": 3, "swap_margin": 0.1}},
+                 measurement={"virtual": {"components": truth}})
+    for name, comp in sweep.components:
+        simulate_component(sweep, comp, sweep.layout.component(name), progress=False)
+    virtual_scanner(sweep)
+    for d in GRID["diameters"]:
+        screen_chunk(sweep, d, log=lambda m: None)
+    weights = np.zeros((5, 4))
+    weights[1, 1] = weights[3, 3] = 0.5  # the truth's entries
+    swap = mixture_swap(sweep, weights)
+    near = [(0, 1), (2, 1), (1, 0), (1, 2), (0, 0), (2, 2)]
+    kept = swap((1, 1), near)
+    assert set(kept) < set(near)  # swapped in, some neighbours fit the mixture worse: ruled out
+    assert swap((1, 1), [(1, 1)]) == [(1, 1)]  # the entry itself: M3's own ε
+    assert swap((0, 0), near) is None  # not a weighted entry: the ε map decides
+    single = np.zeros((5, 4))
+    single[1, 1] = 1.0
+    assert mixture_swap(sweep, single) is None
+    off = tiny(tmp_path, {"enabled": True, "screening": {"angles": 1, "offsets": 3}},
+               measurement={"virtual": {"components": truth}})
+    assert mixture_swap(off, weights) is None
+
+
 def test_a_screening_block_of_another_level_or_changed_rows_is_refused(tmp_path):
     from mpisweep.steps.refine.screening import read_screened, screen_chunk
 

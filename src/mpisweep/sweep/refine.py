@@ -165,16 +165,24 @@ def plausible(entries, seed: tuple[int, int], eps_screen: np.ndarray, margin: fl
 
 def decide_screened(eps_m1: np.ndarray, weights: list[np.ndarray], done: set[tuple[int, int]],
                     eps_screen: np.ndarray, settings: RefineSettings, answer: Answer, index: int,
-                    previous: Answer | None) -> "Decision":
+                    previous: Answer | None, swap=None) -> "Decision":
     """A full-fidelity round's decision after a screening round 0: the neighbours of the full fit's M1 entry
     and weighted entries that the screening cannot rule out (:func:`plausible`); stop rules as :func:`decide`
-    (`previous`: the answer of the full-fidelity round before, None after the screening round)."""
+    (`previous`: the answer of the full-fidelity round before, None after the screening round).
+
+    `swap(seed, entries)`, when given, is the mixture's test: the entries that can stand in for `seed` in
+    M3's mixture at the screening fidelity, or None where it does not apply (then :func:`plausible`); the
+    seeds are then M1's entry and M3's weighted entries (M2's per-entry transfer functions spread weight
+    over entries no mixture needs)."""
     capped = settings.max_blocks is not None and len(done) >= settings.max_blocks
     best = tuple(int(v) for v in np.unravel_index(int(np.nanargmin(eps_m1)), eps_m1.shape))
     new: list[tuple[int, int]] = []
     if not capped:
-        for seed in dict.fromkeys([best] + heavy_entries(weights, settings.weight_threshold)):
-            near = plausible(neighbours(seed, eps_m1.shape), seed, eps_screen, settings.screening.margin)
+        seeds = heavy_entries(weights if swap is None else [answer.m3_weights], settings.weight_threshold)
+        for seed in dict.fromkeys([best] + seeds):
+            near = None if swap is None else swap(seed, neighbours(seed, eps_m1.shape))
+            if near is None:
+                near = plausible(neighbours(seed, eps_m1.shape), seed, eps_screen, settings.screening.margin)
             new += [e for e in near if e not in done and e not in new]
         if settings.max_blocks is not None:
             new = new[: settings.max_blocks - len(done)]

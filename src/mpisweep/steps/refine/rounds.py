@@ -26,7 +26,15 @@ from ...sweep.config import Sweep
 from ...sweep.coords import row_shape
 from ...sweep.fidelity import FULL, SCREENING, screening_sweep
 from ...sweep.names import block_name
-from ...sweep.refine import Answer, coarse_grid, decide, decide_screened, read_round, screening_candidates
+from ...sweep.refine import (
+    Answer,
+    coarse_grid,
+    decide,
+    decide_screened,
+    heavy_entries,
+    read_round,
+    screening_candidates,
+)
 from ..dictionary.simulate import block_marker, read_block, read_marker
 from .screening import FilledScreening, screened_names
 
@@ -104,6 +112,39 @@ def fit_round(sweep: Sweep, names, reader=read_block) -> RoundFit:
     return RoundFit(eps, w2, w3, m3_eps, answer)
 
 
+def mixture_swap(sweep: Sweep, weights: np.ndarray):
+    """The swap test of a mixture (``refine.screening.swap_margin``): which grid neighbours of an entry that M3
+    weights could take its place. M3 on the screening rows with that entry replaced by the neighbour, the other
+    weighted entries kept, must fit within swap_margin of M3 on the weighted entries themselves; a neighbour
+    that makes the mixture fit worse is ruled out without a full-fidelity block. None when the setting is off
+    or M3 weights fewer than two entries (a single component: the screening ε map of M1 decides)."""
+    margin = sweep.refine.screening.swap_margin
+    support = heavy_entries([weights], sweep.refine.weight_threshold)
+    if margin is None or len(support) < 2:
+        return None
+    level = screening_sweep(sweep)
+    fitted = measurement.fitted(level)
+    dictionary = partial_dictionary(level, [n for n, _, _ in level.blocks], FilledScreening(sweep))
+    m3 = sweep.fit.m3
+
+    def eps(entries) -> float:
+        kept = np.full(dictionary.shape[:2], False)
+        kept[tuple(np.transpose(entries))] = True
+        r = fit_m3(fitted.measured, dictionary.where(kept[:, :, None, None, None, None]), fitted.bins,
+                   ranks=m3.ranks, l2=m3.l2, max_iter=m3.max_iter, tol=m3.tol, rows=fitted.rows)
+        return float(np.nanmin(r.eps_global))
+
+    reference = eps(support)
+
+    def swap(seed, entries):
+        if seed not in support:
+            return None
+        others = [e for e in support if e != seed]
+        return [e for e in entries if eps(others + [e]) <= (1.0 + margin) * reference]
+
+    return swap
+
+
 def table_row(sweep: Sweep, index: int, fidelity: str, added, names, seconds: float, fit: RoundFit, stop: str,
               previous: dict | None) -> dict:
     """One row of the rounds table."""
@@ -139,7 +180,8 @@ def screening_round(sweep: Sweep, output=None, log=print) -> dict:
     screened = screened_names(sweep)  # the others filled by a spline along the parameter axis
     seconds = float(sum(read_marker(level.layout.marker(n))["wall_time_s"] for n in screened))
     fit = fit_round(level, names, FilledScreening(sweep))
-    candidates = screening_candidates(fit.eps, [fit.w2, fit.w3], sweep.refine)
+    candidates = screening_candidates(fit.eps, [fit.w3] if sweep.refine.screening.swap_margin is not None
+                                      else [fit.w2, fit.w3], sweep.refine)
     nxt = entry_names(sweep, candidates)
     row = table_row(sweep, 0, SCREENING, screened, names, seconds, fit, "", None)
     result = {
@@ -183,7 +225,8 @@ def refine_round(sweep: Sweep, index: int, previous=None, output=None, log=print
     else:  # after the screening round (whose answer is at another fidelity: never compared with)
         eps_screen = np.asarray(previous["screening"]["eps_global_m1"], float)
         decision = decide_screened(fit.eps, [fit.w2, fit.w3], done, eps_screen, sweep.refine, answer, index,
-                                   None if previous.get("fidelity") == SCREENING else previous_answer)
+                                   None if previous.get("fidelity") == SCREENING else previous_answer,
+                                   swap=mixture_swap(sweep, fit.w3))
     new, level, stop = decision.entries, decision.level, decision.stop
     row = table_row(sweep, index, FULL, added, names, seconds, fit, stop, previous)
     result = {

@@ -25,6 +25,7 @@ class ScreeningSettings:
     offsets: int  # offsets per axis of the subgrid
     margin: float  # a neighbour goes to full fidelity when its screening ε_global is within this of its seed's
     every: int = 1  # screen every n-th parameter value of a diameter (the last included), fill the rest by spline
+    swap_margin: float | None = None  # a mixture's neighbour goes on when swapping it in is within this of M3's ε
 
     def to_json(self) -> dict:
         return asdict(self)
