@@ -31,7 +31,7 @@ from ...sweep import cost
 from ...sweep.config import Sweep, digest
 from ...sweep.coords import row_dims
 from ...sweep.fidelity import SCREENING, screening_sweep
-from ...sweep.names import block_name, label
+from ...sweep.names import label
 from ...sweep.refine import coarse_indices
 from ...sweep.specs import dictionary_spec
 from ..dictionary.simulate import read_marker, read_shard, simulate_shard
@@ -87,20 +87,20 @@ def _current(level: Sweep, name: str, spec_hash: str) -> bool:
 
 
 def screen_chunk(sweep: Sweep, diameter_nm: float, output=None, log=print) -> dict:
-    """Simulate every block of one diameter at the screening fidelity (finished ones kept); write the record."""
+    """Simulate the screened blocks of one diameter (:func:`screened_names`) at the screening fidelity (finished
+    ones kept); write the record."""
     level = screening_sweep(sweep)
     spec_hash = digest(dictionary_spec(level))
     blocks, seconds, t0 = [], 0.0, time.perf_counter()
     screened = set(screened_names(sweep, diameter_nm))
-    values = [v for v in level.parameter_values if block_name(diameter_nm, v, level.parameter.symbol) in screened]
-    names = [block_name(diameter_nm, value, level.parameter.symbol) for value in values]
-    todo = {name for name in names if not _current(level, name, spec_hash)}
+    mine = [(name, value) for name, _, value in level.blocks if name in screened]
+    todo = {name for name, _ in mine if not _current(level, name, spec_hash)}
     load = warm_up() if todo else 0.0  # the process's numba cache load, once, not in the first block's time
-    for n, (name, value) in enumerate(zip(names, values), 1):
+    for n, (name, value) in enumerate(mine, 1):
         if name in todo:
             # no spectrum check: the rows are the same, and the full-fidelity blocks check theirs
             simulate_shard(level, diameter_nm, value, progress=False, extra={"fidelity": SCREENING}, check=False)
-            log(f"screen {name}: {n}/{len(values)} ({time.perf_counter() - t0:.0f} s)")
+            log(f"screen {name}: {n}/{len(mine)} ({time.perf_counter() - t0:.0f} s)")
         seconds += float(read_marker(level.layout.marker(name))["wall_time_s"])
         blocks.append(name)
     record = {"fidelity": SCREENING, "diameter_nm": float(diameter_nm), "blocks": blocks,
