@@ -1,4 +1,4 @@
-# Fits M0, M0a, M1, M2, M3 (one job), the figures of the report and, for measured data, the
+# Fits M0, M0a, M1, M2, M3 and the field calibration (one job), the figures of the report and, for measured data, the
 # check of which angle convention (from x or y, either sense) the files follow.
 # Python home: mpisweep.steps.fit.
 
@@ -16,7 +16,10 @@ rule fit:
         m0a=M0A_STORES,
         files=MEASURED_FILES,
     output:
-        **FIT_TABLES,
+        **{key: path for key, path in FIT_TABLES.items() if key != "fields"},
+        fields=report(
+            FIT_TABLES["fields"], caption="../report/fields.rst", category="Tables"
+        ),
         models=directory(str(LAYOUT.models)),
     log:
         str(LAYOUT.log("fit")),

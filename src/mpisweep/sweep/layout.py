@@ -44,6 +44,7 @@ FIT_TABLES = {
     "m3_iterations": "m3_iterations.csv",
     "eps_freq": "eps_freq.csv",
     "eps_rows": "eps_rows.csv",
+    "fields": "fields.csv",
     "summary": "summary.json",
 }
 

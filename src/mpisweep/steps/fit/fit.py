@@ -14,6 +14,7 @@ from ...io.stores import to_zarr
 from ...sweep import measured as measurement
 from ...sweep.config import Sweep
 from .dictionaries import open_fp, open_m0, open_m0a
+from .fields import calibrate_fields
 from .fit_tables import summary, write_summary, write_tables
 from .models import models_dataset, write_model_mdfs
 
@@ -78,15 +79,16 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
         log(f"M2: rank {100 * frac:g} % (s = {int(s)}): ε_global = {float(e):.6g}")
     m3 = sweep.fit.m3
     r3 = fit_m3(measured, dictionary, bins, ranks=m3.ranks, l2=m3.l2, max_iter=m3.max_iter, tol=m3.tol, rows=rows)
-    del dictionary
     for i, row in enumerate(r3.to_table()):
         top = ", ".join(f"({w['diameter']:g}, {w[p.name]:g}) {w['weight']:.3f}" for w in r3.largest_weights(i, 3))
         log(f"M3: rank {100 * row['rank_fraction']:g} % (s = {row['rank']}), λ = {m3.l2:g}: "
             f"ε_global = {row['eps_global']:.6g} after {row['iterations']} iterations"
             f"{'' if row['converged'] else ' (not converged)'}; largest weights {top}")
+    fields = calibrate_fields(sweep, measured, dictionary, bins, rows, r1, r3, log)
+    del dictionary
 
     results = (r0, r0a, r1, r2, r3)
-    write_tables(sweep, *results, outdir)
+    write_tables(sweep, *results, outdir, fields=fields)
     ds = models_dataset(sweep, measured, *results)
     with atomic_path(outdir / sweep.layout.models.name) as tmp:
         to_zarr(ds, tmp)
@@ -95,6 +97,7 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
 
     result = summary(sweep, measured, *results, fp_attrs, time.perf_counter() - t0)
     result["rows"] = _rows_summary(sweep, selection)
+    result["fields"] = fields if fields is not None else {"status": "off"}
     sweep.write(outdir / sweep.layout.fit_config.name)  # provenance: what these fits used
     write_summary(outdir / sweep.layout.fit_table("summary").name, result)
     log(f"fits written to {outdir} in {result['wall_time_s']:.1f} s, peak memory {result['peak_rss_gb']:.2f} GB")

@@ -15,6 +15,8 @@
   per drive channel, mx alone for a spectrometer, mx, my, mz for a 3D drive)
 * ``eps_rows.csv``       model, rank_fraction (M2, M3 only), angle, channel, mx, my, bin, eps, transfer_re,
   transfer_im (the fitted transfer function â of M0/M0a/M1 per row; M3's shared a_ck, equal for all angles)
+* ``fields.csv``         parameter, stated, fitted, sigma, status (the field calibration, ``fit.fields``: the scale
+  of each offset axis and drive channel; no rows when it is off)
 * ``summary.json``       ε_global and best parameters per model, M2 and M3 per rank, virtual-scanner truth,
   wall time and peak memory (RSS) of the fit step
 """
@@ -40,13 +42,15 @@ FIELDS = {
     "m3_weights": ["rank_fraction", "rank", "diameter", "anisotropy", "weight"],
     "m3_iterations": ["rank_fraction", "rank", "iteration", "objective", "misfit", "eps_global", "weight_change"],
     "eps_freq": ["model", "rank_fraction", "rank", "mx", "my", "bin", "eps_freq"],
+    "fields": ["parameter", "stated", "fitted", "sigma", "status"],
     "eps_rows": ["model", "rank_fraction", "rank", "angle", "channel", "mx", "my", "bin", "eps", "transfer_re",
                  "transfer_im"],
 }
 
 
-def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir) -> None:
-    """The CSV tables of the fits M0, M0a (not for model brown: ``r0a`` None), M1, M2, M3."""
+def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir, fields: dict | None = None) -> None:
+    """The CSV tables of the fits M0, M0a (not for model brown: ``r0a`` None), M1, M2, M3 and of the field
+    calibration (`fields`: :func:`~mpisweep.steps.fit.fields.calibrate_fields`'s summary, None when off)."""
     fits = [r for r in (r0, r0a, r1, r2, r3) if r is not None]
     orders = list(sweep.order_names)  # the mixing-order columns: mx, my for the paper's 2D drive
     rows = {
@@ -60,6 +64,9 @@ def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir) -> None:
         "m3_iterations": r3.iteration_table(),
         "eps_freq": [row for r in fits for row in r.freq_table()],
         "eps_rows": [row for r in fits for row in r.row_table()],
+        "fields": [] if fields is None else [{"parameter": q["name"], "stated": q["stated"], "fitted": q["fitted"],
+                                              "sigma": q["sigma"], "status": fields["status"]}
+                                             for q in fields["parameters"]],
     }
     name = sweep.parameter.name  # the second axis: anisotropy, or hydrodynamic_diameter (model brown)
     for key, table in rows.items():

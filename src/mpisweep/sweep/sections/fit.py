@@ -25,6 +25,30 @@ class M3Settings:
 
 
 @dataclass(frozen=True)
+class FieldSettings:
+    """``fit.fields``: the field calibration (scales of the stated offset and drive fields)."""
+
+    calibrate: bool
+    candidates: int  # M1's best entries that become candidates
+    min_weight: float  # M3 weight that makes an entry a candidate
+    min_gain: float  # share by which ε_global must fall to declare the stated fields off
+    max_change: float  # the scales stay within 1 ± this
+
+    @classmethod
+    def from_mapping(cls, f: Mapping) -> "FieldSettings":
+        return cls(bool(f["calibrate"]), int(f["candidates"]), float(f["min_weight"]), float(f["min_gain"]),
+                   float(f["max_change"]))
+
+    def to_json(self) -> dict:
+        return {"calibrate": self.calibrate, "candidates": self.candidates, "min_weight": self.min_weight,
+                "min_gain": self.min_gain, "max_change": self.max_change}
+
+
+#: fit.fields of a config resolved before the key existed: off, as those fits were
+FIELDS_OFF = FieldSettings(False, 3, 0.05, 0.05, 0.25)
+
+
+@dataclass(frozen=True)
 class FitSettings:
     """``fit``: M2's ranks and SVD, the memory bound of the in-memory fits, M3, and the SNR a measured row
     needs to enter the fits (None: every row)."""
@@ -35,6 +59,7 @@ class FitSettings:
     max_memory_gb: float
     m3: M3Settings
     snr_threshold: float | None
+    fields: FieldSettings = FIELDS_OFF
 
     @classmethod
     def from_config(cls, f: Mapping, n_entries: int) -> "FitSettings":
@@ -44,7 +69,7 @@ class FitSettings:
                    float(f["max_memory_gb"]),
                    M3Settings(tuple(m3["ranks"]), tuple(rank_fractions(m3["ranks"], n_entries, "fit.m3.ranks")),
                               float(m3["l2"]), int(m3["max_iter"]), float(m3["tol"])),
-                   _threshold(f["snr_threshold"]))
+                   _threshold(f["snr_threshold"]), FieldSettings.from_mapping(f["fields"]))
 
     @classmethod
     def from_json(cls, f: Mapping) -> "FitSettings":
@@ -52,11 +77,13 @@ class FitSettings:
         return cls(tuple(f["ranks"]), tuple(f["rank_fractions"]), f["svd"], float(f["max_memory_gb"]),
                    M3Settings(tuple(m3["ranks"]), tuple(m3["rank_fractions"]), float(m3["l2"]),
                               int(m3["max_iter"]), float(m3["tol"])),
-                   _threshold(f.get("snr_threshold")))  # absent in a config resolved before the key existed
+                   _threshold(f.get("snr_threshold")),  # absent in a config resolved before the key existed
+                   FieldSettings.from_mapping(f["fields"]) if "fields" in f else FIELDS_OFF)
 
     def to_json(self) -> dict:
         return {"ranks": list(self.ranks), "rank_fractions": list(self.rank_fractions), "svd": self.svd,
-                "max_memory_gb": self.max_memory_gb, "m3": self.m3.to_json(), "snr_threshold": self.snr_threshold}
+                "max_memory_gb": self.max_memory_gb, "m3": self.m3.to_json(), "snr_threshold": self.snr_threshold,
+                "fields": self.fields.to_json()}
 
 
 def _threshold(value) -> float | None:

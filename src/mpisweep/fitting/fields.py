@@ -1,0 +1,193 @@
+"""Field calibration: the scales of the offset and drive fields, fitted jointly with M3's weights.
+
+Real scanners apply fields a few per cent off what their files state (Maass et al. 2024 had to fit
+gradient scales of 1.05–1.15 to a Bruker scanner's system matrices). The rows Φ_j(θ) of a few
+candidate entries depend on the scales θ through the fields the particles see, and θ enters M3's
+objective (paper eq. 16 with the shared transfer function of :func:`~mpisweep.fitting.fit_m3`):
+
+    min_{θ, a, w ≥ 0, Σw = 1}  Σ_{ϑck} ρ²_ϑck ‖S_ϑck − a_ck Σ_j w_j Φ_j,ϑck(θ)‖².
+
+Every Φ_j(θ) costs a simulation, so θ is found by a quasi-Newton (chord) iteration on the rows:
+forward differences give ∂Φ_j/∂θ_p once (one simulation per entry and scale; or the caller supplies
+them, e.g. from a neighbouring entry's last fit); each iteration fits θ on the linearisation
+Φ_j(θ_k) + Σ_p ∂Φ_j/∂θ_p (θ_p − θ_k,p), with a and w solved for every trial θ (variable projection),
+simulates the entries at the new θ (one simulation per entry) and corrects the derivatives with
+Broyden's secant update. The simulations are supplied
+by the caller, so this module knows nothing of the solver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from .m3 import _als, _initial_entry, _Problem
+
+AXES = "xyz"
+
+
+@dataclass(frozen=True)
+class FieldParameter:
+    """One unknown of the field calibration: the scale of an offset axis or of a drive channel."""
+
+    kind: str  # "offset" or "drive"
+    axis: int  # offset axis (0, 1, 2 = x, y, z) or drive channel
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind} {AXES[self.axis]}"
+
+
+def field_parameters(offsets, amplitudes) -> tuple[FieldParameter, ...]:
+    """The scales the data can determine: every offset axis along which the grid varies, every drive
+    channel with a non-zero amplitude."""
+    flat = np.asarray(offsets, dtype=float).reshape(-1, 3)
+    axes = [i for i in range(3) if np.ptp(flat[:, i]) > 0]
+    drive = [i for i, a in enumerate(amplitudes) if a > 0]
+    return tuple([FieldParameter("offset", i) for i in axes] + [FieldParameter("drive", i) for i in drive])
+
+
+def scales(parameters, theta, n_drive: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """θ as (offset scale per axis x, y, z; drive scale per channel), 1 where θ has no entry."""
+    offsets, drive = [1.0, 1.0, 1.0], [1.0] * n_drive
+    for p, value in zip(parameters, theta):
+        (offsets if p.kind == "offset" else drive)[p.axis] = float(value)
+    return tuple(offsets), tuple(drive)
+
+
+class Mixture:
+    """M3 on a few entries held in memory: for rows Φ (J, angle, channel, frequency, offset), the shared
+    transfer function a_ck and the weights w ≥ 0, Σw = 1 (fit_m3's alternating least squares, full rank)."""
+
+    def __init__(self, S: np.ndarray, rho: np.ndarray, l2: float = 0.0):
+        self.S, self.rho, self.l2 = S, rho, float(l2)
+        self.rho2 = rho**2
+        self.s = np.einsum("acf,acf->cf", self.rho2, np.vecdot(S, S).real)
+        self.used = rho > 0  # (angle, channel, frequency)
+        self.count = int(self.used.sum()) * S.shape[-1]  # measured values in the misfit
+
+    def solve(self, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(w, a) minimising the weighted misfit for these rows."""
+        x = np.concatenate([phi.real, phi.imag], axis=-1)
+        R = np.einsum("acf,jacfn,kacfn->cfjk", self.rho2, x, x)
+        b = np.einsum("acf,jacfn,acfn->cfj", self.rho2, phi.conj(), self.S)
+        J = phi.shape[0]
+        problem = _Problem(R, b, self.s, np.ones(J, dtype=bool), self.l2)
+        w0 = np.zeros(J)
+        w0[_initial_entry(R, b, self.s, problem.valid)] = 1.0
+        w, a, *_ = _als(problem, J, w0, max_iter=500, tol=1e-10, scale=1.0)
+        return w, a
+
+    def residual(self, phi: np.ndarray, w: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """ρ (S − a Σ_j w_j Φ_j) on the rows used, as real numbers."""
+        model = a[None, :, :, None] * np.tensordot(w, phi, axes=1)
+        r = (self.rho[..., None] * (self.S - model))[self.used]
+        return np.concatenate([r.real.ravel(), r.imag.ravel()])
+
+    def eps(self, residual: np.ndarray) -> float:
+        """ε_global of a residual (the misfit as M3's iteration log reports it, paper eqs. 20–22)."""
+        return float(np.sqrt(np.sum(residual**2) / self.count))
+
+
+def single_residual(mixture: Mixture, phi: np.ndarray) -> np.ndarray:
+    """M1's residual of one entry's rows (angle, channel, frequency, offset): a transfer function per row
+    (paper eq. 15), weighted by ρ, on the rows used, as real numbers."""
+    p = np.vecdot(phi, phi).real
+    a = np.zeros(p.shape, dtype=complex)
+    np.divide(np.vecdot(phi, mixture.S), p, out=a, where=p > 0)
+    r = (mixture.rho[..., None] * (mixture.S - a[..., None] * phi))[mixture.used]
+    return np.concatenate([r.real.ravel(), r.imag.ravel()])
+
+
+@dataclass
+class FieldFit:
+    """The fitted scales and the M3 mixture of the candidate entries at them."""
+
+    parameters: tuple[FieldParameter, ...]
+    theta: np.ndarray  # fitted scales
+    sigma: np.ndarray  # their standard errors (residual-scaled Gauss–Newton covariance)
+    eps_start: float  # M3's ε_global on the candidates at the starting scales
+    eps_fitted: float  # ... at the fitted ones
+    weights: np.ndarray  # (J,) M3 weights at the fitted fields
+    rows: np.ndarray  # (J, angle, channel, frequency, offset) the candidates' rows at the fitted fields
+    derivatives: np.ndarray  # (J, P_free, …) ∂Φ_j/∂θ_p of the free scales, as the secant updates left them
+    simulations: int
+    converged: bool
+    history: list[dict] = field(default_factory=list)
+
+
+def fit_fields(mixture: Mixture, rows, simulate: Callable[[int, np.ndarray], np.ndarray], parameters, *,
+               start=None, free=None, deriv=None, step: float = 0.01, bound: float = 0.25, max_iter: int = 8,
+               tol: float = 2e-4, log=None) -> FieldFit:
+    """Fit the scales θ of `parameters` jointly with M3's weights over the candidate entries.
+
+    mixture: the measured rows and their weights; rows (J, angle, channel, frequency, offset): the
+    candidates' rows at the scales `start` (default 1, the stated fields); simulate(j, θ): candidate j's
+    rows at scales θ; free (P,) bool: the scales fitted (default all; the others keep their `start`);
+    deriv (J, P_free, …): starting derivatives ∂Φ_j/∂θ_p of the free scales (default: forward differences
+    of step `step`, one simulation per entry and free scale). The scales stay within 1 ± `bound`; the
+    iteration stops when no scale moves by more than `tol`, or after `max_iter` iterations.
+    """
+    phi = np.array(rows, dtype=np.complex128)
+    J, P = phi.shape[0], len(parameters)
+    theta = np.ones(P) if start is None else np.asarray(start, dtype=float).copy()
+    free = np.ones(P, dtype=bool) if free is None else np.asarray(free, dtype=bool)
+    index = np.flatnonzero(free)
+    sims = 0
+
+    def full(u):
+        t = theta.copy()
+        t[index] = u
+        return t
+
+    def true_eps(rows):
+        w, a = mixture.solve(rows)
+        return mixture.eps(mixture.residual(rows, w, a)), w
+
+    eps0, w = true_eps(phi)
+    if deriv is None:
+        deriv = np.empty((J, index.size) + phi.shape[1:], dtype=np.complex128)
+        for n, p in enumerate(index):
+            trial = theta.copy()
+            trial[p] += step
+            for j in range(J):
+                deriv[j, n] = (simulate(j, trial) - phi[j]) / step
+                sims += 1
+    else:
+        deriv = np.array(deriv, dtype=np.complex128)
+    eps, history, converged, fit = eps0, [], False, None
+    history.append({"iteration": 0, "theta": theta.tolist(), "eps_global": eps0})
+    for it in range(1, max_iter + 1):
+        anchor, at = phi, theta[index]
+
+        def residual(u, anchor=anchor, at=at):
+            rows = anchor + np.einsum("p,jp...->j...", u - at, deriv)
+            w, a = mixture.solve(rows)
+            return mixture.residual(rows, w, a)
+
+        fit = least_squares(residual, at, bounds=(1 - bound, 1 + bound), diff_step=1e-4, x_scale=0.05)
+        du = fit.x - at
+        phi = np.stack([simulate(j, full(fit.x)) for j in range(J)])
+        sims += J
+        predicted = anchor + np.einsum("p,jp...->j...", du, deriv)
+        if np.any(du):  # Broyden's secant update of each entry's derivatives
+            deriv += np.einsum("j...,p->jp...", phi - predicted, du / (du @ du))
+        eps, w = true_eps(phi)
+        theta = full(fit.x)
+        history.append({"iteration": it, "theta": theta.tolist(), "eps_global": eps})
+        if log is not None:
+            log(f"field calibration, iteration {it}: "
+                + ", ".join(f"{p.name} {v:.4f}" for p, v in zip(parameters, theta)) + f"; ε_global {eps:.5g}")
+        if np.abs(du).max() <= tol:
+            converged = True
+            break
+    sigma = np.full(P, np.nan)
+    if fit is not None:
+        jac = np.asarray(fit.jac)
+        dof = max(1, jac.shape[0] - index.size)
+        cov = np.linalg.pinv(jac.T @ jac) * (np.sum(fit.fun**2) / dof)
+        sigma[index] = np.sqrt(np.clip(np.diag(cov), 0, None))
+    return FieldFit(tuple(parameters), theta, sigma, eps0, eps, w, phi, deriv, sims, converged, history)

@@ -1,0 +1,164 @@
+"""Field calibration (fit.fields): the scales of the stated offset and drive fields, fitted jointly with M3.
+
+A synthetic model checks the fit itself (the chord iteration with Broyden updates and the weights projected
+out); a tiny virtual scanner whose fields are off by a few per cent checks the fit step end to end, and the
+same scanner with the stated fields checks that nothing changes there.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from mpisweep.errors import ConfigError
+from mpisweep.fitting.fields import FieldParameter, Mixture, field_parameters, fit_fields, scales
+from mpisweep.fitting.inputs import row_weights
+from mpisweep.sweep import Sweep
+
+REPO = Path(__file__).resolve().parents[1]
+X = np.linspace(-1.0, 1.0, 9)  # offsets
+SIZES = (1.5, 2.5, 4.0)  # three "entries"
+PARAMETERS = (FieldParameter("offset", 0), FieldParameter("drive", 0))
+
+
+def synthetic_rows(size: float, theta) -> np.ndarray:
+    """(angle, channel, frequency, offset) rows of a saturating particle: harmonics f of tanh(size · field)
+    over one drive cycle, the field = offset scale · x + drive scale · cos(t), for two 'angles'."""
+    t = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    out = np.empty((2, 1, 3, X.size), dtype=complex)
+    for a, tilt in enumerate((1.0, 0.6)):
+        field = theta[0] * X[:, None] + theta[1] * tilt * np.cos(t)[None, :]
+        spectrum = np.fft.rfft(np.tanh(size * field), axis=-1) / t.size
+        out[a, 0] = spectrum[:, 1:4].T
+    return out
+
+
+def test_the_scales_and_the_mixture_come_back_from_rows_simulated_at_other_fields():
+    truth, weights = np.array([1.06, 0.96]), np.array([0.7, 0.3, 0.0])
+    transfer = np.array([[1.5 * np.exp(0.4j), 0.8 * np.exp(-0.9j), 0.5j]])  # (channel, frequency)
+    S = transfer[None, :, :, None] * sum(w * synthetic_rows(s, truth) for w, s in zip(weights, SIZES))
+    mixture = Mixture(S, row_weights(S))
+    stated = np.stack([synthetic_rows(s, np.ones(2)) for s in SIZES])
+    calls = []
+
+    def simulate(j, theta):
+        calls.append(j)
+        return synthetic_rows(SIZES[j], theta)
+
+    fit = fit_fields(mixture, stated, simulate, PARAMETERS, tol=1e-7, max_iter=30)
+    assert fit.converged
+    np.testing.assert_allclose(fit.theta, truth, atol=5e-5)
+    np.testing.assert_allclose(fit.weights, weights, atol=1e-4)
+    assert fit.eps_fitted < 1e-6 < fit.eps_start
+    assert fit.simulations == len(calls)
+    # a scale held fixed keeps its value; the other is fitted relative to it
+    held = fit_fields(mixture, stated, simulate, PARAMETERS, start=np.array([1.0, 0.96]), free=[True, False],
+                      tol=1e-7, max_iter=30)
+    assert held.theta[1] == 0.96 and held.theta[0] == pytest.approx(1.06, abs=5e-5)
+    assert np.isnan(held.sigma[1]) and held.sigma[0] >= 0
+
+
+def test_the_parameters_are_the_axes_the_grid_spans_and_the_driven_channels():
+    grid = np.zeros((1, 3, 3))
+    grid[0, :, 0] = [-1e-3, 0.0, 1e-3]
+    params = field_parameters(grid, (0.012, 0.0))
+    assert [p.name for p in params] == ["offset x", "drive x"]
+    assert scales(params, [1.05, 0.97], 2) == ((1.05, 1.0, 1.0), (0.97, 1.0))
+
+
+def test_a_spectrometer_without_a_bias_field_has_no_scale_to_fit_and_says_so():
+    """One drive channel, one offset: a common scale of the fields is a particle size to the data."""
+    from mpisweep.steps.fit.fields import calibrate_fields
+
+    lines = []
+    config = yaml.safe_load((REPO / "config" / "mps.yaml").read_text())
+    config["offsets"]["x"] = {"min": 0, "max": 0, "count": 1}
+    sweep = Sweep.load(config)
+    assert calibrate_fields(sweep, None, None, None, None, None, None, log=lines.append) == {
+        "status": "off", "reason": "no scale relative to the drive"}
+    assert "nothing to fit" in lines[0]
+
+
+def test_the_settings_are_checked_named_and_read_back(tmp_path):
+    grids = {"grids": TINY["grids"]}
+    sweep = Sweep.load(grids)
+    assert sweep.fit.fields.calibrate and sweep.fit.fields.min_gain == 0.05
+    sweep.write(tmp_path / "config.json")
+    assert Sweep.read(tmp_path / "config.json").fit.fields == sweep.fit.fields
+    with pytest.raises(ConfigError, match=r"fit.fields.min_gain"):
+        Sweep.load({**grids, "fit": {"fields": {"min_gain": -0.1}}})
+
+
+TINY = {
+    "grids": {"diameters": [16, 18, 20], "anisotropies": [300, 900], "angles": [0, 60]},
+    "offsets": {"x": {"min": -5, "max": 5, "count": 3}, "y": {"min": 2, "max": 2, "count": 1}},
+    "frequencies": {"mx": 3, "my": 3},
+    "fit": {"ranks": ["100%"], "snr_threshold": None},
+    "measurement": {"virtual": {
+        "components": [{"diameter": 18, "anisotropy": 300, "weight": 1.0}],
+        "snr_db": None, "transfer_function": {"kind": "analytic", "gain": [1.5, 0.5], "phase": [20.0, -30.0]},
+        "solver": {"degree_offset": 0, "rtol_factor": 1}}},
+}
+
+
+def _fit(tmp_path, **virtual):
+    """The steps of a tiny sweep up to the fit; returns its config, the measurement check, the fit's summary and
+    log lines."""
+    from mpisweep.steps.dictionary.assemble import assemble
+    from mpisweep.steps.dictionary.m0_dictionary import build_m0
+    from mpisweep.steps.dictionary.m0a_dictionary import build_m0a
+    from mpisweep.steps.dictionary.simulate import simulate_shard
+    from mpisweep.steps.fit.fit import run_fit
+    from mpisweep.steps.measurement.check import check
+    from mpisweep.steps.measurement.virtual_scanner import simulate_component, virtual_scanner
+
+    config = {**TINY, "output": str(tmp_path / "results")}
+    config["measurement"] = {"virtual": {**TINY["measurement"]["virtual"], **virtual}}
+    sweep = Sweep.load(config)
+    for name, comp in sweep.components:
+        simulate_component(sweep, comp, sweep.layout.component(name), progress=False)
+    virtual_scanner(sweep)
+    report = check(sweep)
+    for _, d, k in sweep.blocks:
+        simulate_shard(sweep, d, k, progress=False)
+    assemble(sweep)
+    build_m0(sweep)
+    build_m0a(sweep)
+    lines = []
+    return config, report, run_fit(sweep, report, log=lines.append), lines
+
+
+@pytest.mark.slow
+def test_a_scanner_whose_fields_are_off_is_calibrated_and_the_answer_given_at_the_fitted_fields(tmp_path):
+    """Offsets × 1.06 and drive y × 0.96 of what the files state: the scales relative to drive x come back."""
+    config, report, summary, lines = _fit(tmp_path, field_scale={"offsets": [1.06], "drive": [1.0, 0.96]})
+    sweep = Sweep.load(config)
+    fields = summary["fields"]
+    assert fields["status"] == "calibrated" and fields["gain"] > 0.5
+    found = {q["name"]: q["fitted"] for q in fields["parameters"]}
+    assert found["drive x"] == 1.0  # held: the common scale of all fields is a particle size to the data
+    assert found["offset x"] == pytest.approx(1.06, abs=2e-3) and found["drive y"] == pytest.approx(0.96, abs=2e-3)
+    assert (fields["M1"]["diameter"], fields["M1"]["anisotropy"]) == (18.0, 300.0)
+    top = fields["M3"]["largest_weights"][0]
+    assert (top["diameter"], top["anisotropy"]) == (18.0, 300.0) and top["weight"] > 0.95
+    assert any(line.startswith("warning: field calibration: the stated fields are off") for line in lines)
+    table = (sweep.layout.fits / "fields.csv").read_text().splitlines()
+    assert table[0] == "parameter,stated,fitted,sigma,status" and len(table) == 1 + len(fields["parameters"])
+    # with the calibration off the fit trusts the stated fields and says nothing about them
+    from mpisweep.steps.fit.fit import run_fit
+
+    off = Sweep.load({**config, "fit": {**config["fit"], "fields": {"calibrate": False}}})
+    assert run_fit(off, report, log=lambda m: None)["fields"] == {"status": "off"}
+    assert (sweep.layout.fits / "fields.csv").read_text().splitlines() == [table[0]]
+
+
+@pytest.mark.slow
+def test_stated_fields_that_are_right_are_found_consistent_and_the_answers_stand(tmp_path):
+    _, _, summary, lines = _fit(tmp_path)
+    fields = summary["fields"]
+    assert fields["status"] == "consistent" and fields["neighbour_rounds"] == 0
+    for q in fields["parameters"]:
+        assert q["fitted"] == pytest.approx(1.0, abs=2e-3), q
+    assert (summary["M1"]["best_diameter"], summary["M1"]["best_anisotropy"]) == (18.0, 300.0)
+    assert any("the stated fields are consistent" in line and "the answers stand" in line for line in lines)
