@@ -132,12 +132,15 @@ def _fit(tmp_path, **virtual):
 @pytest.mark.slow
 def test_a_scanner_whose_fields_are_off_is_calibrated_and_the_answer_given_at_the_fitted_fields(tmp_path):
     """Offsets × 1.06 and drive y × 0.96 of what the files state: the scales relative to drive x come back."""
-    config, report, summary, lines = _fit(tmp_path, field_scale={"offsets": [1.06], "drive": [1.0, 0.96]})
+    with pytest.warns(UserWarning, match="field calibration: the stated fields are off"):
+        config, report, summary, lines = _fit(tmp_path, field_scale={"offsets": [1.06], "drive": [1.0, 0.96]})
     sweep = Sweep.load(config)
     fields = summary["fields"]
     assert fields["status"] == "calibrated" and fields["gain"] > 0.5
     found = {q["name"]: q["fitted"] for q in fields["parameters"]}
-    assert found["drive x"] == 1.0  # held: the common scale of all fields is a particle size to the data
+    held = [q for q in fields["parameters"] if q["held"]]
+    assert [q["name"] for q in held] == ["drive x"] and held[0]["sigma"] is None  # the common scale: a particle size
+    assert found["drive x"] == 1.0
     assert found["offset x"] == pytest.approx(1.06, abs=2e-3) and found["drive y"] == pytest.approx(0.96, abs=2e-3)
     assert (fields["M1"]["diameter"], fields["M1"]["anisotropy"]) == (18.0, 300.0)
     top = fields["M3"]["largest_weights"][0]

@@ -11,6 +11,7 @@ and M3 are given again there. Otherwise the stated fields are consistent, and th
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -96,128 +97,142 @@ def calibrate_fields(sweep: Sweep, measured, dictionary, bins, rows, r1, r3, log
     entries at the stated fields); the neighbours of M1's and M3's entries at the fitted scales, predicted
     from the nearest fitted entry's change, name the entries of the next pass, until they no longer
     change. Then the neighbours are simulated at the fitted scales until M1's and M3's entries settle
-    (with one more pass when those differ from the entries fitted). The stated fields
-    are declared off when the fitted ones lower M3's ε_global below that of the whole dictionary at the
-    stated fields by at least ``fit.fields.min_gain`` and some scale is off by at least 0.5 %; M1 and M3
-    are then given on the entries simulated at the fitted fields.
+    (with one more pass when those differ from the entries fitted). The stated fields are declared off
+    when the fitted ones lower M3's ε_global below that of the whole dictionary at the stated fields by
+    at least ``fit.fields.min_gain`` and some scale is off by at least 0.5 %; M1 and M3 are then given on
+    the entries simulated at the fitted fields.
     """
-    settings = sweep.fit.fields
-    if not settings.calibrate:
+    if not sweep.fit.fields.calibrate:
         return None
-    t0 = time.perf_counter()
     parameters = field_parameters(sweep.offsets, sweep.excitation.amplitudes)
     free = np.array([not (q.kind == "drive" and q.axis == 0) for q in parameters])
     if not free.any():
         log("field calibration: one drive channel and no offset axis: a common scale of the fields is a particle "
             "size to the data, so there is nothing to fit")
         return {"status": "off", "reason": "no scale relative to the drive"}
-    fit = weighted_fit(measured, dictionary, bins, [1.0], rows)
-    mixture = Mixture(fit.S, fit.rho, sweep.fit.m3.l2)
-    values = (np.asarray(r1.diameters, float), np.asarray(r1.anisotropies, float))
-    shape = r1.eps_global.shape
-    finite = {tuple(int(i) for i in e) for e in np.argwhere(np.isfinite(r1.eps_global))}
-    simulator = EntrySimulator(sweep, fit.bins, parameters)
+    return _Calibration(sweep, weighted_fit(measured, dictionary, bins, [1.0], rows), r1, parameters, free,
+                        log).run(r3)
 
-    def physical(e):
-        return float(values[0][e[0]]), float(values[1][e[1]])
 
-    def stated(e):
-        return fit.dic.read(diameter=e[0], anisotropy=e[1], frequency=fit.pos)
+class _Calibration:
+    """The state of one field calibration: the measured rows, the entries' rows at the current scales, the
+    derivatives found so far and the passes run."""
 
-    def settle(rows: dict, theta, predict=None) -> int:
-        """Add the neighbours of M1's and M3's entries at `theta` to `rows` until those entries settle; the
-        rounds run. New rows are simulated, or predicted by `predict(entry)`."""
+    def __init__(self, sweep: Sweep, fit, r1, parameters, free, log):
+        self.sweep, self.fit, self.parameters, self.free, self.log = sweep, fit, parameters, free, log
+        self.settings = sweep.fit.fields
+        self.mixture = Mixture(fit.S, fit.rho, sweep.fit.m3.l2)
+        self.values = (np.asarray(r1.diameters, float), np.asarray(r1.anisotropies, float))
+        self.shape = r1.eps_global.shape
+        self.finite = {tuple(int(i) for i in e) for e in np.argwhere(np.isfinite(r1.eps_global))}
+        self.simulator = EntrySimulator(sweep, fit.bins, parameters)
+        self.r1 = r1
+        self.theta = np.ones(len(parameters))
+        self.derivatives: dict = {}  # ∂Φ/∂θ of the entries fitted so far
+        self.iterations = self.passes = 0
+
+    def physical(self, e) -> tuple[float, float]:
+        return float(self.values[0][e[0]]), float(self.values[1][e[1]])
+
+    def stated(self, e) -> np.ndarray:
+        """An entry's dictionary rows (at the stated fields)."""
+        return self.fit.dic.read(diameter=e[0], anisotropy=e[1], frequency=self.fit.pos)
+
+    def picks(self, rows: dict) -> list:
+        return sorted(_picks(self.mixture, rows, self.settings.min_weight))
+
+    def settle(self, rows: dict, predict=None) -> int:
+        """Add the neighbours of M1's and M3's entries at the current scales to `rows` until those entries
+        settle; the rounds run. New rows are simulated, or predicted by `predict(entry)`."""
         for rounds in range(MAX_ROUNDS):
-            picks = _picks(mixture, rows, settings.min_weight)
-            new = sorted({n for e in picks for n in neighbours(e, shape)} & finite - set(rows))
+            new = sorted({n for e in self.picks(rows) for n in neighbours(e, self.shape)} & self.finite - set(rows))
             if not new:
                 return rounds
             if predict is None:
-                log(f"field calibration: {len(new)} neighbours simulated at the fitted fields")
+                self.log(f"field calibration: {len(new)} neighbours simulated at the fitted fields")
             for e in new:
-                rows[e] = simulator.rows(*physical(e), theta) if predict is None else predict(e)
+                rows[e] = self.simulator.rows(*self.physical(e), self.theta) if predict is None else predict(e)
         return MAX_ROUNDS
 
-    entries = candidate_entries(r1, r3, settings.candidates, settings.min_weight)
-    theta = np.ones(len(parameters))
-    exact = {e: stated(e) for e in entries}  # rows at `theta`
-    derivatives: dict = {}  # ∂Φ/∂θ of the entries fitted so far
-    iterations, passes = 0, 0
-
-    def fit_pass(entries, anchors):
-        """Fit the scales on `entries` from their rows at `theta`; the fit and its rows."""
-        nonlocal iterations, passes
-        log(f"field calibration: {', '.join(q.name for q, f in zip(parameters, free) if f)} relative to the "
-            f"stated drive x on {[physical(e) for e in entries]}")
-        deriv = np.stack([_nearest(derivatives, e) for e in entries]) if derivatives else None
-        ff = fit_fields(mixture, np.stack([anchors[e] for e in entries]),
-                        lambda j, th: simulator.rows(*physical(entries[j]), th), parameters, start=theta, free=free,
-                        deriv=deriv, bound=settings.max_change, tol=TOL, max_iter=MAX_ITER, log=log)
-        derivatives.update(zip(entries, ff.derivatives))
-        iterations, passes = iterations + len(ff.history) - 1, passes + 1
+    def fit_pass(self, entries: list, anchors: dict):
+        """Fit the scales on `entries` from their rows at the current scales; the fit and the rows at its scales."""
+        names = ", ".join(q.name for q, f in zip(self.parameters, self.free) if f)
+        self.log(f"field calibration: {names} relative to the stated drive x on "
+                 f"{[self.physical(e) for e in entries]}")
+        deriv = np.stack([_nearest(self.derivatives, e) for e in entries]) if self.derivatives else None
+        ff = fit_fields(self.mixture, np.stack([anchors[e] for e in entries]),
+                        lambda j, th: self.simulator.rows(*self.physical(entries[j]), th), self.parameters,
+                        start=self.theta, free=self.free, deriv=deriv, bound=self.settings.max_change, tol=TOL,
+                        max_iter=MAX_ITER, log=self.log)
+        self.derivatives.update(zip(entries, ff.derivatives))
+        self.iterations += len(ff.history) - 1
+        self.passes += 1
+        self.theta = ff.theta
         return ff, dict(zip(entries, ff.rows))
 
-    ff, exact = fit_pass(entries, exact)
-    theta = ff.theta
-    looks_off = ff.eps_fitted <= (1 - settings.min_gain) * ff.eps_start
-    while looks_off and passes < MAX_PASSES:
-        # which entries fit best at these scales? neighbours predicted from the nearest fitted entry's change
-        def predict(e, exact=exact):
-            near = min(exact, key=lambda n: abs(n[0] - e[0]) + abs(n[1] - e[1]))
-            return stated(e) + (exact[near] - stated(near))
+    def run(self, r3) -> dict:
+        t0 = time.perf_counter()
+        entries = candidate_entries(self.r1, r3, self.settings.candidates, self.settings.min_weight)
+        ff, exact = self.fit_pass(entries, {e: self.stated(e) for e in entries})
+        looks_off = ff.eps_fitted <= (1 - self.settings.min_gain) * ff.eps_start
+        while looks_off and self.passes < MAX_PASSES:
+            # which entries fit best at these scales? neighbours predicted from the nearest fitted entry's change
+            def predict(e, exact=exact):
+                near = min(exact, key=lambda n: abs(n[0] - e[0]) + abs(n[1] - e[1]))
+                return self.stated(e) + (exact[near] - self.stated(near))
 
-        pool = dict(exact)
-        settle(pool, theta, predict)
-        picks = sorted(_picks(mixture, pool, settings.min_weight))
-        if picks == sorted(entries):
-            break
-        entries = picks
-        for e in entries:
-            if e not in exact:
-                exact[e] = simulator.rows(*physical(e), theta)
-        ff, exact = fit_pass(entries, exact)
-        theta = ff.theta
-    simulated, rounds = dict(exact), 0
-    while looks_off:  # the neighbours simulated at the fitted fields until M1's and M3's entries settle
-        rounds += settle(simulated, theta)
-        picks = sorted(_picks(mixture, simulated, settings.min_weight))
-        if picks == sorted(entries) or passes >= MAX_PASSES + 1:
-            break
-        entries = picks  # the settled entries differ from the ones fitted: fit once more on them
-        ff, refit = fit_pass(entries, simulated)
-        moved = np.abs(ff.theta - theta).max() > TOL
-        theta = ff.theta
-        simulated = refit if moved else simulated | refit
-    keys = list(simulated)
-    stacked = np.stack([simulated[e] for e in keys])
-    e1 = m1_errors(mixture, stacked)
-    w, a = mixture.solve(stacked)
-    eps3 = mixture.eps(mixture.residual(stacked, w, a))
-    best_rank = int(np.nanargmin(r3.eps_global))
-    eps_stated = mixture.eps(_model_residual(mixture, np.asarray(r3.model)[best_rank]))
-    gain = 1.0 - eps3 / eps_stated if eps_stated > 0 else 0.0
-    applied = gain >= settings.min_gain and np.abs(theta - 1).max() >= MIN_CHANGE
-    p = sweep.parameter
+            pool = dict(exact)
+            self.settle(pool, predict)
+            if self.picks(pool) == sorted(entries):
+                break
+            entries = self.picks(pool)
+            for e in entries:
+                if e not in exact:
+                    exact[e] = self.simulator.rows(*self.physical(e), self.theta)
+            ff, exact = self.fit_pass(entries, exact)
+        simulated, rounds = dict(exact), 0
+        while looks_off:  # the neighbours simulated at the fitted fields until M1's and M3's entries settle
+            rounds += self.settle(simulated)
+            if self.picks(simulated) == sorted(entries) or self.passes > MAX_PASSES:
+                break
+            entries = self.picks(simulated)  # they differ from the entries fitted: fit once more on them
+            before = self.theta
+            ff, refit = self.fit_pass(entries, simulated)
+            simulated = refit if np.abs(self.theta - before).max() > TOL else simulated | refit
+        result = self.summary(simulated, ff, r3) | {"neighbour_rounds": rounds,
+                                                    "wall_time_s": time.perf_counter() - t0}
+        _log(result, self.sweep.parameter, self.log)
+        return result
 
-    def entry(e):
-        d, v = physical(e)
-        return {"diameter": d, p.name: v}
+    def summary(self, simulated: dict, ff, r3) -> dict:
+        """The decision, the scales, and M1 and M3 on the entries simulated at the fitted fields."""
+        mixture, p = self.mixture, self.sweep.parameter
+        keys = list(simulated)
+        stacked = np.stack([simulated[e] for e in keys])
+        e1 = m1_errors(mixture, stacked)
+        w, a = mixture.solve(stacked)
+        eps3 = mixture.eps(mixture.residual(stacked, w, a))
+        eps_stated = mixture.eps(_model_residual(mixture, np.asarray(r3.model)[int(np.nanargmin(r3.eps_global))]))
+        gain = 1.0 - eps3 / eps_stated if eps_stated > 0 else 0.0
+        applied = gain >= self.settings.min_gain and np.abs(self.theta - 1).max() >= MIN_CHANGE
 
-    result = {
-        "status": "calibrated" if applied else "consistent",
-        "parameters": [{"name": q.name, "stated": 1.0, "fitted": float(t), "sigma": float(s)}
-                       for q, t, s in zip(parameters, theta, ff.sigma)],
-        "eps_global_stated": eps_stated, "eps_global_fitted": eps3, "gain": gain,
-        "min_gain": settings.min_gain, "converged": ff.converged, "iterations": iterations,
-        "M1": entry(keys[int(np.argmin(e1))]) | {"eps_global": float(e1.min())},
-        "M3": {"eps_global": eps3, "largest_weights": [entry(keys[j]) | {"weight": float(w[j])}
-                                                       for j in np.argsort(-w) if w[j] > 0][:5]},
-        "entries_simulated": len(keys), "neighbour_rounds": rounds,
-        "simulations": simulator.count, "simulation_core_s": simulator.seconds,
-        "wall_time_s": time.perf_counter() - t0,
-    }
-    _log(result, p, log)
-    return result
+        def entry(e):
+            d, v = self.physical(e)
+            return {"diameter": d, p.name: v}
+
+        return {
+            "status": "calibrated" if applied else "consistent",
+            "parameters": [{"name": q.name, "stated": 1.0, "fitted": float(t),
+                            "sigma": float(s) if f else None, "held": not bool(f)}
+                           for q, t, s, f in zip(self.parameters, self.theta, ff.sigma, self.free)],
+            "eps_global_stated": eps_stated, "eps_global_fitted": eps3, "gain": gain,
+            "min_gain": self.settings.min_gain, "converged": ff.converged, "iterations": self.iterations,
+            "M1": entry(keys[int(np.argmin(e1))]) | {"eps_global": float(e1.min())},
+            "M3": {"eps_global": eps3, "largest_weights": [entry(keys[j]) | {"weight": float(w[j])}
+                                                           for j in np.argsort(-w) if w[j] > 0][:5]},
+            "entries_simulated": len(keys),
+            "simulations": self.simulator.count, "simulation_core_s": self.simulator.seconds,
+        }
 
 
 def _nearest(derivatives: dict, entry: tuple[int, int]) -> np.ndarray:
@@ -243,7 +258,9 @@ def _picks(mixture: Mixture, simulated: dict, min_weight: float) -> set:
 
 
 def _log(result: dict, p, log) -> None:
-    scales_text = ", ".join(f"{q['name']} × {q['fitted']:.4f} ± {q['sigma']:.4f}" for q in result["parameters"])
+    """Say what the calibration found; warn (log and UserWarning) when the stated fields are off."""
+    scales_text = ", ".join(f"{q['name']} × 1 (held)" if q["held"] else
+                            f"{q['name']} × {q['fitted']:.4f} ± {q['sigma']:.4f}" for q in result["parameters"])
     change = (f"M3 ε_global {result['eps_global_stated']:.5g} at the stated fields, "
               f"{result['eps_global_fitted']:.5g} at the fitted ones ({100 * result['gain']:.1f} % lower)")
     if result["status"] == "consistent":
@@ -251,7 +268,9 @@ def _log(result: dict, p, log) -> None:
         return
     m1 = result["M1"]
     top = ", ".join(f"({w['diameter']:g}, {w[p.name]:g}) {w['weight']:.3f}" for w in result["M3"]["largest_weights"])
-    log(f"warning: field calibration: the stated fields are off ({scales_text}; {change})")
+    warning = f"field calibration: the stated fields are off ({scales_text}; {change})"
+    log(f"warning: {warning}")
+    warnings.warn(warning, UserWarning, stacklevel=4)
     log(f"field calibration: at the fitted fields M1 ({m1['diameter']:g} nm, {m1[p.name]:g} {p.unit}) "
         f"ε_global {m1['eps_global']:.5g}; M3 {top}, ε_global {result['M3']['eps_global']:.5g} "
         f"({result['simulations']} simulations, {result['simulation_core_s']:.0f} core-s)")
