@@ -37,14 +37,14 @@ from mpisweep.sweep.specs import dictionary_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
-# sha256 of the resolved configs, pinned so that a change is deliberate (last: fit.snr_threshold, the fits'
-# row selection), and of their dictionary specs, unchanged since before 1D/3D scanners existed (commit
+# sha256 of the resolved configs, pinned so that a change is deliberate (last: fit.fields, the field
+# calibration), and of their dictionary specs, unchanged since before 1D/3D scanners existed (commit
 # 18bc038): every dictionary block these configs identify is reused byte for byte
 PAPER_HASHES = {
-    "config.yaml": "25d6fce1c161b5af8b526d546d8ee97cba2c54ecf6d2e576f1491c3275785bbc",
-    "paper.yaml": "81f173d05e9b4a5f2f32080c600bec8b3299afde29c112a4c9b92ea72eadbef6",
-    "fluid.yaml": "0509e9298f3940fd6ae96114c355c8637ab699f3c152d127112c29dbc15a72ec",
-    "orientation.yaml": "44852fd105d6aa51d9baf34b87829ff5351b75942b8f69e10db63a90267055cf",
+    "config.yaml": "0b09ecb4267b6bb2300458eef9865a126547b356c8c487cf72b02c60068c2140",
+    "paper.yaml": "baff9b25a4f32b1e0bf02094a4d137af97b67207cd02a9b7d25309436938eecf",
+    "fluid.yaml": "c22fbdab11fd07a819a017bc4d810bd6d8032cac59ca9544086b3f7c8453e092",
+    "orientation.yaml": "341c3151044073d3a2ce0dd6f401ffb093e84715a6283e4eb91db49687c1af15",
 }
 DICTIONARY_HASHES = {
     "config.yaml": "c5cda3d6db5db46668ffcb4d20d2000b1b362f3d7e61578882a4753b34afc878",
