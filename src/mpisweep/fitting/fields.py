@@ -25,6 +25,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from .m3 import _als, _initial_entry, _Problem
+from .metrics import transfer_function
 
 AXES = "xyz"
 
@@ -83,7 +84,10 @@ class Mixture:
 
     def residual(self, phi: np.ndarray, w: np.ndarray, a: np.ndarray) -> np.ndarray:
         """ρ (S − a Σ_j w_j Φ_j) on the rows used, as real numbers."""
-        model = a[None, :, :, None] * np.tensordot(w, phi, axes=1)
+        return self.weighted(a[None, :, :, None] * np.tensordot(w, phi, axes=1))
+
+    def weighted(self, model: np.ndarray) -> np.ndarray:
+        """ρ (S − model) on the rows used, as real numbers (model: angle, channel, frequency, offset)."""
         r = (self.rho[..., None] * (self.S - model))[self.used]
         return np.concatenate([r.real.ravel(), r.imag.ravel()])
 
@@ -95,11 +99,7 @@ class Mixture:
 def single_residual(mixture: Mixture, phi: np.ndarray) -> np.ndarray:
     """M1's residual of one entry's rows (angle, channel, frequency, offset): a transfer function per row
     (paper eq. 15), weighted by ρ, on the rows used, as real numbers."""
-    p = np.vecdot(phi, phi).real
-    a = np.zeros(p.shape, dtype=complex)
-    np.divide(np.vecdot(phi, mixture.S), p, out=a, where=p > 0)
-    r = (mixture.rho[..., None] * (mixture.S - a[..., None] * phi))[mixture.used]
-    return np.concatenate([r.real.ravel(), r.imag.ravel()])
+    return mixture.weighted(transfer_function(mixture.S, phi)[..., None] * phi)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from ...fitting.fields import (
 from ...fitting.weighted import weighted_fit
 from ...physics.block import simulate_block
 from ...sweep.config import Sweep
+from ...sweep.refine import neighbours
 from ...sweep.sections.measurement import FieldScale
 
 MAX_ROUNDS = 4  # neighbourhood rounds at the fitted fields
@@ -71,20 +72,13 @@ def candidate_entries(r1, r3, best: int, min_weight: float) -> list[tuple[int, i
     return entries
 
 
-def neighbours(entry: tuple[int, int], shape: tuple[int, int]) -> list[tuple[int, int]]:
-    """The grid neighbours of an entry (diagonals included)."""
-    i, k = entry
-    return [(i + di, k + dk) for di in (-1, 0, 1) for dk in (-1, 0, 1)
-            if (di or dk) and 0 <= i + di < shape[0] and 0 <= k + dk < shape[1]]
-
-
 def m1_errors(mixture: Mixture, rows: np.ndarray) -> np.ndarray:
     """M1's ε_global of each entry's rows (J, …): a transfer function per (angle, channel, frequency)."""
     return np.array([mixture.eps(single_residual(mixture, phi)) for phi in rows])
 
 
-def calibrate_fields(sweep: Sweep, measured, dictionary, bins, rows, r1, r3, log=print) -> dict | None:
-    """Fit the field scales (``fit.fields``); the summary's ``fields`` entry, or None when it is off.
+def calibrate_fields(sweep: Sweep, measured, dictionary, bins, rows, r1, r3, log=print) -> dict:
+    """Fit the field scales (``fit.fields``); the summary's ``fields`` entry (status "off" when it is off).
 
     A common scale of all fields is, to the data, nearly the same as a larger or smaller particle moment
     (ξ ∝ M_s V H, paper eq. 4): on a blind set with offsets × 1.07 and drive × 0.96, the truth's two
@@ -103,7 +97,7 @@ def calibrate_fields(sweep: Sweep, measured, dictionary, bins, rows, r1, r3, log
     the entries simulated at the fitted fields.
     """
     if not sweep.fit.fields.calibrate:
-        return None
+        return {"status": "off"}
     parameters = field_parameters(sweep.offsets, sweep.excitation.amplitudes)
     free = np.array([not (q.kind == "drive" and q.axis == 0) for q in parameters])
     if not free.any():
@@ -141,25 +135,26 @@ class _Calibration:
     def picks(self, rows: dict) -> list:
         return sorted(_picks(self.mixture, rows, self.settings.min_weight))
 
-    def settle(self, rows: dict, predict=None) -> int:
+    def settle(self, rows: dict, predict=None) -> tuple[int, list]:
         """Add the neighbours of M1's and M3's entries at the current scales to `rows` until those entries
-        settle; the rounds run. New rows are simulated, or predicted by `predict(entry)`."""
-        for rounds in range(MAX_ROUNDS):
-            new = sorted({n for e in self.picks(rows) for n in neighbours(e, self.shape)} & self.finite - set(rows))
-            if not new:
-                return rounds
+        settle; the rounds run and the entries. New rows are simulated, or predicted by `predict(entry)`."""
+        for rounds in range(MAX_ROUNDS + 1):
+            picks = self.picks(rows)
+            new = sorted({n for e in picks for n in neighbours(e, self.shape)} & self.finite - set(rows))
+            if not new or rounds == MAX_ROUNDS:
+                return rounds, picks
             if predict is None:
                 self.log(f"field calibration: {len(new)} neighbours simulated at the fitted fields")
             for e in new:
                 rows[e] = self.simulator.rows(*self.physical(e), self.theta) if predict is None else predict(e)
-        return MAX_ROUNDS
 
     def fit_pass(self, entries: list, anchors: dict):
         """Fit the scales on `entries` from their rows at the current scales; the fit and the rows at its scales."""
         names = ", ".join(q.name for q, f in zip(self.parameters, self.free) if f)
         self.log(f"field calibration: {names} relative to the stated drive x on "
                  f"{[self.physical(e) for e in entries]}")
-        deriv = np.stack([_nearest(self.derivatives, e) for e in entries]) if self.derivatives else None
+        deriv = (np.stack([self.derivatives[_nearest(self.derivatives, e)] for e in entries]) if self.derivatives
+                 else None)
         ff = fit_fields(self.mixture, np.stack([anchors[e] for e in entries]),
                         lambda j, th: self.simulator.rows(*self.physical(entries[j]), th), self.parameters,
                         start=self.theta, free=self.free, deriv=deriv, bound=self.settings.max_change, tol=TOL,
@@ -178,24 +173,24 @@ class _Calibration:
         while looks_off and self.passes < MAX_PASSES:
             # which entries fit best at these scales? neighbours predicted from the nearest fitted entry's change
             def predict(e, exact=exact):
-                near = min(exact, key=lambda n: abs(n[0] - e[0]) + abs(n[1] - e[1]))
+                near = _nearest(exact, e)
                 return self.stated(e) + (exact[near] - self.stated(near))
 
-            pool = dict(exact)
-            self.settle(pool, predict)
-            if self.picks(pool) == sorted(entries):
+            _, picks = self.settle(dict(exact), predict)
+            if picks == sorted(entries):
                 break
-            entries = self.picks(pool)
+            entries = picks
             for e in entries:
                 if e not in exact:
                     exact[e] = self.simulator.rows(*self.physical(e), self.theta)
             ff, exact = self.fit_pass(entries, exact)
         simulated, rounds = dict(exact), 0
         while looks_off:  # the neighbours simulated at the fitted fields until M1's and M3's entries settle
-            rounds += self.settle(simulated)
-            if self.picks(simulated) == sorted(entries) or self.passes > MAX_PASSES:
+            done, picks = self.settle(simulated)
+            rounds += done
+            if picks == sorted(entries) or self.passes > MAX_PASSES:
                 break
-            entries = self.picks(simulated)  # they differ from the entries fitted: fit once more on them
+            entries = picks  # they differ from the entries fitted: fit once more on them
             before = self.theta
             ff, refit = self.fit_pass(entries, simulated)
             simulated = refit if np.abs(self.theta - before).max() > TOL else simulated | refit
@@ -212,7 +207,7 @@ class _Calibration:
         e1 = m1_errors(mixture, stacked)
         w, a = mixture.solve(stacked)
         eps3 = mixture.eps(mixture.residual(stacked, w, a))
-        eps_stated = mixture.eps(_model_residual(mixture, np.asarray(r3.model)[int(np.nanargmin(r3.eps_global))]))
+        eps_stated = mixture.eps(mixture.weighted(np.asarray(r3.model)[int(np.nanargmin(r3.eps_global))]))
         gain = 1.0 - eps3 / eps_stated if eps_stated > 0 else 0.0
         applied = gain >= self.settings.min_gain and np.abs(self.theta - 1).max() >= MIN_CHANGE
 
@@ -235,17 +230,10 @@ class _Calibration:
         }
 
 
-def _nearest(derivatives: dict, entry: tuple[int, int]) -> np.ndarray:
-    """The derivatives of `entry`, or of the nearest entry on the grid that has them (a neighbour's rows change
-    with the fields much as its own do)."""
-    key = min(derivatives, key=lambda e: abs(e[0] - entry[0]) + abs(e[1] - entry[1]))
-    return derivatives[key]
-
-
-def _model_residual(mixture: Mixture, model: np.ndarray) -> np.ndarray:
-    """ρ (S − model) on the rows used, as real numbers."""
-    r = (mixture.rho[..., None] * (mixture.S - model))[mixture.used]
-    return np.concatenate([r.real.ravel(), r.imag.ravel()])
+def _nearest(entries, entry: tuple[int, int]) -> tuple[int, int]:
+    """`entry` itself when among `entries`, else the nearest of them on the grid (a neighbour's rows change with
+    the fields much as the entry's own do)."""
+    return min(entries, key=lambda e: abs(e[0] - entry[0]) + abs(e[1] - entry[1]))
 
 
 def _picks(mixture: Mixture, simulated: dict, min_weight: float) -> set:

@@ -97,7 +97,7 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
 
     result = summary(sweep, measured, *results, fp_attrs, time.perf_counter() - t0)
     result["rows"] = _rows_summary(sweep, selection)
-    result["fields"] = fields if fields is not None else {"status": "off"}
+    result["fields"] = fields
     sweep.write(outdir / sweep.layout.fit_config.name)  # provenance: what these fits used
     write_summary(outdir / sweep.layout.fit_table("summary").name, result)
     log(f"fits written to {outdir} in {result['wall_time_s']:.1f} s, peak memory {result['peak_rss_gb']:.2f} GB")

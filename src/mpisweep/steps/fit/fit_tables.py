@@ -48,9 +48,9 @@ FIELDS = {
 }
 
 
-def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir, fields: dict | None = None) -> None:
+def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir, fields: dict) -> None:
     """The CSV tables of the fits M0, M0a (not for model brown: ``r0a`` None), M1, M2, M3 and of the field
-    calibration (`fields`: :func:`~mpisweep.steps.fit.fields.calibrate_fields`'s summary, None when off)."""
+    calibration (`fields`: :func:`~mpisweep.steps.fit.fields.calibrate_fields`'s summary; no rows when it is off)."""
     fits = [r for r in (r0, r0a, r1, r2, r3) if r is not None]
     orders = list(sweep.order_names)  # the mixing-order columns: mx, my for the paper's 2D drive
     rows = {
@@ -64,9 +64,8 @@ def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir, fields: dict | None 
         "m3_iterations": r3.iteration_table(),
         "eps_freq": [row for r in fits for row in r.freq_table()],
         "eps_rows": [row for r in fits for row in r.row_table()],
-        "fields": [] if fields is None else [{"parameter": q["name"], "stated": q["stated"], "fitted": q["fitted"],
-                                              "sigma": q["sigma"], "status": fields["status"]}
-                                             for q in fields["parameters"]],
+        "fields": [{"parameter": q["name"], "stated": q["stated"], "fitted": q["fitted"], "sigma": q["sigma"],
+                    "status": fields["status"]} for q in fields.get("parameters", [])],
     }
     name = sweep.parameter.name  # the second axis: anisotropy, or hydrodynamic_diameter (model brown)
     for key, table in rows.items():

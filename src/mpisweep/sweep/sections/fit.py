@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ...errors import ConfigError
 from ...fitting.ranks import parse_rank
+from ..schema import schema_default
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,8 @@ class FieldSettings:
                 "min_gain": self.min_gain, "max_change": self.max_change}
 
 
-#: fit.fields of a config resolved before the key existed: off, as those fits were
-FIELDS_OFF = FieldSettings(False, 3, 0.05, 0.05, 0.25)
+#: fit.fields of a config resolved before the key existed: the schema's defaults, off, as those fits were
+FIELDS_OFF = FieldSettings.from_mapping({**schema_default("fit", "fields"), "calibrate": False})
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class FitSettings:
     max_memory_gb: float
     m3: M3Settings
     snr_threshold: float | None
-    fields: FieldSettings = FIELDS_OFF
+    fields: FieldSettings
 
     @classmethod
     def from_config(cls, f: Mapping, n_entries: int) -> "FitSettings":
