@@ -94,6 +94,28 @@ def shared_data(name: str) -> Path:
     return path
 
 
+def steps_before_fit(sweep) -> tuple[dict, dict, dict]:
+    """Every step the fit reads, in workflow order and without Snakemake: the virtual scanner's components and
+    files, the measurement check, the dictionary blocks, assemble, M0 and M0a. Returns (the virtual scanner's
+    truth, the check report, the blocks' markers by name)."""
+    from mpisweep.steps.dictionary.assemble import assemble
+    from mpisweep.steps.dictionary.m0_dictionary import build_m0
+    from mpisweep.steps.dictionary.m0a_dictionary import build_m0a
+    from mpisweep.steps.dictionary.simulate import simulate_shard
+    from mpisweep.steps.measurement.check import check
+    from mpisweep.steps.measurement.virtual_scanner import simulate_component, virtual_scanner
+
+    for name, comp in sweep.components:
+        simulate_component(sweep, comp, sweep.layout.component(name), progress=False)
+    truth = virtual_scanner(sweep)
+    report = check(sweep)
+    markers = {name: simulate_shard(sweep, d, k, progress=False) for name, d, k in sweep.blocks}
+    assemble(sweep)
+    build_m0(sweep)
+    build_m0a(sweep)
+    return truth, report, markers
+
+
 def copy_run(source: Path, target: Path) -> Path:
     """A copy of a finished workflow directory with its files' times (Snakemake compares them), for a test
     that reruns or changes it while other tests read the original."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from helpers import steps_before_fit
 
 from mpisweep.errors import ConfigError
 from mpisweep.fitting.fields import FieldParameter, Mixture, field_parameters, fit_fields, scales
@@ -105,26 +106,12 @@ TINY = {
 def _fit(tmp_path, **virtual):
     """The steps of a tiny sweep up to the fit; returns its config, the measurement check, the fit's summary and
     log lines."""
-    from mpisweep.steps.dictionary.assemble import assemble
-    from mpisweep.steps.dictionary.m0_dictionary import build_m0
-    from mpisweep.steps.dictionary.m0a_dictionary import build_m0a
-    from mpisweep.steps.dictionary.simulate import simulate_shard
     from mpisweep.steps.fit.fit import run_fit
-    from mpisweep.steps.measurement.check import check
-    from mpisweep.steps.measurement.virtual_scanner import simulate_component, virtual_scanner
 
     config = {**TINY, "output": str(tmp_path / "results")}
     config["measurement"] = {"virtual": {**TINY["measurement"]["virtual"], **virtual}}
     sweep = Sweep.load(config)
-    for name, comp in sweep.components:
-        simulate_component(sweep, comp, sweep.layout.component(name), progress=False)
-    virtual_scanner(sweep)
-    report = check(sweep)
-    for _, d, k in sweep.blocks:
-        simulate_shard(sweep, d, k, progress=False)
-    assemble(sweep)
-    build_m0(sweep)
-    build_m0a(sweep)
+    _, report, _ = steps_before_fit(sweep)
     lines = []
     return config, report, run_fit(sweep, report, log=lines.append), lines
 

@@ -8,6 +8,7 @@ fault run: a receive channel without signal entered every fit unweighted and mov
 
 import numpy as np
 import pytest
+from helpers import steps_before_fit
 
 from mpisweep.fitting import fit_m1, fit_m3
 from mpisweep.fitting.selection import select_rows
@@ -158,13 +159,6 @@ def test_without_a_mask_the_fits_are_unchanged_bit_for_bit(dead_channel_set):
 def _steps(tmp_path, **overrides):
     """The workflow's steps up to the fit on a tiny virtual sweep at 40 dB (no Snakemake); returns the sweep,
     the check report and the virtual scanner's truth."""
-    from mpisweep.steps.dictionary.assemble import assemble
-    from mpisweep.steps.dictionary.m0_dictionary import build_m0
-    from mpisweep.steps.dictionary.m0a_dictionary import build_m0a
-    from mpisweep.steps.dictionary.simulate import simulate_shard
-    from mpisweep.steps.measurement.check import check
-    from mpisweep.steps.measurement.virtual_scanner import simulate_component, virtual_scanner
-
     virtual = {"components": [{"diameter": 18, "anisotropy": 300, "weight": 1.0}], "snr_db": 40,
                "transfer_function": {"kind": "unity"}, "solver": {"degree_offset": 0, "rtol_factor": 1}}
     virtual.update(overrides.pop("virtual", {}))
@@ -177,15 +171,7 @@ def _steps(tmp_path, **overrides):
         "measurement": {"virtual": virtual},
         **overrides,
     })
-    for name, comp in sweep.components:
-        simulate_component(sweep, comp, sweep.layout.component(name), progress=False)
-    truth = virtual_scanner(sweep)
-    report = check(sweep)
-    for _, d, k in sweep.blocks:
-        simulate_shard(sweep, d, k, progress=False)
-    assemble(sweep)
-    build_m0(sweep)
-    build_m0a(sweep)
+    truth, report, _ = steps_before_fit(sweep)
     return sweep, report, truth
 
 

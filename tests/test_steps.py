@@ -7,19 +7,14 @@ import json
 
 import numpy as np
 import pytest
-from helpers import shared_data
+from helpers import shared_data, steps_before_fit
 
 from mpisweep.errors import MDFError, MeasurementError, StoreError
 from mpisweep.io.mdf import read_system_matrix
 from mpisweep.io.receive_chain import receive_chain
 from mpisweep.physics.spectra import mixing_bins, spectrum
-from mpisweep.steps.dictionary.assemble import assemble
-from mpisweep.steps.dictionary.m0_dictionary import build_m0
-from mpisweep.steps.dictionary.m0a_dictionary import build_m0a
-from mpisweep.steps.dictionary.simulate import simulate_shard
 from mpisweep.steps.fit.fit import run_fit
-from mpisweep.steps.measurement.check import check
-from mpisweep.steps.measurement.virtual_scanner import simulate_component, virtual_scanner
+from mpisweep.steps.measurement.virtual_scanner import virtual_scanner
 from mpisweep.sweep import Sweep
 from mpisweep.sweep import measured as measurement
 
@@ -40,14 +35,7 @@ def run(tmp_path_factory):
     """All steps in workflow order; returns the sweep and what the steps returned."""
     out = tmp_path_factory.mktemp("steps")
     sweep = Sweep.load({**TINY, "output": str(out / "results")})
-    for name, comp in sweep.components:
-        simulate_component(sweep, comp, sweep.layout.component(name), progress=False)
-    truth = virtual_scanner(sweep)
-    report = check(sweep)
-    markers = {name: simulate_shard(sweep, d, k, progress=False) for name, d, k in sweep.blocks}
-    assemble(sweep)
-    build_m0(sweep)
-    build_m0a(sweep)
+    truth, report, markers = steps_before_fit(sweep)
     summary = run_fit(sweep, report, log=lambda msg: None)
     return sweep, truth, report, markers, summary
 
