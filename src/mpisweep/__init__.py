@@ -27,6 +27,7 @@ _API = {
     "easy_axis_vector": "mpisweep.physics.operator",
     "simulate_block": "mpisweep.physics.block",
     "offset_grid": "mpisweep.physics.block",
+    "EasyAxisDistribution": "mpisweep.physics.distribution",
     "spectrum": "mpisweep.physics.spectra",
     "mixing_bins": "mpisweep.physics.spectra",
     "auto_degree": "mpisweep.physics.solver",

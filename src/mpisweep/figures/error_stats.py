@@ -141,9 +141,13 @@ def plot_eps_angle(models, path, *, m2_rank=None) -> dict:
         handles.append(Patch(facecolor=COLOR[k], alpha=0.75,
                              label=f"{_m2_title(models, k, ridx)}: median ε {m:.3f}"))
     ax.set_xticks(np.arange(na))
-    ax.set_xticklabels([f"{a:g}°" for a in angles])
     ax.set_xlim(-0.6, na - 0.4)
-    ax.set_xlabel("easy-axis angle $\\vartheta$")
+    if models["angle"].attrs.get("units", "deg") == "deg":
+        ax.set_xticklabels([f"{a:g}°" for a in angles])
+        ax.set_xlabel("easy-axis angle $\\vartheta$")
+    else:  # 3D directions (counted) or a distribution of easy axes (one entry)
+        ax.set_xticklabels([f"{a:g}" for a in angles] if na > 1 else [""])
+        ax.set_xlabel(models["angle"].attrs.get("long_name", "easy axis"))
     ax.set_ylabel("row error $\\varepsilon$ (NRMSE)")
     ax.grid(axis="y", alpha=0.3)
     if handles:

@@ -97,8 +97,16 @@ def order_label(models, pos: int) -> str:
     return f"m={orders[0]}" if len(orders) == 1 else f"({','.join(map(str, orders))})"
 
 
+def distribution(models) -> str | None:
+    """The easy axes' distribution (random, field_aligned) when the angle axis is one averaged entry, else None."""
+    return models["angle"].attrs.get("easy_axes")
+
+
 def axis_label(models, pos: int) -> str:
-    """The easy axis of angle entry `pos`: ϑ (in-plane), or (θ, φ) when the easy axes are given in 3D."""
+    """The easy axis of angle entry `pos`: ϑ (in-plane), (θ, φ) when the easy axes are given in 3D, or their
+    distribution."""
+    if distribution(models):
+        return distribution(models).replace("_", "-") + " axes"
     if "polar" in models.coords:
         polar, azimuth = (float(one_d(models[n].values)[pos]) for n in ("polar", "azimuth"))
         return f"(θ,φ)=({polar:g}°,{azimuth:g}°)"
@@ -194,10 +202,11 @@ def plot_rows(models, path, frequencies=None, angles=None, *, channel="x", m2_ra
             else:
                 dimg = ax.imshow(dvals[c - len(col)][ai, fi], origin="lower", extent=extent, aspect="equal",
                                  cmap=dcmap, vmin=0, vmax=dtop, interpolation="nearest")
-            if c == 0:
+            if c == 0 and not distribution(models):
                 ex, ey = easy_axis_in_plane(models, apos[ai])
                 ax.plot([cx - seg * ex, cx + seg * ex], [cy - seg * ey, cy + seg * ey],
                         color="yellow", lw=1.3, alpha=0.85)
+            if c == 0:
                 ax.set_xlim(extent[:2])
                 ax.set_ylim(extent[2:])
                 ax.set_yticks(yt)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .distribution import EasyAxisDistribution
 from .excitation import Excitation
 from .operator import build_operator, rotation_to_easy_axis
 from .params import AnyParticle
@@ -119,8 +120,9 @@ def simulate_block(
         The particle (SI units).
     excitation : Excitation
         The drive; its own offset is replaced by each of `offsets`.
-    axes : array_like
-        In-plane easy-axis angles in degrees from x (a 1-D list), or (A, 3) easy-axis vectors.
+    axes : array_like or ~mpisweep.EasyAxisDistribution
+        In-plane easy-axis angles in degrees from x (a 1-D list), (A, 3) easy-axis vectors, or a
+        distribution of easy axes (random, field-aligned), whose averaged rows are one entry.
     offsets : numpy.ndarray
         (..., 3) offset fields in T, e.g. from :func:`~mpisweep.offset_grid`; the rows keep its
         shape.
@@ -153,6 +155,9 @@ def simulate_block(
     ~mpisweep.physics.block.BlockResult
         ``rows`` of shape (axis, channel, bin) + the offset grid, complex, in 1/s.
     """
+    if isinstance(axes, EasyAxisDistribution):
+        return _simulate_distribution(axes, particle, excitation, offsets, bins, degree, progress, channels,
+                                      rtol=rtol, symmetry=symmetry, max_degree=max_degree, check=check)
     start = time.perf_counter()
     vectors = easy_axes(axes)
     offsets = np.asarray(offsets, dtype=float)
@@ -223,3 +228,38 @@ def simulate_block(
     rows = rows.reshape(rows.shape[:3] + grid)
     return BlockResult(rows, used, float(rtol), periodicity, steps, time.perf_counter() - start,
                        solves=solves, derived=derived, mirror=None if mirror is None else mirror.axis)
+
+
+def _simulate_distribution(distribution: EasyAxisDistribution, particle, excitation, offsets, bins, degree,
+                           progress, channels, **options) -> BlockResult:
+    """One entry of rows (1, channel, bin, *grid): the distribution's weighted average of aligned rows,
+    solved group by group of its plan (:meth:`~mpisweep.physics.distribution.EasyAxisDistribution.plan`)."""
+    start = time.perf_counter()
+    offsets = np.asarray(offsets, dtype=float)
+    grid = offsets.shape[:-1]
+    flat = offsets.reshape(-1, 3)
+    channels = tuple(int(c) for c in channels)
+    bins = np.asarray(bins, dtype=int)
+    given = None if degree is None else np.broadcast_to(np.asarray(degree, dtype=int), grid).ravel()
+    plan = distribution.plan(excitation, flat, getattr(particle, "sigma", 0.0))
+    rows = np.zeros((1, len(channels), bins.size, flat.shape[0]), dtype=complex)
+    used = np.zeros(flat.shape[0], dtype=np.int64)
+    total, done = plan.solves, 0
+    parts = []
+    for group in plan.groups:
+        report = None if progress is None else (
+            lambda n, _total, _elapsed, base=done: progress(base + n, total, time.perf_counter() - start))
+        part = simulate_block(particle, excitation, group.axes, flat[group.offsets], bins,
+                              degree=None if given is None else given[group.offsets], progress=report,
+                              channels=channels, **options)
+        rows[0][..., group.offsets] = np.tensordot(group.weights, part.rows, axes=(0, 0))
+        used[group.offsets] = part.degrees
+        done += group.axes.shape[0] * group.offsets.size
+        parts.append(part)
+    for c, axis in enumerate(channels):
+        if axis not in plan.kept_axes:
+            rows[0, c] = 0.0  # the average over the azimuth about the common axis
+    return BlockResult(rows.reshape(rows.shape[:3] + grid), used.reshape(grid), parts[0].rtol,
+                       max(p.max_periodicity for p in parts), sum(p.steps for p in parts),
+                       time.perf_counter() - start, solves=sum(p.solves for p in parts),
+                       derived=sum(p.derived for p in parts), mirror=parts[0].mirror)

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..physics.block import offset_grid
+from ..physics.distribution import EasyAxisDistribution
 from ..physics.excitation import Excitation
 from ..physics.params import BrownParticle, Particle
 from ..physics.symmetry import easy_axes
@@ -259,6 +260,21 @@ class Sweep:
         return direction_vectors(self.directions) if self.directions else easy_axes(self.angles)
 
     @property
+    def distribution(self) -> EasyAxisDistribution | None:
+        """The easy axes' distribution (grids.easy_axes random or field_aligned: one entry on the angle axis),
+        or None for aligned easy axes."""
+        return self.grids.distribution
+
+    def simulation_axes(self, indices=None):
+        """The easy axes of the angle axis's entries ``indices`` (default all) as
+        :func:`~mpisweep.physics.block.simulate_block` takes them: in-plane angles, (A, 3) vectors, or the
+        distribution whose average is the one entry."""
+        if self.distribution is not None:
+            return self.distribution
+        indices = list(range(len(self.angles))) if indices is None else list(indices)
+        return self.easy_axes[indices] if self.directions else [self.angles[i] for i in indices]
+
+    @property
     def blocks(self) -> list[tuple[str, float, float]]:
         """(name, D in nm, K in J/m³ or D_h in nm) of every dictionary block, diameter-major."""
         symbol = self.parameter.symbol
@@ -286,6 +302,8 @@ class Sweep:
         """One entry of the angle axis in words (model and virtual MDF files' /experiment/name)."""
         if self.model != "neel":
             return "Brownian (fluid tracer)"
+        if self.distribution is not None:
+            return self.distribution.describe()
         if self.directions:
             polar, azimuth = self.directions[int(round(float(angle)))]
             return f"easy axis polar {label(polar)} deg, azimuth {label(azimuth)} deg"
@@ -316,8 +334,11 @@ def without_foreign_defaults(merged: dict, own: list[dict]) -> dict:
     if (given or measured) and "orientation" in out:
         out["orientation"] = {k: v for k, v in out["orientation"].items() if k in given or k not in geometry}
     own_grids = [c.get("grids") or {} for c in own]
-    if any("directions" in g for g in own_grids) and not any("angles" in g for g in own_grids):
-        out["grids"] = {k: v for k, v in out.get("grids", {}).items() if k != "angles"}  # 3D easy axes replace them
+    distributed = any(g.get("easy_axes", "aligned") != "aligned" for g in own_grids)
+    if (distributed or any("directions" in g for g in own_grids)) and not any("angles" in g for g in own_grids):
+        out["grids"] = {k: v for k, v in out.get("grids", {}).items() if k != "angles"}  # they replace the angles
+    if distributed and not any("enabled" in (c.get("orientation") or {}) for c in own):
+        out["orientation"] = {**out.get("orientation", {}), "enabled": False}  # no orientation to image
     if out.get("model", "neel") != "brown":
         return out
     out["grids"] = dict(out.get("grids", {}))
@@ -348,7 +369,8 @@ def resolve(cfg: dict) -> Sweep:
         unsupported = [(key, what) for key, what, ok in (
             ("offsets.z", "an x-y offset grid at z = 0", offsets.is_planar),
             ("scanner.receive", "receive channels x and y", scanner.receive == PAPER_RECEIVE),
-            ("grids.directions", "in-plane easy axes (grids.angles)", not grids.directions_deg)) if not ok]
+            ("grids.directions", "in-plane easy axes (grids.angles)", not grids.directions_deg),
+            ("grids.easy_axes", "aligned easy axes at grids.angles", grids.easy_axes == "aligned")) if not ok]
         if unsupported:
             key, what = unsupported[0]
             raise ConfigError(f"config key '{key}': orientation imaging works on the paper's geometry only ({what}); "

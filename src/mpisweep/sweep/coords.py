@@ -58,7 +58,10 @@ def row_coords(sweep: Sweep) -> dict:
     """Coordinates of the row dimensions (row_dims)."""
     bins = sweep.bins
     o = sweep.offset_grid
-    if sweep.directions:
+    if sweep.distribution is not None:
+        angle = {"units": "1", "long_name": sweep.distribution.describe() + " (one entry: their average)",
+                 "easy_axes": sweep.distribution.kind}
+    elif sweep.directions:
         angle = {"units": "1", "long_name": "easy-axis direction (counts grids.directions; see polar, azimuth)"}
     elif sweep.model == "neel":
         angle = {"units": "deg", "long_name": "easy-axis angle from x"}

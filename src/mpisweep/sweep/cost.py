@@ -136,6 +136,15 @@ def angle_orbits(sweep) -> list[tuple[int, ...]]:
     return [tuple(g) for g in groups.values()]
 
 
+def axes_per_entry(sweep, sigma: float) -> int:
+    """Easy axes solved per offset for one entry of the angle axis: the directions of a random
+    distribution's quadrature (grids.easy_axes), else 1."""
+    distribution = sweep.distribution
+    if distribution is None or distribution.kind != "random":
+        return 1
+    return distribution.plan(sweep.excitation, sweep.offsets, sigma).groups[0].axes.shape[0]
+
+
 def solved_points(sweep, degrees: np.ndarray) -> np.ndarray:
     """(angle, *offset grid) mask of the rows simulate_block solves (the others are derived)."""
     from ..physics.symmetry import mirror_symmetry, partner_table, solve_plan
@@ -198,7 +207,8 @@ class Job:
 def _block_jobs(sweep, name, d, k, degrees, fields, orbits, solved) -> list[Job]:
     particle = sweep.particle(d, k)
     sigma = particle.sigma
-    per_point = solve_seconds(degrees, sigma, particle.beta * fields) * cycle_factor(sweep)  # (*offset grid)
+    per_point = (solve_seconds(degrees, sigma, particle.beta * fields) * cycle_factor(sweep)
+                 * axes_per_entry(sweep, sigma))  # (*offset grid)
     orbit_seconds = [float((solved[list(o)] * per_point).sum()) for o in orbits]
     orbit_solves = [int(solved[list(o)].sum()) for o in orbits]
     fixed = JOB_S + sum(check_seconds(int(L)) for L in np.unique(degrees))

@@ -137,6 +137,11 @@ def index(sweep: Sweep) -> list[dict]:
     else:
         m = sweep.mdf
         rows = read_index(m.directory, m.csv, dump(m.columns), m.angle_offset, m.angle_sign)
+    if sweep.distribution is not None:  # one sample whose easy axes are distributed: one file
+        if len(rows) != 1:
+            raise MeasurementError(f"{csv_path}: lists {len(rows)} files, but grids.easy_axes is "
+                                   f"{sweep.grids.easy_axes}: one measured file of that sample is fitted")
+        return [{"file": rows[0]["file"], "angle": 0.0, "csv_angle": rows[0]["csv_angle"]}]
     out = []
     for angle in sweep.angles:
         hits = [r for r in rows if _same_angle(r["angle"], angle)]

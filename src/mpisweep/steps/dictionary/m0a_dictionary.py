@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...physics.distribution import AxisGroup, AxisPlan
 from ...physics.equilibrium import AxialBoltzmannQuadrature
 from ...physics.params import Particle
 from ...physics.spectra import spectrum
@@ -70,12 +71,23 @@ def m0a_rows(sweep: Sweep, diameter_nm: float, anisotropy: float, nodes: int | N
         nodes, _ = quadrature_size(particle.beta * max(ex.max_field() for ex in trajectories), particle.sigma)
     field = np.stack([ex.field(t) for ex in trajectories])  # (offsets, samples, 3)
     rate = np.stack([ex.field_rate(t) for ex in trajectories])
-    out = np.zeros((len(sweep.angles), len(sweep.channels), bins.size, len(trajectories)), dtype=np.complex128)
-    for ia, axis in enumerate(sweep.easy_axes):
-        quad = AxialBoltzmannQuadrature(particle, axis, nodes=nodes)
-        _, dm = quad.moments(field, rate)
-        for io in range(len(trajectories)):
-            out[ia, :, :, io] = spectrum(dm[io], sweep.scanner.receive_axes)[:, bins]
+    if sweep.distribution is None:  # one plan per easy axis: that axis at every offset
+        everywhere = np.arange(len(trajectories))
+        entries = [AxisPlan((AxisGroup(axis[None, :], np.ones(1), everywhere),)) for axis in sweep.easy_axes]
+    else:
+        entries = [sweep.distribution.plan(sweep.excitation, offsets, particle.sigma)]
+    channels = sweep.scanner.receive_axes
+    out = np.zeros((len(entries), len(channels), bins.size, len(trajectories)), dtype=np.complex128)
+    for ia, plan in enumerate(entries):
+        for group in plan.groups:
+            for axis, weight in zip(group.axes, group.weights):
+                _, dm = AxialBoltzmannQuadrature(particle, axis, nodes=nodes).moments(field[group.offsets],
+                                                                                     rate[group.offsets])
+                for k, io in enumerate(group.offsets):
+                    out[ia, :, :, io] += weight * spectrum(dm[k], channels)[:, bins]
+        for c, axis in enumerate(channels):
+            if axis not in plan.kept_axes:
+                out[ia, c] = 0.0  # the average over the azimuth about the common axis
     return out.reshape(out.shape[:3] + sweep.offset_grid.shape)
 
 

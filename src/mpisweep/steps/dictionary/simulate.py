@@ -63,8 +63,7 @@ def simulate_shard(sweep: Sweep, diameter_nm: float, value: float, shard=None, m
     marker = marker or sweep.layout.marker(name)
     particle = sweep.particle(diameter_nm, value)
     indices = part_angles(sweep, diameter_nm, value, index, count)
-    angles = [sweep.angles[i] for i in indices]
-    axes = angles if not sweep.directions else sweep.easy_axes[list(indices)]
+    axes = sweep.simulation_axes(indices)
     result = simulate_block(particle, sweep.excitation, axes, sweep.offsets, sweep.bin_indices,
                             degree=sweep.solver.degree, rtol=sweep.solver_rtol(particle),
                             max_degree=sweep.limits.max_degree, channels=sweep.scanner.receive_axes,

@@ -43,7 +43,7 @@ class EntrySimulator:
     def __init__(self, sweep: Sweep, bins: np.ndarray, parameters: tuple[FieldParameter, ...]):
         self.sweep, self.parameters = sweep, parameters
         self.bins = np.asarray(bins)  # rfft bins k
-        self.axes = sweep.easy_axes if sweep.directions else sweep.angles
+        self.axes = sweep.simulation_axes()
         self.count = 0
         self.seconds = 0.0
 

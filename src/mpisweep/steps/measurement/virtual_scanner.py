@@ -82,7 +82,10 @@ def simulate_component(sweep: Sweep, component: dict, output, progress: bool = T
     degrees, rtol = component_settings(sweep, component)
     bins = np.arange(sweep.scanner.samples // 2 + 1)
     # max_degree=None: a finer discretisation (L + degree_offset) of fields the config check has limited
-    axes = sweep.easy_axes if sweep.directions else sweep.angles
+    axes = sweep.simulation_axes()
+    finer = int(sweep.virtual.solver.degree_offset) != 0 or sweep.virtual.solver.rtol_factor != 1
+    if sweep.distribution is not None and finer:  # random easy axes: a finer quadrature too
+        axes = sweep.distribution.finer(particle.sigma)
     excitation, offsets = sweep.excitation, sweep.offsets
     if sweep.virtual.field_scale is not None:  # a miscalibrated scanner: the files state the nominal fields
         excitation, offsets = sweep.virtual.field_scale.apply(excitation, offsets)
@@ -164,7 +167,7 @@ def virtual_scanner(sweep: Sweep, component_files=None) -> dict:
             frames, background = _with_background(frames, writer.background_frames, rms, sigma, rng)
         snr = _written_snr(signal[a], sigma, grid_axes, "rms" if writer is None else writer.snr)
         ds = system_matrix_dataset(sweep, frames, snr, pmap)
-        axis = sweep.easy_axis_text(angle) if sweep.directions else f"easy axis {label(angle)} deg"
+        axis = sweep.easy_axis_text(angle)
         write_system_matrix(path, ds, background=background,
                             experiment={"name": f"virtual scanner, {axis}", "isSimulation": 1},
                             tracer={"name": ["virtual mixture"]}, scanner={"name": "mpisweep virtual scanner"})

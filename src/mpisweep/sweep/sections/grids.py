@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import ConfigError
+from ...physics.distribution import DISTRIBUTIONS, EasyAxisDistribution
 
 
 def expand_grid(spec, key: str) -> tuple[float, ...]:
@@ -57,11 +58,32 @@ class Grids:
     angles_deg: tuple[float, ...]  # Néel: in-plane angles, or 0, 1, … counting directions_deg; Brown: (0.0,)
     hydrodynamic_diameters_nm: tuple[float, ...] = ()  # Brown
     directions_deg: tuple[tuple[float, float], ...] = ()  # Néel easy axes in 3D: (polar, azimuth) pairs
+    easy_axes: str = "aligned"  # or a distribution: random, field_aligned (one entry on the angle axis)
+    quadrature: int | None = None  # random: Lebedev degree; None = the rule of physics.distribution
 
     @classmethod
     def from_config(cls, g: Mapping, model: str) -> "Grids":
         own = {"neel": ("anisotropies", "angles"), "brown": ("hydrodynamic_diameters",)}[model]
-        if model == "neel" and "directions" in g:
+        easy = g.get("easy_axes", "aligned")
+        quadrature = g.get("quadrature", "auto")
+        if easy != "aligned" and model != "neel":
+            raise ConfigError(f"config key 'grids.easy_axes': {easy} easy axes need model neel; model {model} has "
+                              "no easy axis")
+        if quadrature != "auto" and easy != "random":
+            raise ConfigError(f"config key 'grids.quadrature': a direction quadrature is for grids.easy_axes: random, "
+                              f"not {easy}")
+        if easy in DISTRIBUTIONS:
+            own = ("anisotropies",)
+            for key in ("angles", "directions"):
+                if key in g:
+                    raise ConfigError(f"config key 'grids.{key}': grids.easy_axes is {easy}, so the easy axes are "
+                                      "not a grid; leave this key out, or set grids.easy_axes: aligned")
+            quadrature = None if quadrature == "auto" else int(quadrature)
+            try:
+                EasyAxisDistribution(easy, quadrature)
+            except ValueError as err:
+                raise ConfigError(f"config key 'grids.quadrature': {err}") from None
+        elif model == "neel" and "directions" in g:
             if "angles" in g:
                 raise ConfigError("config key 'grids.directions': give the easy axes either as grids.angles "
                                   "(in-plane) or as grids.directions (3D), not both")
@@ -87,7 +109,9 @@ class Grids:
                 raise ConfigError(f"config key 'grids.hydrodynamic_diameters': {hydro[0]:g} nm is below the largest "
                                   f"core diameter {diameters[-1]:g} nm (the hydrodynamic diameter includes the core)")
             return cls(diameters, (), (0.0,), hydro)
-        if "directions" in g:
+        if easy in DISTRIBUTIONS:
+            directions, angles = (), (0.0,)
+        elif "directions" in g:
             directions = _directions(g["directions"])
             angles = tuple(float(i) for i in range(len(directions)))
         else:
@@ -99,14 +123,20 @@ class Grids:
         if not directions and len(set(mod)) != len(mod):
             raise ConfigError("config key 'grids.angles': two angles describe the same easy axis (equal modulo "
                               f"180°): {list(angles)}")
-        return cls(diameters, anisotropies, angles, (), directions)
+        return cls(diameters, anisotropies, angles, (), directions, easy, quadrature if easy == "random" else None)
 
     @classmethod
     def from_json(cls, g: Mapping) -> "Grids":
         directions = tuple(tuple(float(v) for v in p) for p in g.get("directions_deg", ()))
         return cls(tuple(g["diameters_nm"]), tuple(g.get("anisotropies_Jm3", ())),
                    tuple(g.get("angles_deg", (float(i) for i in range(len(directions))))),
-                   tuple(g.get("hydrodynamic_diameters_nm", ())), directions)
+                   tuple(g.get("hydrodynamic_diameters_nm", ())), directions,
+                   g.get("easy_axes", "aligned"), g.get("quadrature"))
+
+    @property
+    def distribution(self) -> EasyAxisDistribution | None:
+        """The easy axes' distribution (random, field_aligned), or None for aligned easy axes."""
+        return None if self.easy_axes == "aligned" else EasyAxisDistribution(self.easy_axes, self.quadrature)
 
     def to_json(self, model: str) -> dict:
         """Only the keys of `model` (a Néel sweep's dict, and hash, holds no Brownian key, and vice versa)."""
@@ -115,6 +145,9 @@ class Grids:
                     "hydrodynamic_diameters_nm": list(self.hydrodynamic_diameters_nm),
                     "angles_deg": list(self.angles_deg)}
         out = {"diameters_nm": list(self.diameters_nm), "anisotropies_Jm3": list(self.anisotropies_Jm3)}
+        if self.easy_axes != "aligned":  # aligned sweeps keep the dict, and hash, they had before distributions
+            return out | {"angles_deg": list(self.angles_deg), "easy_axes": self.easy_axes,
+                          "quadrature": self.quadrature}
         return out | ({"directions_deg": [list(p) for p in self.directions_deg]} if self.directions_deg
                       else {"angles_deg": list(self.angles_deg)})
 
