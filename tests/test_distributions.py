@@ -69,10 +69,10 @@ def test_a_drive_and_offsets_along_one_axis_use_the_axial_rule():
     assert collinear.kept_axes == (0,) and len(collinear.groups) == 1
     assert np.allclose(collinear.groups[0].axes[:, 2], 0.0)  # in the x-y plane
     across = RANDOM.plan(DRIVE_1D, offsets_along(1, -5, 0, 5), sigma=2.0)
-    assert across.kept_axes == (0, 1, 2) and across.groups[0].axes.shape[0] == len(half_sphere_rule(
-        quadrature_degree(2.0))[0])
-    assert quadrature_degree(0.0) == 9 and quadrature_degree(10.0) == 25
-    assert RANDOM.finer(0.0).quadrature == 13 and ALONG_FIELD.finer(0.0) == ALONG_FIELD  # the virtual scanner's
+    assert across.kept_axes == (0, 1, 2) and across.groups[0].axes.shape[0] == len(half_sphere_rule(17)[0])
+    assert quadrature_degree(0.0) == 9 and quadrature_degree(10.0) == 47 and quadrature_degree(10.0, True) == 25
+    finer = RANDOM.finer(DRIVE_1D, offsets_along(1, 5), 0.0)  # the virtual scanner's: two degrees finer
+    assert finer.quadrature == 13 and ALONG_FIELD.finer(DRIVE_1D, offsets_along(1, 5), 0.0) == ALONG_FIELD
 
 
 def test_the_axial_and_the_lebedev_rule_give_the_same_rows():

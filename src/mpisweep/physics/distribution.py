@@ -64,7 +64,8 @@ class AxisPlan:
 @dataclass(frozen=True)
 class EasyAxisDistribution:
     """A sample's easy axes for :func:`~mpisweep.simulate_block`: ``random`` (by a rule of degree
-    ``quadrature``; None: the smallest Lebedev degree ≥ 9 + 1.5 σ of the particle) or ``field_aligned``."""
+    ``quadrature``; None: the smallest Lebedev degree ≥ 9 + 3.5 σ of the particle, ≥ 9 + 1.5 σ where the
+    drive and offsets lie along one axis) or ``field_aligned``."""
 
     kind: str
     quadrature: int | None = None
@@ -81,11 +82,13 @@ class EasyAxisDistribution:
             return "random easy axes" + (f" (quadrature degree {self.quadrature})" if self.quadrature else "")
         return "easy axes along the local field"
 
-    def finer(self, sigma: float, steps: int = 2) -> EasyAxisDistribution:
-        """The same distribution by a rule ``steps`` Lebedev degrees finer (random; field-aligned has no rule)."""
+    def finer(self, excitation: Excitation, offsets: np.ndarray, sigma: float, steps: int = 2) -> EasyAxisDistribution:
+        """The same distribution by a rule ``steps`` Lebedev degrees finer than :meth:`plan` would use
+        (random; field-aligned has no rule)."""
         if self.kind != "random":
             return self
-        degree = self.quadrature or quadrature_degree(sigma)
+        axial = common_axis(excitation, np.asarray(offsets, float).reshape(-1, 3)) is not None
+        degree = self.quadrature or quadrature_degree(sigma, axial)
         return replace(self, quadrature=LEBEDEV_DEGREES[min(LEBEDEV_DEGREES.index(degree) + steps,
                                                             len(LEBEDEV_DEGREES) - 1)])
 
@@ -95,8 +98,8 @@ class EasyAxisDistribution:
         flat = np.asarray(offsets, float).reshape(-1, 3)
         everywhere = np.arange(flat.shape[0])
         if self.kind == "random":
-            degree = self.quadrature or quadrature_degree(sigma)
             axis = common_axis(excitation, flat)
+            degree = self.quadrature or quadrature_degree(sigma, axial=axis is not None)
             if axis is not None:
                 axes, weights = axial_rule(axis, degree)
                 return AxisPlan((AxisGroup(axes, weights, everywhere),), (axis,))
@@ -105,10 +108,12 @@ class EasyAxisDistribution:
         return field_axis_plan(excitation, flat)
 
 
-def quadrature_degree(sigma: float) -> int:
-    """The Lebedev degree for random easy axes of a particle with σ = KV/(k_B T): the smallest rule of
-    degree ≥ 9 + 1.5 σ (measured: rows within 1e-4 of the largest, docs/brownian... see module doc)."""
-    want = 9.0 + 1.5 * max(0.0, float(sigma))
+def quadrature_degree(sigma: float, axial: bool = False) -> int:
+    """The degree for random easy axes of a particle with σ = KV/(k_B T): the smallest Lebedev degree
+    ≥ 9 + 3.5 σ, or ≥ 9 + 1.5 σ for the axial rule. Measured on a spectrometer's Fokker–Planck rows
+    (benchmarks/easy_axis_quadrature.py): within 1e-4 of the largest row for σ ≤ 10.7 (the rows change
+    faster with the easy axis as σ grows: the field switches the moment over a narrower cone of axes)."""
+    want = 9.0 + (1.5 if axial else 3.5) * max(0.0, float(sigma))
     return next((d for d in LEBEDEV_DEGREES if d >= want), LEBEDEV_DEGREES[-1])
 
 

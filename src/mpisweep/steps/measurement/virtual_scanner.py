@@ -85,7 +85,7 @@ def simulate_component(sweep: Sweep, component: dict, output, progress: bool = T
     axes = sweep.simulation_axes()
     finer = int(sweep.virtual.solver.degree_offset) != 0 or sweep.virtual.solver.rtol_factor != 1
     if sweep.distribution is not None and finer:  # random easy axes: a finer quadrature too
-        axes = sweep.distribution.finer(particle.sigma)
+        axes = sweep.distribution.finer(sweep.excitation, sweep.offsets, particle.sigma)
     excitation, offsets = sweep.excitation, sweep.offsets
     if sweep.virtual.field_scale is not None:  # a miscalibrated scanner: the files state the nominal fields
         excitation, offsets = sweep.virtual.field_scale.apply(excitation, offsets)
