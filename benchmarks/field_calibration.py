@@ -6,7 +6,8 @@ receive chain, and measurement.virtual.field_scale as the scanner's miscalibrati
 fit's settings). The workflow runs each set to its fits (the fit rule forced, so the calibration of today's
 code runs), then this prints the calibration table:
 
-* scales relative to the stated drive x: what the particles saw (field_scale / drive x) and what the fit found;
+* scales relative to the stated drive x and centres (mT): what the particles saw (field_scale / drive x) and what
+  the fit found;
 * M1 and M3 (two largest weights) at the stated fields and, when the calibration applies, at the fitted ones;
 * M3's ε_global at the stated and the fitted fields;
 * cost: the calibration's simulations and core-seconds against the dictionary's blocks.
@@ -42,13 +43,15 @@ def run(name: str) -> Path:
 
 
 def truth(name: str) -> dict[str, float]:
-    """The scales the particles saw, relative to the stated drive x."""
+    """The scales the particles saw relative to the stated drive x, and the centres in mT in that frame."""
     virtual = yaml.safe_load((SETS / f"{name}.yaml").read_text())["measurement"]["virtual"]
     scale = virtual.get("field_scale", {})
     offsets = (scale.get("offsets", []) + [1.0] * 3)[:3]
     drive = (scale.get("drive", []) + [1.0] * 2)[:2]
+    centre = (scale.get("centre", []) + [0.0] * 3)[:3]
     return {**{f"offset {a}": offsets[i] / drive[0] for i, a in enumerate("xy")},
-            **{f"drive {a}": drive[i] / drive[0] for i, a in enumerate("xy")}}
+            **{f"drive {a}": drive[i] / drive[0] for i, a in enumerate("xy")},
+            **{f"centre {a}": centre[i] / drive[0] for i, a in enumerate("xy")}}
 
 
 def entry(w: dict) -> str:
@@ -61,6 +64,7 @@ def row(name: str, output: Path) -> str:
     blocks = sum(json.loads(p.read_text())["wall_time_s"] for p in (output / "dictionary" / "markers").glob("*.json"))
     want = truth(name)
     found = ", ".join(f"{q['name']} {q['fitted']:.4f} ± {q['sigma']:.4f} ({want[q['name']]:.4f})"
+                      + (" mT" if q.get("unit") == "mT" else "")
                       for q in fields["parameters"] if q["name"] != "drive x")
     m1 = summary["M1"]
     stated_m3 = summary["M3"][0]["largest_weights"][:2]
@@ -77,7 +81,7 @@ def row(name: str, output: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sets", nargs="*", default=["nominal", "a", "b"])
+    parser.add_argument("sets", nargs="*", default=["nominal", "a", "b", "c"])
     parser.add_argument("--no-run", action="store_true", help="only print the table of finished runs")
     args = parser.parse_args()
     print("| set | scales found ± σ (the particles saw) | status | M1 | M3 | M3 ε_global stated / fitted | "

@@ -64,8 +64,10 @@ def test_the_parameters_are_the_axes_the_grid_spans_and_the_driven_channels():
     grid = np.zeros((1, 3, 3))
     grid[0, :, 0] = [-1e-3, 0.0, 1e-3]
     params = field_parameters(grid, (0.012, 0.0))
-    assert [p.name for p in params] == ["offset x", "drive x"]
-    assert scales(params, [1.05, 0.97], 2) == ((1.05, 1.0, 1.0), (0.97, 1.0))
+    assert [p.name for p in params] == ["offset x", "drive x", "centre x"]
+    change = scales(params, [1.05, 0.97, 1.2], 2)
+    assert (change.offsets, change.drive) == ((1.05, 1.0, 1.0), (0.97, 1.0))
+    assert change.centre == pytest.approx((0.2, 0.0, 0.0))
 
 
 def test_a_spectrometer_without_a_bias_field_has_no_scale_to_fit_and_says_so():
@@ -118,9 +120,11 @@ def _fit(tmp_path, **virtual):
 
 @pytest.mark.slow
 def test_a_scanner_whose_fields_are_off_is_calibrated_and_the_answer_given_at_the_fitted_fields(tmp_path):
-    """Offsets × 1.06 and drive y × 0.96 of what the files state: the scales relative to drive x come back."""
+    """Offsets × 1.06, drive y × 0.96 and the field-free point 0.3 mT off what the files state: the scales
+    relative to drive x and the centre come back."""
     with pytest.warns(UserWarning, match="field calibration: the stated fields are off"):
-        config, report, summary, lines = _fit(tmp_path, field_scale={"offsets": [1.06], "drive": [1.0, 0.96]})
+        config, report, summary, lines = _fit(tmp_path, field_scale={"offsets": [1.06], "drive": [1.0, 0.96],
+                                                                     "centre": [0.3]})
     sweep = Sweep.load(config)
     fields = summary["fields"]
     assert fields["status"] == "calibrated" and fields["gain"] > 0.5
@@ -129,12 +133,13 @@ def test_a_scanner_whose_fields_are_off_is_calibrated_and_the_answer_given_at_th
     assert [q["name"] for q in held] == ["drive x"] and held[0]["sigma"] is None  # the common scale: a particle size
     assert found["drive x"] == 1.0
     assert found["offset x"] == pytest.approx(1.06, abs=2e-3) and found["drive y"] == pytest.approx(0.96, abs=2e-3)
+    assert found["centre x"] == pytest.approx(0.3, abs=0.01)  # mT
     assert (fields["M1"]["diameter"], fields["M1"]["anisotropy"]) == (18.0, 300.0)
     top = fields["M3"]["largest_weights"][0]
     assert (top["diameter"], top["anisotropy"]) == (18.0, 300.0) and top["weight"] > 0.95
     assert any(line.startswith("warning: field calibration: the stated fields are off") for line in lines)
     table = (sweep.layout.fits / "fields.csv").read_text().splitlines()
-    assert table[0] == "parameter,stated,fitted,sigma,status" and len(table) == 1 + len(fields["parameters"])
+    assert table[0] == "parameter,unit,stated,fitted,sigma,status" and len(table) == 1 + len(fields["parameters"])
     # with the calibration off the fit trusts the stated fields and says nothing about them
     from mpisweep.steps.fit.fit import run_fit
 
@@ -149,6 +154,6 @@ def test_stated_fields_that_are_right_are_found_consistent_and_the_answers_stand
     fields = summary["fields"]
     assert fields["status"] == "consistent" and fields["neighbour_rounds"] == 0
     for q in fields["parameters"]:
-        assert q["fitted"] == pytest.approx(1.0, abs=2e-3), q
+        assert q["fitted"] == pytest.approx(q["stated"], abs=2e-3 if q["unit"] == "" else 0.01), q
     assert (summary["M1"]["best_diameter"], summary["M1"]["best_anisotropy"]) == (18.0, 300.0)
     assert any("the stated fields are consistent" in line and "the answers stand" in line for line in lines)

@@ -1,4 +1,5 @@
-"""Field calibration: the scales of the offset and drive fields, fitted jointly with M3's weights.
+"""Field calibration: the scales of the offset and drive fields and the offsets' centre, fitted jointly with
+M3's weights.
 
 Real scanners apply fields a few per cent off what their files state (Maass et al. 2024 had to fit
 gradient scales of 1.05–1.15 to a Bruker scanner's system matrices). The rows Φ_j(θ) of a few
@@ -32,9 +33,11 @@ AXES = "xyz"
 
 @dataclass(frozen=True)
 class FieldParameter:
-    """One unknown of the field calibration: the scale of an offset axis or of a drive channel."""
+    """One unknown of the field calibration: the scale of an offset axis or of a drive channel, or the centre
+    of an offset axis (where the field-free point is). Every θ is 1 at the stated fields: a centre's θ moves
+    the offsets along its axis by (θ − 1) × the axis's largest stated offset."""
 
-    kind: str  # "offset" or "drive"
+    kind: str  # "offset", "drive" or "centre"
     axis: int  # offset axis (0, 1, 2 = x, y, z) or drive channel
 
     @property
@@ -43,20 +46,31 @@ class FieldParameter:
 
 
 def field_parameters(offsets, amplitudes) -> tuple[FieldParameter, ...]:
-    """The scales the data can determine: every offset axis along which the grid varies, every drive
-    channel with a non-zero amplitude."""
+    """The unknowns the data can determine: the scale and the centre of every offset axis along which the
+    grid varies, the scale of every drive channel with a non-zero amplitude."""
     flat = np.asarray(offsets, dtype=float).reshape(-1, 3)
     axes = [i for i in range(3) if np.ptp(flat[:, i]) > 0]
     drive = [i for i, a in enumerate(amplitudes) if a > 0]
-    return tuple([FieldParameter("offset", i) for i in axes] + [FieldParameter("drive", i) for i in drive])
+    return tuple([FieldParameter("offset", i) for i in axes] + [FieldParameter("drive", i) for i in drive]
+                 + [FieldParameter("centre", i) for i in axes])
 
 
-def scales(parameters, theta, n_drive: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """θ as (offset scale per axis x, y, z; drive scale per channel), 1 where θ has no entry."""
-    offsets, drive = [1.0, 1.0, 1.0], [1.0] * n_drive
+@dataclass(frozen=True)
+class FieldChange:
+    """θ as the fields change: offset scale and centre shift (a fraction of the axis's largest stated offset)
+    per axis x, y, z; drive scale per channel."""
+
+    offsets: tuple[float, ...]
+    drive: tuple[float, ...]
+    centre: tuple[float, ...]
+
+
+def scales(parameters, theta, n_drive: int) -> FieldChange:
+    """θ as a :class:`FieldChange`: scales 1 and centres 0 where θ has no entry."""
+    change = {"offset": [1.0, 1.0, 1.0], "drive": [1.0] * n_drive, "centre": [0.0, 0.0, 0.0]}
     for p, value in zip(parameters, theta):
-        (offsets if p.kind == "offset" else drive)[p.axis] = float(value)
-    return tuple(offsets), tuple(drive)
+        change[p.kind][p.axis] = float(value) - (1.0 if p.kind == "centre" else 0.0)
+    return FieldChange(tuple(change["offset"]), tuple(change["drive"]), tuple(change["centre"]))
 
 
 class Mixture:
@@ -180,7 +194,8 @@ def fit_fields(mixture: Mixture, rows, simulate: Callable[[int, np.ndarray], np.
         history.append({"iteration": it, "theta": theta.tolist(), "eps_global": eps})
         if log is not None:
             log(f"field calibration, iteration {it}: "
-                + ", ".join(f"{p.name} {v:.4f}" for p, v in zip(parameters, theta)) + f"; ε_global {eps:.5g}")
+                + ", ".join(f"{p.name} {v - 1:+.4f}" if p.kind == "centre" else f"{p.name} {v:.4f}"
+                            for p, v in zip(parameters, theta)) + f"; ε_global {eps:.5g}")
         if np.abs(du).max() <= tol:
             converged = True
             break

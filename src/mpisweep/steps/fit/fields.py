@@ -28,6 +28,7 @@ from ...physics.block import simulate_block
 from ...sweep.config import Sweep
 from ...sweep.refine import neighbours
 from ...sweep.sections.measurement import FieldScale
+from ...units import MT
 
 MAX_ROUNDS = 4  # neighbourhood rounds at the fitted fields
 MAX_PASSES = 4  # fits of the scales on the entries the last rounds settled on
@@ -44,19 +45,30 @@ class EntrySimulator:
         self.sweep, self.parameters = sweep, parameters
         self.bins = np.asarray(bins)  # rfft bins k
         self.axes = sweep.simulation_axes()
+        self.reach = offset_reach(sweep)
         self.count = 0
         self.seconds = 0.0
 
+    def field_scale(self, theta) -> FieldScale:
+        """θ as the virtual scanner's miscalibration: the fields the particles see at θ."""
+        change = scales(self.parameters, theta, len(self.sweep.excitation.amplitudes))
+        return FieldScale(offsets=change.offsets, drive=change.drive,
+                          centre=tuple(float(c * r) for c, r in zip(change.centre, self.reach)))
+
     def rows(self, diameter: float, value: float, theta) -> np.ndarray:
         sweep = self.sweep
-        offsets, drive = scales(self.parameters, theta, len(sweep.excitation.amplitudes))
-        excitation, grid = FieldScale(offsets=offsets, drive=drive).apply(sweep.excitation, sweep.offsets)
+        excitation, grid = self.field_scale(theta).apply(sweep.excitation, sweep.offsets)
         particle = sweep.particle(diameter, value)
         result = simulate_block(particle, excitation, self.axes, grid, self.bins, rtol=sweep.solver_rtol(particle),
                                 max_degree=None, channels=sweep.scanner.receive_axes, check=False)
         self.count += 1
         self.seconds += result.wall_time
         return result.rows.reshape(result.rows.shape[:3] + (-1,))
+
+
+def offset_reach(sweep: Sweep) -> tuple[float, ...]:
+    """The largest stated offset along x, y, z in mT: the unit of a centre's θ (a shift of (θ − 1) × this)."""
+    return tuple(float(v) for v in np.abs(sweep.offsets.reshape(-1, 3)).max(axis=0) / MT)
 
 
 def candidate_entries(r1, r3, best: int, min_weight: float) -> list[tuple[int, int]]:
@@ -151,7 +163,7 @@ class _Calibration:
     def fit_pass(self, entries: list, anchors: dict):
         """Fit the scales on `entries` from their rows at the current scales; the fit and the rows at its scales."""
         names = ", ".join(q.name for q, f in zip(self.parameters, self.free) if f)
-        self.log(f"field calibration: {names} relative to the stated drive x on "
+        self.log(f"field calibration: fitting {names} (scales relative to the stated drive x) on "
                  f"{[self.physical(e) for e in entries]}")
         deriv = (np.stack([self.derivatives[_nearest(self.derivatives, e)] for e in entries]) if self.derivatives
                  else None)
@@ -217,8 +229,7 @@ class _Calibration:
 
         return {
             "status": "calibrated" if applied else "consistent",
-            "parameters": [{"name": q.name, "stated": 1.0, "fitted": float(t),
-                            "sigma": float(s) if f else None, "held": not bool(f)}
+            "parameters": [_reported(q, t, s if f else None, self.simulator.reach)
                            for q, t, s, f in zip(self.parameters, self.theta, ff.sigma, self.free)],
             "eps_global_stated": eps_stated, "eps_global_fitted": eps3, "gain": gain,
             "min_gain": self.settings.min_gain, "converged": ff.converged, "iterations": self.iterations,
@@ -228,6 +239,15 @@ class _Calibration:
             "entries_simulated": len(keys),
             "simulations": self.simulator.count, "simulation_core_s": self.simulator.seconds,
         }
+
+
+def _reported(q: FieldParameter, theta: float, sigma: float | None, reach) -> dict:
+    """One unknown as the summary gives it: a scale (stated 1), or a centre in mT (stated 0)."""
+    unit = reach[q.axis] if q.kind == "centre" else 1.0
+    stated = 0.0 if q.kind == "centre" else 1.0
+    return {"name": q.name, "unit": "mT" if q.kind == "centre" else "", "stated": stated,
+            "fitted": stated + (float(theta) - 1.0) * unit, "sigma": None if sigma is None else float(sigma) * unit,
+            "held": sigma is None}
 
 
 def _nearest(entries, entry: tuple[int, int]) -> tuple[int, int]:
@@ -248,6 +268,7 @@ def _picks(mixture: Mixture, simulated: dict, min_weight: float) -> set:
 def _log(result: dict, p, log) -> None:
     """Say what the calibration found; warn (log and UserWarning) when the stated fields are off."""
     scales_text = ", ".join(f"{q['name']} × 1 (held)" if q["held"] else
+                            f"{q['name']} {q['fitted']:+.3f} ± {q['sigma']:.3f} mT" if q["unit"] == "mT" else
                             f"{q['name']} × {q['fitted']:.4f} ± {q['sigma']:.4f}" for q in result["parameters"])
     change = (f"M3 ε_global {result['eps_global_stated']:.5g} at the stated fields, "
               f"{result['eps_global_fitted']:.5g} at the fitted ones ({100 * result['gain']:.1f} % lower)")

@@ -42,7 +42,7 @@ FIELDS = {
     "m3_weights": ["rank_fraction", "rank", "diameter", "anisotropy", "weight"],
     "m3_iterations": ["rank_fraction", "rank", "iteration", "objective", "misfit", "eps_global", "weight_change"],
     "eps_freq": ["model", "rank_fraction", "rank", "mx", "my", "bin", "eps_freq"],
-    "fields": ["parameter", "stated", "fitted", "sigma", "status"],
+    "fields": ["parameter", "unit", "stated", "fitted", "sigma", "status"],
     "eps_rows": ["model", "rank_fraction", "rank", "angle", "channel", "mx", "my", "bin", "eps", "transfer_re",
                  "transfer_im"],
 }
@@ -64,8 +64,8 @@ def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir, fields: dict) -> Non
         "m3_iterations": r3.iteration_table(),
         "eps_freq": [row for r in fits for row in r.freq_table()],
         "eps_rows": [row for r in fits for row in r.row_table()],
-        "fields": [{"parameter": q["name"], "stated": q["stated"], "fitted": q["fitted"], "sigma": q["sigma"],
-                    "status": fields["status"]} for q in fields.get("parameters", [])],
+        "fields": [{"parameter": q["name"], "unit": q.get("unit", ""), "stated": q["stated"], "fitted": q["fitted"],
+                    "sigma": q["sigma"], "status": fields["status"]} for q in fields.get("parameters", [])],
     }
     name = sweep.parameter.name  # the second axis: anisotropy, or hydrodynamic_diameter (model brown)
     for key, table in rows.items():

@@ -13,6 +13,7 @@ import numpy as np
 
 from ...errors import ConfigError
 from ...physics.excitation import Excitation
+from ...units import MT
 from ..names import PARAMETERS, block_name
 from .base import build, dump, optional
 
@@ -45,20 +46,23 @@ class VirtualSolver:
 
 @dataclass(frozen=True, kw_only=True)
 class FieldScale:
-    """``measurement.virtual.field_scale``: the fields the particles see, as multiples of the stated ones."""
+    """``measurement.virtual.field_scale``: the fields the particles see, as multiples of the stated ones plus a
+    shift of the offsets (a field-free point elsewhere than the files state)."""
 
     offsets: tuple[float, ...]  # per axis x, y, z (missing axes 1)
     drive: tuple[float, ...]  # per drive channel (missing channels 1)
+    centre: tuple[float, ...] | None = optional()  # mT added to the offsets, per axis x, y, z (None: 0)
 
     def apply(self, excitation: Excitation, offsets: np.ndarray) -> tuple[Excitation, np.ndarray]:
         """The drive and the offset fields (…, 3) in T as the particles see them."""
         drive = np.ones(len(excitation.amplitudes))
         drive[: len(self.drive)] = self.drive[: drive.size]
-        scale = np.ones(3)
+        scale, shift = np.ones(3), np.zeros(3)
         scale[: len(self.offsets)] = self.offsets
+        shift[: len(self.centre or ())] = np.asarray(self.centre or (), dtype=float) * MT
         seen = Excitation(tuple(np.asarray(excitation.amplitudes) * drive), excitation.dividers,
                           excitation.base_frequency, excitation.phases, excitation.offset, excitation.samples)
-        return seen, np.asarray(offsets) * scale
+        return seen, np.asarray(offsets) * scale + shift
 
 
 @dataclass(frozen=True, kw_only=True)
