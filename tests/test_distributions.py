@@ -26,6 +26,7 @@ from mpisweep.physics.excitation import Excitation
 from mpisweep.physics.params import Particle
 from mpisweep.sweep import Sweep
 from mpisweep.sweep.config import without_foreign_defaults
+from mpisweep.sweep.cost import axes_per_entry
 
 RANDOM, ALONG_FIELD = EasyAxisDistribution("random"), EasyAxisDistribution("field_aligned")
 DRIVE_1D = Excitation((12e-3,), (100,), samples=100)
@@ -123,6 +124,8 @@ def test_the_config_takes_a_distribution_and_names_what_contradicts_it():
     assert "random easy axes" in sweep.easy_axis_text(0.0)
     aligned = Sweep.load({"grids": {**GRIDS, "angles": [0, 90]}})
     assert aligned.distribution is None and "easy_axes" not in aligned.grids.to_json("neel")  # hashes kept
+    # the cluster plan counts a random entry's directions (the default 2D drive: a Lebedev rule of degree 13)
+    assert axes_per_entry(sweep, 0.0) == len(half_sphere_rule(13)[0]) and axes_per_entry(aligned, 0.0) == 1
     for grids, key in (({"easy_axes": "random", "angles": [0]}, "grids.angles"),
                        ({"easy_axes": "field_aligned", "quadrature": 11}, "grids.quadrature"),
                        ({"easy_axes": "random", "quadrature": 12}, "grids.quadrature")):

@@ -241,7 +241,7 @@ def _simulate_distribution(distribution: EasyAxisDistribution, particle, excitat
     channels = tuple(int(c) for c in channels)
     bins = np.asarray(bins, dtype=int)
     given = None if degree is None else np.broadcast_to(np.asarray(degree, dtype=int), grid).ravel()
-    plan = distribution.plan(excitation, flat, getattr(particle, "sigma", 0.0))
+    plan = distribution.plan(excitation, flat, particle.sigma)
     rows = np.zeros((1, len(channels), bins.size, flat.shape[0]), dtype=complex)
     used = np.zeros(flat.shape[0], dtype=np.int64)
     total, done = plan.solves, 0
