@@ -1,8 +1,9 @@
 """The fit step's field calibration (``fit.fields``): are the fields the files state the ones the particles saw?
 
 After the fits at the stated fields, the scales of the offset axes and drive channels relative to the first
-drive channel are fitted jointly with M3 on a few entries, each simulated at trial scales
-(:func:`mpisweep.fitting.fields.fit_fields`), moving to better entries between passes. When the fitted
+drive channel, and the centres of the offset axes (where the field-free point is), are fitted jointly with M3
+on a few entries, each simulated at trial fields (:func:`mpisweep.fitting.fields.fit_fields`), moving to better
+entries between passes. When the fitted
 fields lower M3's ε_global by at least ``fit.fields.min_gain``, the stated fields are declared off: the
 neighbours of M1's and M3's entries are simulated at the fitted fields until those entries settle, and M1
 and M3 are given again there. Otherwise the stated fields are consistent, and the answers stand.
