@@ -171,3 +171,17 @@ def test_an_unoriented_sample_is_fitted_by_the_random_dictionary(tmp_path):
     assert (summary["M1"]["best_diameter"], summary["M1"]["best_anisotropy"]) == (22.0, 3000.0)
     for entry in summary["recovered"]["m3_weights_vs_truth"]:
         assert abs(entry["m3_weight"] - entry["true_weight"]) <= 0.05, entry
+
+
+def test_check_config_says_how_many_directions_a_random_sample_solves(tmp_path, capsys):
+    from mpisweep.cli import main
+
+    path = tmp_path / "random.yaml"
+    path.write_text(yaml.safe_dump({"grids": {"diameters": [20, 24], "anisotropies": [1500, 3000],
+                                              "easy_axes": "random"}, "orientation": {"enabled": False}}))
+    assert main(["check-config", str(path), "-o", str(tmp_path / "resolved.json")]) == 0
+    said = capsys.readouterr()
+    text = said.out + said.err
+    low, high = (len(half_sphere_rule(quadrature_degree(Particle(d * 1e-9, k).sigma))[0]) for d, k in
+                 ((20, 1500), (24, 3000)))
+    assert f"random easy axes: {low}–{high} directions solved per offset" in text

@@ -16,6 +16,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from ..config import Sweep
+    from ..cost import axes_per_entry
 
     if not Path(args.file).exists():
         raise UsageError(f"CONFIG: {args.file} not found")
@@ -27,6 +28,11 @@ def run(args) -> int:
     o = sweep.offset_grid
     say(f"mpisweep check-config: {args.file} is valid: {len(sweep.blocks)} blocks × {len(sweep.angles)} angles × "
         f"{o.size} offsets, config hash {sweep.config_hash[:12]}")
+    if sweep.distribution is not None and sweep.distribution.kind == "random":
+        sigmas = [sweep.particle(d, k).sigma for _, d, k in sweep.blocks]
+        counts = [axes_per_entry(sweep, s) for s in (min(sigmas), max(sigmas))]
+        say(f"mpisweep check-config: random easy axes: {counts[0]}–{counts[1]} directions solved per offset "
+            f"(σ {min(sigmas):.1f}–{max(sigmas):.1f}; grids.quadrature sets the rule)")
     return 0
 
 
