@@ -256,9 +256,7 @@ def _simulate_distribution(distribution: EasyAxisDistribution, particle, excitat
         used[group.offsets] = part.degrees
         done += group.axes.shape[0] * group.offsets.size
         parts.append(part)
-    for c, axis in enumerate(channels):
-        if axis not in plan.kept_axes:
-            rows[0, c] = 0.0  # the average over the azimuth about the common axis
+    rows[0, plan.averaged_out(channels)] = 0.0  # the average over the azimuth about the common axis
     return BlockResult(rows.reshape(rows.shape[:3] + grid), used.reshape(grid), parts[0].rtol,
                        max(p.max_periodicity for p in parts), sum(p.steps for p in parts),
                        time.perf_counter() - start, solves=sum(p.solves for p in parts),

@@ -60,6 +60,10 @@ class AxisPlan:
         """Rows to solve, before mirror symmetry."""
         return sum(g.axes.shape[0] * g.offsets.size for g in self.groups)
 
+    def averaged_out(self, channels) -> list[int]:
+        """Positions in ``channels`` (receive axes 0, 1, 2) whose rows the distribution averages to zero."""
+        return [c for c, axis in enumerate(channels) if axis not in self.kept_axes]
+
 
 @dataclass(frozen=True)
 class EasyAxisDistribution:

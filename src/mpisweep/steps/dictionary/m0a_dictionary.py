@@ -85,9 +85,7 @@ def m0a_rows(sweep: Sweep, diameter_nm: float, anisotropy: float, nodes: int | N
                                                                                      rate[group.offsets])
                 for k, io in enumerate(group.offsets):
                     out[ia, :, :, io] += weight * spectrum(dm[k], channels)[:, bins]
-        for c, axis in enumerate(channels):
-            if axis not in plan.kept_axes:
-                out[ia, c] = 0.0  # the average over the azimuth about the common axis
+        out[ia, plan.averaged_out(channels)] = 0.0  # the average over the azimuth about the common axis
     return out.reshape(out.shape[:3] + sweep.offset_grid.shape)
 
 
