@@ -15,10 +15,14 @@ rule fit:
         m0=str(LAYOUT.m0),
         m0a=M0A_STORES,
         files=MEASURED_FILES,
+        transfer_function=TRANSFER_FUNCTION_FILE,
     output:
-        **{key: path for key, path in FIT_TABLES.items() if key != "fields"},
+        **{key: path for key, path in FIT_TABLES.items() if key not in ("fields", "transfer_function")},
         fields=report(
             FIT_TABLES["fields"], caption="../report/fields.rst", category="Tables"
+        ),
+        transfer_function=report(
+            FIT_TABLES["transfer_function"], caption="../report/transfer_function.rst", category="Tables"
         ),
         models=directory(str(LAYOUT.models)),
     log:

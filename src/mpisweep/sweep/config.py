@@ -361,7 +361,7 @@ def resolve(cfg: dict) -> Sweep:
     measurement = Measurement.from_config(cfg["measurement"], len(scanner.receive), model)
     orientation = Orientation.from_config(cfg["orientation"])
     n_values = len(grids.hydrodynamic_diameters_nm if model == "brown" else grids.anisotropies_Jm3)
-    fit = FitSettings.from_config(cfg["fit"], len(grids.diameters_nm) * n_values)
+    fit = FitSettings.from_config(cfg["fit"], len(grids.diameters_nm) * n_values, len(scanner.receive))
     if model == "brown" and orientation.enabled:
         raise ConfigError("config key 'orientation.enabled': orientation imaging needs easy axes; "
                           "model brown (a fluid tracer) has none")

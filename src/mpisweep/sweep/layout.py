@@ -45,6 +45,7 @@ FIT_TABLES = {
     "eps_freq": "eps_freq.csv",
     "eps_rows": "eps_rows.csv",
     "fields": "fields.csv",
+    "transfer_function": "transfer_function.csv",
     "summary": "summary.json",
 }
 

@@ -1,4 +1,5 @@
-"""Workflow step `fit`: M0, M0a, M1, M2, M3 against the measured data → tables, summary, models.zarr, model MDFs."""
+"""Workflow step `fit`: M0, M0a, M1, M2, M3 against the measured data, the measured transfer function and the field
+calibration → tables, summary, models.zarr, model MDFs."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ...sweep.config import Sweep
 from .dictionaries import open_fp, open_m0, open_m0a
 from .fields import calibrate_fields
 from .fit_tables import summary, write_summary, write_tables
+from .transfer import check_transfer_function
 from .models import models_dataset, write_model_mdfs
 
 
@@ -84,11 +86,12 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
         log(f"M3: rank {100 * row['rank_fraction']:g} % (s = {row['rank']}), λ = {m3.l2:g}: "
             f"ε_global = {row['eps_global']:.6g} after {row['iterations']} iterations"
             f"{'' if row['converged'] else ' (not converged)'}; largest weights {top}")
+    transfer = check_transfer_function(sweep, measured, dictionary, bins, rows, r1, log)
     fields = calibrate_fields(sweep, measured, dictionary, bins, rows, r1, r3, log)
     del dictionary
 
     results = (r0, r0a, r1, r2, r3)
-    write_tables(sweep, *results, outdir, fields=fields)
+    write_tables(sweep, *results, outdir, fields=fields, transfer=transfer)
     ds = models_dataset(sweep, measured, *results)
     with atomic_path(outdir / sweep.layout.models.name) as tmp:
         to_zarr(ds, tmp)
@@ -98,6 +101,7 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
     result = summary(sweep, measured, *results, fp_attrs, time.perf_counter() - t0)
     result["rows"] = _rows_summary(sweep, selection)
     result["fields"] = fields
+    result["transfer_function"] = transfer
     sweep.write(outdir / sweep.layout.fit_config.name)  # provenance: what these fits used
     write_summary(outdir / sweep.layout.fit_table("summary").name, result)
     log(f"fits written to {outdir} in {result['wall_time_s']:.1f} s, peak memory {result['peak_rss_gb']:.2f} GB")

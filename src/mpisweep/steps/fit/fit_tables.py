@@ -17,6 +17,9 @@
   transfer_im (the fitted transfer function â of M0/M0a/M1 per row; M3's shared a_ck, equal for all angles)
 * ``fields.csv``         parameter, stated, fitted, sigma, status (the field calibration, ``fit.fields``: the scale
   of each offset axis and drive channel; no rows when it is off)
+* ``transfer_function.csv`` fit, diameter, anisotropy, file_channels, applied_to, delay_us, gain_abs,
+  gain_phase_deg, eps_global, eps_global_free (the measured transfer function, ``fit.transfer_function``: each
+  way of applying it at M1's entry, then M1 over the dictionary with the best; no rows without a file)
 * ``summary.json``       ε_global and best parameters per model, M2 and M3 per rank, virtual-scanner truth,
   wall time and peak memory (RSS) of the fit step
 """
@@ -30,6 +33,7 @@ import numpy as np
 from ...io.atomic import write_csv, write_json
 from ...io.provenance import package_attrs
 from ...sweep.config import Sweep
+from .transfer import transfer_rows
 
 FIELDS = {
     "m0": ["diameter", "eps_global", "best"],
@@ -43,14 +47,18 @@ FIELDS = {
     "m3_iterations": ["rank_fraction", "rank", "iteration", "objective", "misfit", "eps_global", "weight_change"],
     "eps_freq": ["model", "rank_fraction", "rank", "mx", "my", "bin", "eps_freq"],
     "fields": ["parameter", "unit", "stated", "fitted", "sigma", "status"],
+    "transfer_function": ["fit", "diameter", "anisotropy", "file_channels", "applied_to", "delay_us", "gain_abs",
+                          "gain_phase_deg", "eps_global", "eps_global_free"],
     "eps_rows": ["model", "rank_fraction", "rank", "angle", "channel", "mx", "my", "bin", "eps", "transfer_re",
                  "transfer_im"],
 }
 
 
-def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir, fields: dict) -> None:
-    """The CSV tables of the fits M0, M0a (not for model brown: ``r0a`` None), M1, M2, M3 and of the field
-    calibration (`fields`: :func:`~mpisweep.steps.fit.fields.calibrate_fields`'s summary; no rows when it is off)."""
+def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir, fields: dict, transfer: dict | None = None) -> None:
+    """The CSV tables of the fits M0, M0a (not for model brown: ``r0a`` None), M1, M2, M3, of the field
+    calibration (`fields`: :func:`~mpisweep.steps.fit.fields.calibrate_fields`'s summary; no rows when it is off)
+    and of the measured transfer function (`transfer`: :func:`~mpisweep.steps.fit.transfer.check_transfer_function`'s
+    summary; no rows without one)."""
     fits = [r for r in (r0, r0a, r1, r2, r3) if r is not None]
     orders = list(sweep.order_names)  # the mixing-order columns: mx, my for the paper's 2D drive
     rows = {
@@ -66,6 +74,7 @@ def write_tables(sweep: Sweep, r0, r0a, r1, r2, r3, outdir, fields: dict) -> Non
         "eps_rows": [row for r in fits for row in r.row_table()],
         "fields": [{"parameter": q["name"], "unit": q.get("unit", ""), "stated": q["stated"], "fitted": q["fitted"],
                     "sigma": q["sigma"], "status": fields["status"]} for q in fields.get("parameters", [])],
+        "transfer_function": transfer_rows(transfer or {}, sweep.parameter.name),
     }
     name = sweep.parameter.name  # the second axis: anisotropy, or hydrodynamic_diameter (model brown)
     for key, table in rows.items():

@@ -45,6 +45,32 @@ class FieldSettings:
                 "min_gain": self.min_gain, "max_change": self.max_change}
 
 
+@dataclass(frozen=True)
+class TransferSettings:
+    """``fit.transfer_function``: a measured receive transfer function checked against the data (None: none)."""
+
+    path: str | None
+    channels: tuple[int, ...] | None  # the file's channel per receive channel (None: try every one)
+    applied_to: str  # auto, moment or rate
+
+    @classmethod
+    def from_mapping(cls, t: Mapping, n_receive: int | None = None) -> "TransferSettings":
+        channels = t.get("channels")
+        if channels is not None and n_receive is not None and len(channels) != n_receive:
+            raise ConfigError(f"config key 'fit.transfer_function.channels': {list(channels)} names "
+                              f"{len(channels)} file channels for {n_receive} receive channels")
+        return cls(t.get("path"), None if channels is None else tuple(int(c) for c in channels),
+                   t.get("applied_to", "auto"))
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "channels": None if self.channels is None else list(self.channels),
+                "applied_to": self.applied_to}
+
+
+#: fit.transfer_function off (the default, and a config resolved before the key existed)
+TRANSFER_OFF = TransferSettings(None, None, "auto")
+
+
 #: fit.fields of a config resolved before the key existed: the schema's defaults, off, as those fits were
 FIELDS_OFF = FieldSettings.from_mapping({**schema_default("fit", "fields"), "calibrate": False})
 
@@ -61,16 +87,19 @@ class FitSettings:
     m3: M3Settings
     snr_threshold: float | None
     fields: FieldSettings
+    transfer_function: TransferSettings = TRANSFER_OFF
 
     @classmethod
-    def from_config(cls, f: Mapping, n_entries: int) -> "FitSettings":
-        """Ranks checked against the dictionary's `n_entries` (D × K) entries."""
+    def from_config(cls, f: Mapping, n_entries: int, n_receive: int | None = None) -> "FitSettings":
+        """Ranks checked against the dictionary's `n_entries` (D × K) entries, the transfer function's
+        channels against the `n_receive` receive channels."""
         m3 = f["m3"]
         return cls(tuple(f["ranks"]), tuple(rank_fractions(f["ranks"], n_entries, "fit.ranks")), f["svd"],
                    float(f["max_memory_gb"]),
                    M3Settings(tuple(m3["ranks"]), tuple(rank_fractions(m3["ranks"], n_entries, "fit.m3.ranks")),
                               float(m3["l2"]), int(m3["max_iter"]), float(m3["tol"])),
-                   _threshold(f["snr_threshold"]), FieldSettings.from_mapping(f["fields"]))
+                   _threshold(f["snr_threshold"]), FieldSettings.from_mapping(f["fields"]),
+                   TransferSettings.from_mapping(f["transfer_function"], n_receive))
 
     @classmethod
     def from_json(cls, f: Mapping) -> "FitSettings":
@@ -79,12 +108,15 @@ class FitSettings:
                    M3Settings(tuple(m3["ranks"]), tuple(m3["rank_fractions"]), float(m3["l2"]),
                               int(m3["max_iter"]), float(m3["tol"])),
                    _threshold(f.get("snr_threshold")),  # absent in a config resolved before the key existed
-                   FieldSettings.from_mapping(f["fields"]) if "fields" in f else FIELDS_OFF)
+                   FieldSettings.from_mapping(f["fields"]) if "fields" in f else FIELDS_OFF,
+                   TransferSettings.from_mapping(f["transfer_function"]) if "transfer_function" in f else TRANSFER_OFF)
 
     def to_json(self) -> dict:
         return {"ranks": list(self.ranks), "rank_fractions": list(self.rank_fractions), "svd": self.svd,
                 "max_memory_gb": self.max_memory_gb, "m3": self.m3.to_json(), "snr_threshold": self.snr_threshold,
-                "fields": self.fields.to_json()}
+                "fields": self.fields.to_json()} | (
+                    # written only when set, so that the resolved configs (and hashes) of the others stand
+                    {"transfer_function": self.transfer_function.to_json()} if self.transfer_function.path else {})
 
 
 def _threshold(value) -> float | None:
