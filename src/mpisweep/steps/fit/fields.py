@@ -24,6 +24,7 @@ from ...fitting.fields import (
     scales,
     single_residual,
 )
+from ...fitting.metrics import epsilon_freq, row_error, transfer_function
 from ...fitting.weighted import weighted_fit
 from ...physics.block import simulate_block
 from ...sweep.config import Sweep
@@ -218,6 +219,7 @@ class _Calibration:
         keys = list(simulated)
         stacked = np.stack([simulated[e] for e in keys])
         e1 = m1_errors(mixture, stacked)
+        best = stacked[int(np.argmin(e1))]
         w, a = mixture.solve(stacked)
         eps3 = mixture.eps(mixture.residual(stacked, w, a))
         eps_stated = mixture.eps(mixture.weighted(np.asarray(r3.model)[int(np.nanargmin(r3.eps_global))]))
@@ -234,12 +236,21 @@ class _Calibration:
                            for q, t, s, f in zip(self.parameters, self.theta, ff.sigma, self.free)],
             "eps_global_stated": eps_stated, "eps_global_fitted": eps3, "gain": gain,
             "min_gain": self.settings.min_gain, "converged": ff.converged, "iterations": self.iterations,
-            "M1": entry(keys[int(np.argmin(e1))]) | {"eps_global": float(e1.min())},
+            "M1": entry(keys[int(np.argmin(e1))]) | {
+                "eps_global": float(e1.min()),
+                "eps_freq": _eps_freq(mixture, transfer_function(mixture.S, best)[..., None] * best)},
             "M3": {"eps_global": eps3, "largest_weights": [entry(keys[j]) | {"weight": float(w[j])}
-                                                           for j in np.argsort(-w) if w[j] > 0][:5]},
+                                                           for j in np.argsort(-w) if w[j] > 0][:5],
+                   "eps_freq": _eps_freq(mixture, a[None, :, :, None] * np.tensordot(w, stacked, axes=1))},
             "entries_simulated": len(keys),
             "simulations": self.simulator.count, "simulation_core_s": self.simulator.seconds,
         }
+
+
+def _eps_freq(mixture: Mixture, model: np.ndarray) -> list[float]:
+    """ε per evaluation bin (paper eq. 21) of model rows (angle, channel, frequency, offset) on the rows used."""
+    rows = mixture.used.any(axis=0)
+    return [float(e) for e in epsilon_freq(row_error(mixture.S, model), rows=rows)]
 
 
 def _reported(q: FieldParameter, theta: float, sigma: float | None, reach) -> dict:

@@ -17,8 +17,8 @@ from ...sweep.config import Sweep
 from .dictionaries import open_fp, open_m0, open_m0a
 from .fields import calibrate_fields
 from .fit_tables import summary, write_summary, write_tables
-from .transfer import check_transfer_function
 from .models import models_dataset, write_model_mdfs
+from .transfer import check_transfer_function
 
 
 def _report_rows(sweep: Sweep, fitted: measurement.Fitted, log) -> None:
