@@ -14,8 +14,14 @@ files, and prints one table row per candidate and file:
 Candidates: the config as shipped; larger cores (D to 40 nm, K = 0); a selection-field component across the
 drive (a constant offset along y of 0.5, 1 or 2 mT: the line passes beside the FFP).
 
+``--geometry`` instead fits the selection field's geometry more freely than the workflow can, for K = 0 (where
+the fits settle; isotropic, so one solve per offset): rows on a fine grid of offsets along the drive, simulated
+once per diameter, give any position → offset map by interpolation, fitted by multi-start Nelder-Mead with free
+gains per row: the offset = G·x + c (gradient, FFP), + a sample extent w (the rows averaged over ±w/2), + a
+curvature q·x² of the gradient, or with a constant field b across the drive; best over D, for both files.
+
 Run: nice -n 5 .venv/bin/python benchmarks/headscanner.py [candidates] (about 2 minutes per candidate and file on
-2 shared cores; everything under results/headscanner-bench/).
+2 shared cores; everything under results/headscanner-bench/); --geometry takes about 2 minutes.
 """
 
 from __future__ import annotations
@@ -94,14 +100,77 @@ def row(file: str, candidate: str, s: dict) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+GEOMETRIES = {  # name: (start values of the extra parameter, or None; the constant field across the drive, mT)
+    "G·x + c": (None, 0.0), "+ sample extent w (mm)": ((2.0, 6.0, 12.0), 0.0),
+    "+ curvature q·x² (µT/mm²)": ((-0.3, 0.0, 0.3), 0.0),
+    **{f"across-drive field {b:g} mT": (None, b) for b in (0.5, 1.0, 2.0)},
+}
+
+
+def geometry(folders: dict, diameters=(18, 20, 22, 24, 26)) -> None:
+    """The --geometry table (see the module docstring)."""
+    import numpy as np
+    from scipy.interpolate import CubicSpline
+    from scipy.optimize import minimize
+
+    import mpisweep as ms
+    from mpisweep.fitting import epsilon_freq, epsilon_global, row_error, transfer_function
+    from mpisweep.sweep import Sweep
+
+    sweep = Sweep.load(ROOT / "config" / "headscanner.yaml")
+    bins = np.array([2, 3, 4, 5, 6, 7, 8, 9, 12])  # those the workflow's SNR selection keeps
+    fine = np.linspace(-16e-3, 16e-3, 321)
+    splines = {}
+    for d in diameters:
+        for b in sorted({b for _, b in GEOMETRIES.values()}):
+            grid = np.zeros((1, fine.size, 3))
+            grid[0, :, 0], grid[0, :, 1] = fine, b * 1e-3
+            block = ms.simulate_block(sweep.particle(d, 0.0), sweep.excitation, [0.0], grid, bins, channels=(0,),
+                                      max_degree=None, check=False)
+            splines[d, b] = CubicSpline(fine * 1e3, block.rows[0, 0, :, 0, :], axis=-1)
+    print("| geometry | file | ε_global | D (nm) | G (T/m) | FFP c (mT) | extra |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, (extra_starts, b) in GEOMETRIES.items():
+        for file, folder in folders.items():
+            data = ms.read_system_matrix(folder / "centre.mdf")
+            S = data["system_matrix"].values[:, bins, :][None]
+            x = data["position"].values[:, 0] * 1e3 - 156.0  # mm about the FFP's robot position
+            best = None
+            for d in diameters:
+                def eps(p, d=d):
+                    g, c = p[0], p[1]
+                    if name.startswith("+ sample"):
+                        u = np.linspace(-0.5, 0.5, 11) * abs(p[2])
+                        phi = splines[d, b](g * (x[:, None] + u) + c).mean(-1)
+                    else:
+                        curve = p[2] * 1e-3 * x**2 if extra_starts else 0.0
+                        phi = splines[d, b](g * x + c + curve)
+                    phi = phi[None, None]
+                    return float(epsilon_global(epsilon_freq(row_error(S, transfer_function(S, phi)[..., None] * phi))))
+                for g in (0.12, 0.15, 0.18):
+                    for c in (0.0, 0.4):
+                        for e in (extra_starts or (None,)):
+                            r = minimize(eps, [g, c] + ([e] if e is not None else []), method="Nelder-Mead",
+                                         options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 4000})
+                            if best is None or r.fun < best[0]:
+                                best = (r.fun, d, r.x)
+            fun, d, p = best
+            extra = f"{abs(p[2]) if name.startswith('+ sample') else p[2]:+.3f}" if extra_starts else ""
+            print(f"| {name} | {file} | {fun:.4f} | {d} | {p[0]:.4f} | {p[1]:+.3f} | {extra} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("candidates", nargs="*", default=list(CANDIDATES))
+    parser.add_argument("--geometry", action="store_true", help="the geometry table at K = 0 instead")
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"skipped: the head-scanner data are not at {DATA} (../shared is absent)")
         return
     folders = {name: import_centre_line(name) for name in FILES}
+    if args.geometry:
+        geometry(folders)
+        return
     print("| candidate | file | M0 ε | M1 (D, K) ε | M3 ε | gradient scale | FFP shift mT | M1 at fitted fields "
           "| M3 at fitted fields | M3 ε per harmonic | measured TF: way, ε | free/measured gain, top/lowest |")
     print("| --- " * 12 + "|")

@@ -96,8 +96,8 @@ def shared_data(name: str) -> Path:
 
 def steps_before_fit(sweep) -> tuple[dict, dict, dict]:
     """Every step the fit reads, in workflow order and without Snakemake: the virtual scanner's components and
-    files, the measurement check, the dictionary blocks, assemble, M0 and M0a. Returns (the virtual scanner's
-    truth, the check report, the blocks' markers by name)."""
+    files (for measurement.source virtual), the measurement check, the dictionary blocks, assemble, M0 and M0a.
+    Returns (the virtual scanner's truth or None, the check report, the blocks' markers by name)."""
     from mpisweep.steps.dictionary.assemble import assemble
     from mpisweep.steps.dictionary.m0_dictionary import build_m0
     from mpisweep.steps.dictionary.m0a_dictionary import build_m0a
@@ -105,9 +105,11 @@ def steps_before_fit(sweep) -> tuple[dict, dict, dict]:
     from mpisweep.steps.measurement.check import check
     from mpisweep.steps.measurement.virtual_scanner import simulate_component, virtual_scanner
 
-    for name, comp in sweep.components:
-        simulate_component(sweep, comp, sweep.layout.component(name), progress=False)
-    truth = virtual_scanner(sweep)
+    truth = None  # measured files have none
+    if sweep.source == "virtual":
+        for name, comp in sweep.components:
+            simulate_component(sweep, comp, sweep.layout.component(name), progress=False)
+        truth = virtual_scanner(sweep)
     report = check(sweep)
     markers = {name: simulate_shard(sweep, d, k, progress=False) for name, d, k in sweep.blocks}
     assemble(sweep)

@@ -5,6 +5,7 @@ out); a tiny virtual scanner whose fields are off by a few per cent checks the f
 same scanner with the stated fields checks that nothing changes there.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import yaml
 from helpers import steps_before_fit
 
 from mpisweep.errors import ConfigError
-from mpisweep.fitting.fields import FieldParameter, Mixture, field_parameters, fit_fields, scales
+from mpisweep.fitting.fields import FieldParameter, Mixture, field_parameters, fit_fields, profile, scales
 from mpisweep.fitting.inputs import row_weights
 from mpisweep.sweep import Sweep
 
@@ -157,3 +158,59 @@ def test_stated_fields_that_are_right_are_found_consistent_and_the_answers_stand
         assert q["fitted"] == pytest.approx(q["stated"], abs=2e-3 if q["unit"] == "" else 0.01), q
     assert (summary["M1"]["best_diameter"], summary["M1"]["best_anisotropy"]) == (18.0, 300.0)
     assert any("the stated fields are consistent" in line and "the answers stand" in line for line in lines)
+
+
+def test_the_profiles_of_drive_and_sensitivity_are_unknowns_along_each_offset_axis():
+    grid = np.zeros((1, 3, 3))
+    grid[0, :, 0] = [-1e-3, 0.0, 1e-3]
+    params = field_parameters(grid, (0.012, 0.0), drive_profile=2, sensitivity=1)
+    assert [p.name for p in params] == ["offset x", "drive x", "centre x", "drive slope x", "drive curvature x",
+                                        "sensitivity slope x"]
+    change = scales(params, [1, 1, 1, 1.1, 0.95, 1.2], 2)
+    assert change.drive_profile[0] == pytest.approx((0.1, -0.05)) and change.sensitivity[0] == pytest.approx((0.2, 0))
+    assert change.drive_profile[1:] == ((0, 0), (0, 0)) and change.offsets == (1, 1, 1)
+    u = np.array([[-1.0, 0, 0], [0.5, 0, 0]])  # ô along x
+    np.testing.assert_allclose(profile(change.drive_profile, u), [1 - 0.1 - 0.05, 1 + 0.05 - 0.0125])
+
+
+def test_rows_with_a_drive_profile_are_each_offsets_own_drive_and_a_sensitivity_multiplies_them():
+    """The calibration's rows at a drive amplitude that varies over the offsets, against simulate_block at each
+    offset's own amplitude; a change of the receive sensitivity alone reuses the simulated rows."""
+    from mpisweep.physics.block import simulate_block
+    from mpisweep.steps.fit.fields import EntrySimulator
+
+    config = yaml.safe_load((REPO / "config" / "mps.yaml").read_text())
+    config["offsets"]["x"] = {"min": -6, "max": 6, "count": 3}
+    config["fit"]["fields"] = {"drive_profile": 2, "sensitivity": 2}
+    sweep = Sweep.load(config)
+    params = field_parameters(sweep.offsets, sweep.excitation.amplitudes, 2, 2)
+    bins = np.array([3, 5, 7])
+    sim = EntrySimulator(sweep, bins, params)
+    # offset, drive, centre, drive slope and curvature, sensitivity slope and curvature
+    theta = [1.0, 1.0, 1.0, 1.1, 0.95, 1.2, 1.0]
+    rows = sim.rows(20.0, 1500.0, theta)
+    assert sim.count == 3  # one solve per offset
+    u = np.array([-1.0, 0.0, 1.0])  # ô
+    particle = sweep.particle(20.0, 1500.0)
+    for i, ui in enumerate(u):
+        amplitude = 1 + 0.1 * ui - 0.05 * ui**2
+        drive = replace(sweep.excitation, amplitudes=tuple(a * amplitude for a in sweep.excitation.amplitudes))
+        own = simulate_block(particle, drive, sim.axes, sweep.offsets.reshape(-1, 3)[i:i + 1], bins,
+                             rtol=sweep.solver_rtol(particle), channels=sweep.scanner.receive_axes)
+        np.testing.assert_allclose(rows[..., i], own.rows[..., 0] * (1 + 0.2 * ui), rtol=1e-10)
+    other = sim.rows(20.0, 1500.0, theta[:-1] + [0.7])  # sensitivity curvature -0.3: no new solve
+    assert sim.count == 3
+    np.testing.assert_allclose(other, rows * ((1 + 0.2 * u - 0.3 * u**2) / (1 + 0.2 * u)), rtol=1e-12)
+
+
+def test_start_scales_stay_within_the_bound_and_are_written_only_when_set(tmp_path):
+    grids = {"grids": TINY["grids"]}
+    with pytest.raises(ConfigError, match=r"fit.fields.start_scales': 1.4 is outside 1 ± fit.fields.max_change"):
+        Sweep.load({**grids, "fit": {"fields": {"start_scales": [1.0, 1.4]}}})
+    assert set(Sweep.load(grids).to_dict()["fit"]["fields"]) == {"calibrate", "candidates", "min_weight",
+                                                                 "min_gain", "max_change"}
+    sweep = Sweep.load({**grids, "fit": {"fields": {"max_change": 0.5, "start_scales": [0.7, 1.0],
+                                                    "drive_profile": 1, "sensitivity": 2}}})
+    sweep.write(tmp_path / "config.json")
+    assert Sweep.read(tmp_path / "config.json").fit.fields == sweep.fit.fields
+    assert sweep.fit.fields.start_scales == (0.7, 1.0)

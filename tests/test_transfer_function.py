@@ -15,8 +15,8 @@ import yaml
 from helpers import steps_before_fit
 
 from mpisweep.errors import ConfigError, MDFError
-from mpisweep.fitting.receive import compare_receive, fit_m1_measured_transfer, fit_weights
 from mpisweep.fitting.metrics import epsilon_freq, epsilon_global, row_error, transfer_function
+from mpisweep.fitting.receive import compare_receive, fit_m1_measured_transfer, fit_weights
 from mpisweep.io.receive_chain import TransferTable, receive_chain
 from mpisweep.sweep import Sweep
 

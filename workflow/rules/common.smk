@@ -148,7 +148,9 @@ else:
         raise WorkflowError(f"measured data: {_err}") from None
 MEASURED_INDEX = str(msmeasurement.index_path(SWEEP))
 # the measured transfer function the fit checks (fit.transfer_function.path): a changed file reruns the fit
-TRANSFER_FUNCTION_FILE = [SWEEP.fit.transfer_function.path] if SWEEP.fit.transfer_function.path else []
+TRANSFER_FUNCTION_FILE = (
+    [SWEEP.fit.transfer_function.path] if SWEEP.fit.transfer_function.path else []
+)
 # measured files are checked before the dictionary is simulated; the virtual scanner's files
 # match the config by construction, so its dictionary does not wait for them
 WARMUP_INPUT = [str(LAYOUT.check)] if SWEEP.source == "mdf" else []

@@ -17,12 +17,18 @@ rule fit:
         files=MEASURED_FILES,
         transfer_function=TRANSFER_FUNCTION_FILE,
     output:
-        **{key: path for key, path in FIT_TABLES.items() if key not in ("fields", "transfer_function")},
+        **{
+            key: path
+            for key, path in FIT_TABLES.items()
+            if key not in ("fields", "transfer_function")
+        },
         fields=report(
             FIT_TABLES["fields"], caption="../report/fields.rst", category="Tables"
         ),
         transfer_function=report(
-            FIT_TABLES["transfer_function"], caption="../report/transfer_function.rst", category="Tables"
+            FIT_TABLES["transfer_function"],
+            caption="../report/transfer_function.rst",
+            category="Tables",
         ),
         models=directory(str(LAYOUT.models)),
     log:

@@ -1,5 +1,5 @@
-"""Field calibration: the scales of the offset and drive fields and the offsets' centre, fitted jointly with
-M3's weights.
+"""Field calibration: the scales of the offset and drive fields and the offsets' centre (and, where asked for, how
+the drive amplitude and the receive sensitivity vary over the offsets), fitted jointly with M3's weights.
 
 Real scanners apply fields a few per cent off what their files state (Maass et al. 2024 had to fit
 gradient scales of 1.05–1.15 to a Bruker scanner's system matrices). The rows Φ_j(θ) of a few
@@ -31,46 +31,80 @@ from .metrics import transfer_function
 AXES = "xyz"
 
 
+#: how the drive amplitude and the receive sensitivity vary along an offset axis: the coefficients of ô and ô²
+#: (ô = the stated offset over the axis's largest stated offset), fitted where fit.fields asks for them
+PROFILES = ("drive slope", "drive curvature", "sensitivity slope", "sensitivity curvature")
+
+
 @dataclass(frozen=True)
 class FieldParameter:
-    """One unknown of the field calibration: the scale of an offset axis or of a drive channel, or the centre
-    of an offset axis (where the field-free point is). Every θ is 1 at the stated fields: a centre's θ moves
-    the offsets along its axis by (θ − 1) × the axis's largest stated offset."""
+    """One unknown of the field calibration: the scale of an offset axis or of a drive channel, the centre
+    of an offset axis (where the field-free point is), or a coefficient of how the drive amplitude or the
+    receive sensitivity varies along an offset axis (:data:`PROFILES`). Every θ is 1 at the stated fields: a
+    centre's θ moves the offsets along its axis by (θ − 1) × the axis's largest stated offset; a profile's θ − 1
+    is its coefficient."""
 
-    kind: str  # "offset", "drive" or "centre"
+    kind: str  # "offset", "drive", "centre" or one of PROFILES
     axis: int  # offset axis (0, 1, 2 = x, y, z) or drive channel
 
     @property
     def name(self) -> str:
         return f"{self.kind} {AXES[self.axis]}"
 
+    @property
+    def shift(self) -> bool:
+        """Stated 0 (θ − 1 is reported), not a scale stated 1."""
+        return self.kind == "centre" or self.kind in PROFILES
 
-def field_parameters(offsets, amplitudes) -> tuple[FieldParameter, ...]:
+
+def field_parameters(offsets, amplitudes, drive_profile: int = 0, sensitivity: int = 0) -> tuple[FieldParameter, ...]:
     """The unknowns the data can determine: the scale and the centre of every offset axis along which the
-    grid varies, the scale of every drive channel with a non-zero amplitude."""
+    grid varies, the scale of every drive channel with a non-zero amplitude; and, along each such offset axis,
+    the drive amplitude's and the receive sensitivity's variation as polynomials of degree `drive_profile` and
+    `sensitivity` (0: none; 1: slope; 2: slope and curvature)."""
     flat = np.asarray(offsets, dtype=float).reshape(-1, 3)
     axes = [i for i in range(3) if np.ptp(flat[:, i]) > 0]
     drive = [i for i, a in enumerate(amplitudes) if a > 0]
+    profiles = [FieldParameter(kind, i) for i in axes
+                for kind, degree in zip(PROFILES, (1, 2, 1, 2))
+                if degree <= (drive_profile if kind.startswith("drive") else sensitivity)]
     return tuple([FieldParameter("offset", i) for i in axes] + [FieldParameter("drive", i) for i in drive]
-                 + [FieldParameter("centre", i) for i in axes])
+                 + [FieldParameter("centre", i) for i in axes] + profiles)
 
 
 @dataclass(frozen=True)
 class FieldChange:
     """θ as the fields change: offset scale and centre shift (a fraction of the axis's largest stated offset)
-    per axis x, y, z; drive scale per channel."""
+    per axis x, y, z; drive scale per channel; per axis x, y, z the (slope, curvature) of the drive amplitude's
+    and of the receive sensitivity's relative change over ô."""
 
     offsets: tuple[float, ...]
     drive: tuple[float, ...]
     centre: tuple[float, ...]
+    drive_profile: tuple[tuple[float, float], ...] = ((0.0, 0.0),) * 3
+    sensitivity: tuple[tuple[float, float], ...] = ((0.0, 0.0),) * 3
 
 
 def scales(parameters, theta, n_drive: int) -> FieldChange:
-    """θ as a :class:`FieldChange`: scales 1 and centres 0 where θ has no entry."""
+    """θ as a :class:`FieldChange`: scales 1, centres and profiles 0 where θ has no entry."""
     change = {"offset": [1.0, 1.0, 1.0], "drive": [1.0] * n_drive, "centre": [0.0, 0.0, 0.0]}
+    profile = {"drive": [[0.0, 0.0] for _ in range(3)], "sensitivity": [[0.0, 0.0] for _ in range(3)]}
     for p, value in zip(parameters, theta):
-        change[p.kind][p.axis] = float(value) - (1.0 if p.kind == "centre" else 0.0)
-    return FieldChange(tuple(change["offset"]), tuple(change["drive"]), tuple(change["centre"]))
+        if p.kind in PROFILES:
+            what, order = p.kind.split()
+            profile[what][p.axis][order == "curvature"] = float(value) - 1.0
+        else:
+            change[p.kind][p.axis] = float(value) - (1.0 if p.kind == "centre" else 0.0)
+    return FieldChange(tuple(change["offset"]), tuple(change["drive"]), tuple(change["centre"]),
+                       tuple(map(tuple, profile["drive"])), tuple(map(tuple, profile["sensitivity"])))
+
+
+def profile(coefficients, normalized) -> np.ndarray:
+    """1 + Σ_axis (slope ô + curvature ô²) at normalized stated offsets ô (..., 3): the relative drive amplitude
+    or receive sensitivity there."""
+    u = np.asarray(normalized, dtype=float)
+    c = np.asarray(coefficients, dtype=float)  # (3, 2)
+    return 1.0 + np.sum(c[:, 0] * u + c[:, 1] * u**2, axis=-1)
 
 
 class Mixture:
@@ -194,7 +228,7 @@ def fit_fields(mixture: Mixture, rows, simulate: Callable[[int, np.ndarray], np.
         history.append({"iteration": it, "theta": theta.tolist(), "eps_global": eps})
         if log is not None:
             log(f"field calibration, iteration {it}: "
-                + ", ".join(f"{p.name} {v - 1:+.4f}" if p.kind == "centre" else f"{p.name} {v:.4f}"
+                + ", ".join(f"{p.name} {v - 1:+.4f}" if p.shift else f"{p.name} {v:.4f}"
                             for p, v in zip(parameters, theta)) + f"; ε_global {eps:.5g}")
         if np.abs(du).max() <= tol:
             converged = True

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
+from ...errors import ConfigError
 from ...fitting.fields import (
     FieldParameter,
     Mixture,
     field_parameters,
     fit_fields,
+    profile,
     scales,
     single_residual,
 )
@@ -36,36 +39,65 @@ MAX_ROUNDS = 4  # neighbourhood rounds at the fitted fields
 MAX_PASSES = 4  # fits of the scales on the entries the last rounds settled on
 MAX_ITER = 4  # iterations of one pass
 TOL = 1e-3  # the scales' convergence
+CACHED_ROWS = 64  # entries × fields whose rows are kept for a change of the receive sensitivity alone
 MIN_CHANGE = 0.005  # stated fields within this of the fitted ones are consistent, whatever ε does (noise-free data)
 
 
 class EntrySimulator:
     """Rows (angle, channel, frequency, offset) of one entry at the fitted bins and scaled fields, simulated as
-    the dictionary's blocks are (automatic degree, the sweep's tolerance)."""
+    the dictionary's blocks are (automatic degree, the sweep's tolerance).
+
+    A drive amplitude that varies over the offsets makes every offset its own solve; a receive sensitivity that
+    varies multiplies the rows, so the rows of the fields alone are kept and reused when only it changes."""
 
     def __init__(self, sweep: Sweep, bins: np.ndarray, parameters: tuple[FieldParameter, ...]):
         self.sweep, self.parameters = sweep, parameters
         self.bins = np.asarray(bins)  # rfft bins k
         self.axes = sweep.simulation_axes()
         self.reach = offset_reach(sweep)
+        scale = np.array([r * MT if r > 0 else np.inf for r in self.reach])
+        self.normalized = np.asarray(sweep.offsets) / scale  # ô: stated offsets over their axis's largest
         self.count = 0
         self.seconds = 0.0
+        self._fields: dict = {}  # rows of the fields alone, by (entry, the fields' part of θ)
 
     def field_scale(self, theta) -> FieldScale:
-        """θ as the virtual scanner's miscalibration: the fields the particles see at θ."""
+        """θ as the virtual scanner's miscalibration: the fields the particles see at θ (without the profiles)."""
         change = scales(self.parameters, theta, len(self.sweep.excitation.amplitudes))
         return FieldScale(offsets=change.offsets, drive=change.drive,
                           centre=tuple(float(c * r) for c, r in zip(change.centre, self.reach)))
 
     def rows(self, diameter: float, value: float, theta) -> np.ndarray:
+        change = scales(self.parameters, theta, len(self.sweep.excitation.amplitudes))
+        key = (diameter, value, change.offsets, change.drive, change.centre, change.drive_profile)
+        if key not in self._fields:
+            if len(self._fields) >= CACHED_ROWS:
+                self._fields.pop(next(iter(self._fields)))
+            self._fields[key] = self._simulate(diameter, value, theta, change.drive_profile)
+        sensitivity = profile(change.sensitivity, self.normalized).reshape(-1)
+        return self._fields[key] * sensitivity
+
+    def _simulate(self, diameter: float, value: float, theta, drive_profile) -> np.ndarray:
         sweep = self.sweep
         excitation, grid = self.field_scale(theta).apply(sweep.excitation, sweep.offsets)
         particle = sweep.particle(diameter, value)
-        result = simulate_block(particle, excitation, self.axes, grid, self.bins, rtol=sweep.solver_rtol(particle),
-                                max_degree=None, channels=sweep.scanner.receive_axes, check=False)
-        self.count += 1
-        self.seconds += result.wall_time
-        return result.rows.reshape(result.rows.shape[:3] + (-1,))
+        grid = grid.reshape(-1, 3)
+        amplitude = profile(drive_profile, self.normalized).reshape(-1)
+        if np.any(amplitude <= 0):
+            raise ConfigError("config key 'fit.fields.max_change': the drive profile reached its bound, where the "
+                              "drive amplitude vanishes at the largest offsets; lower it")
+        uniform = np.all(amplitude == 1.0)
+        parts = []
+        for i in ([slice(None)] if uniform else range(grid.shape[0])):
+            drive = excitation if uniform else replace(
+                excitation, amplitudes=tuple(a * amplitude[i] for a in excitation.amplitudes))
+            result = simulate_block(particle, drive, self.axes, grid[i].reshape(-1, 3), self.bins,
+                                    rtol=sweep.solver_rtol(particle), max_degree=None,
+                                    channels=sweep.scanner.receive_axes, check=False)
+            self.count += 1
+            self.seconds += result.wall_time
+            parts.append(result.rows.reshape(result.rows.shape[:3] + (-1,)))
+        return np.concatenate(parts, axis=-1)
 
 
 def offset_reach(sweep: Sweep) -> tuple[float, ...]:
@@ -112,28 +144,42 @@ def calibrate_fields(sweep: Sweep, measured, dictionary, bins, rows, r1, r3, log
     """
     if not sweep.fit.fields.calibrate:
         return {"status": "off"}
-    parameters = field_parameters(sweep.offsets, sweep.excitation.amplitudes)
+    settings = sweep.fit.fields
+    parameters = field_parameters(sweep.offsets, sweep.excitation.amplitudes, settings.drive_profile,
+                                  settings.sensitivity)
     free = np.array([not (q.kind == "drive" and q.axis == 0) for q in parameters])
     if not free.any():
         log("field calibration: one drive channel and no offset axis: a common scale of the fields is a particle "
             "size to the data, so there is nothing to fit")
         return {"status": "off", "reason": "no scale relative to the drive"}
-    return _Calibration(sweep, weighted_fit(measured, dictionary, bins, [1.0], rows), r1, parameters, free,
-                        log).run(r3)
+    fit = weighted_fit(measured, dictionary, bins, [1.0], rows)
+    simulator = EntrySimulator(sweep, fit.bins, parameters)
+    results = []
+    for scale in settings.start_scales:
+        if len(settings.start_scales) > 1:
+            log(f"field calibration: starting from the offset scales × {scale:g}")
+        results.append(_Calibration(sweep, fit, r1, parameters, free, log, simulator).run(r3, scale))
+    best = min(results, key=lambda r: r["eps_global_fitted"])
+    if len(results) > 1:
+        best["starts"] = [{"offset_scale": scale, "eps_global_fitted": r["eps_global_fitted"]}
+                          for scale, r in zip(settings.start_scales, results)]
+    best |= {"simulations": simulator.count, "simulation_core_s": simulator.seconds}
+    _log(best, sweep.parameter, log)
+    return best
 
 
 class _Calibration:
     """The state of one field calibration: the measured rows, the entries' rows at the current scales, the
     derivatives found so far and the passes run."""
 
-    def __init__(self, sweep: Sweep, fit, r1, parameters, free, log):
+    def __init__(self, sweep: Sweep, fit, r1, parameters, free, log, simulator: EntrySimulator):
         self.sweep, self.fit, self.parameters, self.free, self.log = sweep, fit, parameters, free, log
         self.settings = sweep.fit.fields
         self.mixture = Mixture(fit.S, fit.rho, sweep.fit.m3.l2)
         self.values = (np.asarray(r1.diameters, float), np.asarray(r1.anisotropies, float))
         self.shape = r1.eps_global.shape
         self.finite = {tuple(int(i) for i in e) for e in np.argwhere(np.isfinite(r1.eps_global))}
-        self.simulator = EntrySimulator(sweep, fit.bins, parameters)
+        self.simulator = simulator
         self.r1 = r1
         self.theta = np.ones(len(parameters))
         self.derivatives: dict = {}  # ∂Φ/∂θ of the entries fitted so far
@@ -179,11 +225,22 @@ class _Calibration:
         self.theta = ff.theta
         return ff, dict(zip(entries, ff.rows))
 
-    def run(self, r3) -> dict:
+    def run(self, r3, start: float = 1.0) -> dict:
+        """Calibrate from the stated fields, or from the offset scales × `start` (then the entries to fit are
+        M1's and M3's among the diameters of the candidates' second-axis values, simulated there)."""
         t0 = time.perf_counter()
         entries = candidate_entries(self.r1, r3, self.settings.candidates, self.settings.min_weight)
-        ff, exact = self.fit_pass(entries, {e: self.stated(e) for e in entries})
-        looks_off = ff.eps_fitted <= (1 - self.settings.min_gain) * ff.eps_start
+        if start == 1.0:
+            ff, exact = self.fit_pass(entries, {e: self.stated(e) for e in entries})
+            looks_off = ff.eps_fitted <= (1 - self.settings.min_gain) * ff.eps_start
+        else:
+            self.theta = np.array([start if q.kind == "offset" else 1.0 for q in self.parameters])
+            lines = sorted({(d, e[1]) for e in entries for d in range(self.shape[0])} & self.finite)
+            self.log(f"field calibration: {len(lines)} entries simulated at the starting fields")
+            there = {e: self.simulator.rows(*self.physical(e), self.theta) for e in lines}
+            entries = self.picks(there)
+            ff, exact = self.fit_pass(entries, there)
+            looks_off = ff.eps_fitted <= (1 - self.settings.min_gain) * _stated_eps(self.mixture, r3)
         while looks_off and self.passes < MAX_PASSES:
             # which entries fit best at these scales? neighbours predicted from the nearest fitted entry's change
             def predict(e, exact=exact):
@@ -208,10 +265,7 @@ class _Calibration:
             before = self.theta
             ff, refit = self.fit_pass(entries, simulated)
             simulated = refit if np.abs(self.theta - before).max() > TOL else simulated | refit
-        result = self.summary(simulated, ff, r3) | {"neighbour_rounds": rounds,
-                                                    "wall_time_s": time.perf_counter() - t0}
-        _log(result, self.sweep.parameter, self.log)
-        return result
+        return self.summary(simulated, ff, r3) | {"neighbour_rounds": rounds, "wall_time_s": time.perf_counter() - t0}
 
     def summary(self, simulated: dict, ff, r3) -> dict:
         """The decision, the scales, and M1 and M3 on the entries simulated at the fitted fields."""
@@ -222,7 +276,7 @@ class _Calibration:
         best = stacked[int(np.argmin(e1))]
         w, a = mixture.solve(stacked)
         eps3 = mixture.eps(mixture.residual(stacked, w, a))
-        eps_stated = mixture.eps(mixture.weighted(np.asarray(r3.model)[int(np.nanargmin(r3.eps_global))]))
+        eps_stated = _stated_eps(mixture, r3)
         gain = 1.0 - eps3 / eps_stated if eps_stated > 0 else 0.0
         applied = gain >= self.settings.min_gain and np.abs(self.theta - 1).max() >= MIN_CHANGE
 
@@ -243,8 +297,12 @@ class _Calibration:
                                                            for j in np.argsort(-w) if w[j] > 0][:5],
                    "eps_freq": _eps_freq(mixture, a[None, :, :, None] * np.tensordot(w, stacked, axes=1))},
             "entries_simulated": len(keys),
-            "simulations": self.simulator.count, "simulation_core_s": self.simulator.seconds,
         }
+
+
+def _stated_eps(mixture: Mixture, r3) -> float:
+    """M3's ε_global at the stated fields (its best rank, the whole dictionary)."""
+    return mixture.eps(mixture.weighted(np.asarray(r3.model)[int(np.nanargmin(r3.eps_global))]))
 
 
 def _eps_freq(mixture: Mixture, model: np.ndarray) -> list[float]:
@@ -254,9 +312,10 @@ def _eps_freq(mixture: Mixture, model: np.ndarray) -> list[float]:
 
 
 def _reported(q: FieldParameter, theta: float, sigma: float | None, reach) -> dict:
-    """One unknown as the summary gives it: a scale (stated 1), or a centre in mT (stated 0)."""
+    """One unknown as the summary gives it: a scale (stated 1), a centre in mT (stated 0), or a profile's
+    coefficient (stated 0)."""
     unit = reach[q.axis] if q.kind == "centre" else 1.0
-    stated = 0.0 if q.kind == "centre" else 1.0
+    stated = 0.0 if q.shift else 1.0
     return {"name": q.name, "unit": "mT" if q.kind == "centre" else "", "stated": stated,
             "fitted": stated + (float(theta) - 1.0) * unit, "sigma": None if sigma is None else float(sigma) * unit,
             "held": sigma is None}
@@ -281,6 +340,7 @@ def _log(result: dict, p, log) -> None:
     """Say what the calibration found; warn (log and UserWarning) when the stated fields are off."""
     scales_text = ", ".join(f"{q['name']} × 1 (held)" if q["held"] else
                             f"{q['name']} {q['fitted']:+.3f} ± {q['sigma']:.3f} mT" if q["unit"] == "mT" else
+                            f"{q['name']} {q['fitted']:+.4f} ± {q['sigma']:.4f}" if q["stated"] == 0 else
                             f"{q['name']} × {q['fitted']:.4f} ± {q['sigma']:.4f}" for q in result["parameters"])
     change = (f"M3 ε_global {result['eps_global_stated']:.5g} at the stated fields, "
               f"{result['eps_global_fitted']:.5g} at the fitted ones ({100 * result['gain']:.1f} % lower)")
@@ -291,7 +351,7 @@ def _log(result: dict, p, log) -> None:
     top = ", ".join(f"({w['diameter']:g}, {w[p.name]:g}) {w['weight']:.3f}" for w in result["M3"]["largest_weights"])
     warning = f"field calibration: the stated fields are off ({scales_text}; {change})"
     log(f"warning: {warning}")
-    warnings.warn(warning, UserWarning, stacklevel=4)
+    warnings.warn(warning, UserWarning, stacklevel=3)
     log(f"field calibration: at the fitted fields M1 ({m1['diameter']:g} nm, {m1[p.name]:g} {p.unit}) "
         f"ε_global {m1['eps_global']:.5g}; M3 {top}, ε_global {result['M3']['eps_global']:.5g} "
         f"({result['simulations']} simulations, {result['simulation_core_s']:.0f} core-s)")

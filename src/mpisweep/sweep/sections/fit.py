@@ -34,15 +34,28 @@ class FieldSettings:
     min_weight: float  # M3 weight that makes an entry a candidate
     min_gain: float  # share by which ε_global must fall to declare the stated fields off
     max_change: float  # the scales stay within 1 ± this
+    drive_profile: int = 0  # degree of the drive amplitude's variation over each offset axis (0: homogeneous)
+    sensitivity: int = 0  # degree of the receive sensitivity's variation over each offset axis (0: homogeneous)
+    start_scales: tuple[float, ...] = (1.0,)  # offset scales the calibration starts from
 
     @classmethod
     def from_mapping(cls, f: Mapping) -> "FieldSettings":
-        return cls(bool(f["calibrate"]), int(f["candidates"]), float(f["min_weight"]), float(f["min_gain"]),
-                   float(f["max_change"]))
+        settings = cls(bool(f["calibrate"]), int(f["candidates"]), float(f["min_weight"]), float(f["min_gain"]),
+                       float(f["max_change"]), int(f.get("drive_profile", 0)), int(f.get("sensitivity", 0)),
+                       tuple(float(v) for v in f.get("start_scales", (1.0,))))
+        outside = [v for v in settings.start_scales if abs(v - 1) > settings.max_change]
+        if outside:
+            raise ConfigError(f"config key 'fit.fields.start_scales': {outside[0]:g} is outside 1 ± "
+                              f"fit.fields.max_change ({settings.max_change:g})")
+        return settings
 
     def to_json(self) -> dict:
+        # the profiles and starts only when set, so that the resolved configs (and hashes) of the others stand
+        profiles = {key: v for key, v, off in (("drive_profile", self.drive_profile, 0),
+                                               ("sensitivity", self.sensitivity, 0),
+                                               ("start_scales", list(self.start_scales), [1.0])) if v != off}
         return {"calibrate": self.calibrate, "candidates": self.candidates, "min_weight": self.min_weight,
-                "min_gain": self.min_gain, "max_change": self.max_change}
+                "min_gain": self.min_gain, "max_change": self.max_change} | profiles
 
 
 @dataclass(frozen=True)
