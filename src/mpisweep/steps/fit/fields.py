@@ -123,8 +123,11 @@ def m1_errors(mixture: Mixture, rows: np.ndarray) -> np.ndarray:
     return np.array([mixture.eps(single_residual(mixture, phi)) for phi in rows])
 
 
-def calibrate_fields(sweep: Sweep, measured, dictionary, bins, rows, r1, r3, log=print) -> dict:
+def calibrate_fields(sweep: Sweep, measured, dictionary, bins, rows, r1, r3, log=print,
+                     at_fitted: dict | None = None) -> dict:
     """Fit the field scales (``fit.fields``); the summary's ``fields`` entry (status "off" when it is off).
+    When the stated fields are off, ``at_fitted["M1"]`` (if a dict is given) gets M1's entry at the fitted fields:
+    ((diameter, second-axis value), its rows (angle, channel, frequency, offset)).
 
     A common scale of all fields is, to the data, nearly the same as a larger or smaller particle moment
     (ξ ∝ M_s V H, paper eq. 4): on a blind set with offsets × 1.07 and drive × 0.96, the truth's two
@@ -154,17 +157,20 @@ def calibrate_fields(sweep: Sweep, measured, dictionary, bins, rows, r1, r3, log
         return {"status": "off", "reason": "no scale relative to the drive"}
     fit = weighted_fit(measured, dictionary, bins, [1.0], rows)
     simulator = EntrySimulator(sweep, fit.bins, parameters)
-    results = []
+    runs = []
     for scale in settings.start_scales:
         if len(settings.start_scales) > 1:
             log(f"field calibration: starting from the offset scales × {scale:g}")
-        results.append(_Calibration(sweep, fit, r1, parameters, free, log, simulator).run(r3, scale))
-    best = min(results, key=lambda r: r["eps_global_fitted"])
-    if len(results) > 1:
+        calibration = _Calibration(sweep, fit, r1, parameters, free, log, simulator)
+        runs.append((calibration.run(r3, scale), calibration))
+    best, calibration = min(runs, key=lambda run: run[0]["eps_global_fitted"])
+    if len(runs) > 1:
         best["starts"] = [{"offset_scale": scale, "eps_global_fitted": r["eps_global_fitted"]}
-                          for scale, r in zip(settings.start_scales, results)]
+                          for scale, (r, _) in zip(settings.start_scales, runs)]
     best |= {"simulations": simulator.count, "simulation_core_s": simulator.seconds}
     _log(best, sweep.parameter, log)
+    if at_fitted is not None and best["status"] == "calibrated":
+        at_fitted["M1"] = calibration.m1_rows
     return best
 
 
@@ -274,6 +280,7 @@ class _Calibration:
         stacked = np.stack([simulated[e] for e in keys])
         e1 = m1_errors(mixture, stacked)
         best = stacked[int(np.argmin(e1))]
+        self.m1_rows = (self.physical(keys[int(np.argmin(e1))]), best)
         w, a = mixture.solve(stacked)
         eps3 = mixture.eps(mixture.residual(stacked, w, a))
         eps_stated = _stated_eps(mixture, r3)

@@ -1,8 +1,9 @@
 """Fit step: a measured receive transfer function (``fit.transfer_function``) checked against the data.
 
-M1's entry is fitted again with the file's transfer function (one gain per receive channel and one delay
-instead of eq. 15's free gain per row), for every file channel and both ways of applying it unless the
-config names them; M1 is then repeated over the dictionary with the best way. How far the free gains stray
+M1's entry (at the fitted fields where the field calibration found the stated ones off) is fitted again with
+the file's transfer function (one gain per receive channel and one delay instead of eq. 15's free gain per row),
+for every file channel and both ways of applying it unless the config names them; M1 is then repeated over the
+dictionary (at the stated fields, where its rows are) with the best way. How far the free gains stray
 from the file's, harmonic by harmonic, shows what the receive chain leaves unexplained.
 """
 
@@ -14,14 +15,19 @@ import numpy as np
 
 from ...errors import ConfigError
 from ...fitting.inputs import dictionary_inputs
+from ...fitting.metrics import epsilon_freq, epsilon_global, row_error, transfer_function
 from ...fitting.receive import compare_receive, fit_m1_measured_transfer
 from ...fitting.results import py_value
 from ...io.receive_chain import TransferTable
 from ...sweep.config import Sweep
 
 
-def check_transfer_function(sweep: Sweep, measured, dictionary, bins, rows, r1, log) -> dict:
-    """The summary of the check (``{"status": "off"}`` without a file); logs what it finds."""
+def check_transfer_function(sweep: Sweep, measured, dictionary, bins, rows, r1, log, at_fitted=None) -> dict:
+    """The summary of the check (``{"status": "off"}`` without a file); logs what it finds.
+
+    at_fitted: M1's entry and rows at the fitted fields, ((D, value), rows), where the field calibration found
+    the stated fields off: the ways of applying the file are then compared there (M1 over the dictionary stays
+    at the stated fields, where the dictionary is)."""
     settings = sweep.fit.transfer_function
     if not settings.path:
         return {"status": "off"}
@@ -30,13 +36,19 @@ def check_transfer_function(sweep: Sweep, measured, dictionary, bins, rows, r1, 
         raise ConfigError(f"config key 'fit.transfer_function.path': {path} not found")
     table = TransferTable.read(path)
     k, _, _, dic, S, _, _ = dictionary_inputs(measured, dictionary, bins)
-    phi = dic.read(diameter=r1.best_index[0], anisotropy=r1.best_index[1], frequency=dic.freq_positions(k))
+    if at_fitted is None:
+        where, (diameter, value) = "the stated fields", (r1.best_diameter, r1.best_anisotropy)
+        phi = dic.read(diameter=r1.best_index[0], anisotropy=r1.best_index[1], frequency=dic.freq_positions(k))
+    else:
+        where, ((diameter, value), phi) = "the fitted fields", at_fitted
+    free = transfer_function(S, phi)
+    free_eps = float(epsilon_global(epsilon_freq(row_error(S, free[..., None] * phi), rows=rows)))
     how = None if settings.applied_to == "auto" else settings.applied_to
     fits = compare_receive(S, phi, table, k, sweep.cycle, rows, settings.channels, how)
     chosen = fits[0]
     p = sweep.parameter
-    log(f"transfer function {path}: at M1's entry (D, {p.short}) = ({r1.best_diameter:g} nm, "
-        f"{r1.best_anisotropy:g} {p.unit}), free gains ε_global {r1.eps_global_best:.4g}")
+    log(f"transfer function {path}: at M1's entry at {where}, (D, {p.short}) = ({diameter:g} nm, "
+        f"{value:g} {p.unit}), free gains ε_global {free_eps:.4g}")
     for f in fits:
         log(f"  {f.describe()}")
     m1 = fit_m1_measured_transfer(measured, dictionary, bins, sweep.cycle, table, chosen.channels,
@@ -45,12 +57,12 @@ def check_transfer_function(sweep: Sweep, measured, dictionary, bins, rows, r1, 
     log(f"M1 with the measured transfer function ({chosen.applied_to}): best (D, {p.short}) = "
         f"({m1.best_diameter:g} nm, {m1.best_anisotropy:g} {p.unit}), ε_global = {m1.fit.eps_global:.6g} "
         f"(free gains there {free_there:.4g}), delay {m1.fit.delay * 1e6:+.3f} µs")
-    entry = {"diameter": py_value(r1.best_diameter), p.name: py_value(r1.best_anisotropy)}
+    entry = {"diameter": py_value(diameter), p.name: py_value(value)}
     return {
-        "status": "fitted", "path": str(path),
-        "candidates": [{**entry, **f.to_dict(), "eps_global_free": float(r1.eps_global_best)} for f in fits],
+        "status": "fitted", "path": str(path), "fields": where,
+        "candidates": [{**entry, **f.to_dict(), "eps_global_free": free_eps} for f in fits],
         "chosen": {"channels": list(chosen.channels), "applied_to": chosen.applied_to},
-        "free_over_measured": _free_over_measured(r1.transfer, chosen, table, k, sweep.cycle),
+        "free_over_measured": _free_over_measured(free, chosen, table, k, sweep.cycle),
         "M1": {"diameter": m1.best_diameter, p.name: m1.best_anisotropy, **m1.fit.to_dict(),
                "eps_global_free": free_there, "eps_freq": [float(e) for e in m1.fit.eps_freq]},
         "bins": [int(b) for b in k],
