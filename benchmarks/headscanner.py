@@ -6,13 +6,14 @@ noise from the other), then runs the workflow on config/headscanner.yaml with ea
 files, and prints one table row per candidate and file:
 
 * M0 (Langevin), M1 and M3 (Néel, random easy axes) at the stated fields, with free gains per row (eq. 15);
-* the field calibration: the gradient scale and the field-free point (FFP) found, M1 and M3 at the fitted fields,
-  and M3's ε per harmonic there;
-* the measured transfer function: the way it fits best at M1's entry, ε with it, and how far the free gains
-  stray from it (their ratio at the highest evaluated harmonic against the lowest).
+* the field calibration: the gradient scale and the field-free point (FFP) found, the drive amplitude's and the
+  receive sensitivity's profiles along the line, M1 and M3 at the fitted fields, and M1's ε per harmonic there;
+* the measured transfer function: the way it fits best at M1's entry, its delay, ε with it (and with free gains),
+  and how far the free gains stray from it (their ratio at the highest evaluated harmonic against the lowest).
 
-Candidates: the config as shipped; larger cores (D to 40 nm, K = 0); a selection-field component across the
-drive (a constant offset along y of 0.5, 1 or 2 mT: the line passes beside the FFP).
+Candidates: the shipped config's unknowns added one by one (the gradient scale and FFP fitted from the stated
+gradient; from several starting gradients; the drive amplitude's profile along the line; the receive sensitivity's,
+which is the config as shipped), then the shipped config with larger cores (to 36 nm, K = 0).
 
 ``--geometry`` instead fits the selection field's geometry more freely than the workflow can, for K = 0 (where
 the fits settle; isotropic, so one solve per offset): rows on a fine grid of offsets along the drive, simulated
@@ -27,6 +28,7 @@ Run: nice -n 5 .venv/bin/python benchmarks/headscanner.py [candidates] (about 2 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import subprocess
 import sys
@@ -41,13 +43,14 @@ WORK = ROOT / "results" / "headscanner-bench"
 FILES = {"original": ("systemMatrixNew.h5", "test_systemMatrixNew.h5", [29]),
          "repeat": ("test_systemMatrixNew.h5", "systemMatrixNew.h5", [])}
 OTHER_LINES = [*range(0, 10), *range(20, 30)]  # rows of the lines at y = -21.2 and -1.2 mm
-CANDIDATES = {
-    "as shipped": {},
-    "larger cores, K = 0": {"grids": {"diameters": {"start": 16, "stop": 40, "step": 2}, "anisotropies": [0]}},
-    **{f"across-drive field {b:g} mT": {"offsets": {"y": {"min": b, "max": b, "count": 1}},
-                                        "grids": {"diameters": {"start": 16, "stop": 30, "step": 2},
-                                                  "anisotropies": [0]}}
-       for b in (0.5, 1.0, 2.0)},
+NO_PROFILES = {"drive_profile": 0, "sensitivity": 0}
+CANDIDATES = {  # overlays on config/headscanner.yaml: its unknowns one by one, then an addition that did not help
+    "scale and FFP from the stated gradient": {"fit": {"fields": {"start_scales": [1.0], **NO_PROFILES}}},
+    "+ starts 0.7-1.3 x the gradient": {"fit": {"fields": NO_PROFILES}},
+    "+ drive amplitude profile": {"fit": {"fields": {"sensitivity": 0}}},
+    "+ receive sensitivity profile (as shipped)": {},
+    "as shipped, larger cores (to 36 nm, K = 0)": {
+        "grids": {"diameters": {"start": 16, "stop": 36, "step": 2}, "anisotropies": [0]}},
 }
 
 
@@ -68,11 +71,11 @@ def import_centre_line(name: str) -> Path:
 
 def run(file: str, candidate: str, folder: Path) -> dict:
     """The workflow on config/headscanner.yaml with the candidate's overlay; its summary.json."""
-    slug = candidate.replace(" ", "-").replace(",", "").replace("=", "")
+    slug = "".join(c if c.isalnum() else "-" for c in candidate).strip("-")
     output = WORK / file / slug
-    overlay = {**CANDIDATES[candidate], "output": str(output),
-               "measurement": {"mdf": {"directory": str(folder)}},
-               "fit": {"transfer_function": {"path": str(SHARED / "transferFunction-PreinstalledUH.h5")}}}
+    overlay = copy.deepcopy(CANDIDATES[candidate]) | {"output": str(output),
+                                                      "measurement": {"mdf": {"directory": str(folder)}}}
+    overlay.setdefault("fit", {})["transfer_function"] = {"path": str(SHARED / "transferFunction-PreinstalledUH.h5")}
     output.mkdir(parents=True, exist_ok=True)
     (output / "overlay.yaml").write_text(yaml.safe_dump(overlay))
     target = output / "fits" / "summary.json"
@@ -83,20 +86,36 @@ def run(file: str, candidate: str, folder: Path) -> dict:
     return json.loads(target.read_text())
 
 
+HEADER = ["candidate", "file", "M0 ε", "M1 (D, K) ε", "M3 ε", "gradient scale ± σ", "FFP shift mT",
+          "drive slope, curvature", "sensitivity slope, curvature", "M1 at fitted fields", "M3 at fitted fields",
+          "M1 ε per harmonic", "measured TF at M1: way, delay µs, ε (free)", "free/measured gain, top/lowest"]
+
+
 def row(file: str, candidate: str, s: dict) -> str:
     f, tf = s["fields"], s["transfer_function"]
-    params = {q["name"]: q["fitted"] for q in f.get("parameters", [])}
+    found = {q["name"]: q for q in f.get("parameters", [])}
+
+    def value(name, fmt):
+        q = found.get(name)
+        return "" if q is None else format(q["fitted"], fmt)
+
     m3_top = ", ".join(f"({w['diameter']:g}, {w['anisotropy']:g}) {w['weight']:.2f}"
-                       for w in f["M3"]["largest_weights"][:2]) if "M3" in f else ""
-    per_harmonic = " ".join(f"{e:.2f}" for e in f["M3"]["eps_freq"]) if "M3" in f else ""
+                       for w in f["M3"]["largest_weights"][:3]) if "M3" in f else ""
+    best_tf = tf["candidates"][0]
     ratio = tf["free_over_measured"]
     cells = [candidate, file, f"{s['M0']['eps_global']:.3f}",
              f"({s['M1']['best_diameter']:g}, {s['M1']['best_anisotropy']:g}) {s['M1']['eps_global']:.3f}",
              f"{min(r['eps_global'] for r in s['M3']):.3f}",
-             f"{params.get('offset x', float('nan')):.4f}", f"{params.get('centre x', float('nan')):+.3f}",
+             f"{value('offset x', '.4f')} ± {found['offset x']['sigma']:.4f}" if "offset x" in found else "",
+             value("centre x", "+.3f"),
+             f"{value('drive slope x', '+.3f')}, {value('drive curvature x', '+.3f')}",
+             f"{value('sensitivity slope x', '+.3f')}, {value('sensitivity curvature x', '+.3f')}",
              f"({f['M1']['diameter']:g}, {f['M1']['anisotropy']:g}) {f['M1']['eps_global']:.3f}" if "M1" in f else "",
-             f"{m3_top}; {f['M3']['eps_global']:.3f}" if "M3" in f else "", per_harmonic,
-             f"{tf['chosen']['applied_to']} {tf['M1']['eps_global']:.3f}", f"{ratio[-1] / ratio[0]:.1f}"]
+             f"{f['M3']['eps_global']:.3f}: {m3_top}" if "M3" in f else "",
+             " ".join(f"{e:.2f}" for e in f["M1"]["eps_freq"]) if "M1" in f else "",
+             f"ch {best_tf['channels'][0]} {best_tf['applied_to']}, {best_tf['delay_us']:+.2f}, "
+             f"{best_tf['eps_global']:.3f} ({best_tf['eps_global_free']:.3f})",
+             f"{ratio[-1] / ratio[0]:.1f}"]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -171,9 +190,8 @@ def main() -> None:
     if args.geometry:
         geometry(folders)
         return
-    print("| candidate | file | M0 ε | M1 (D, K) ε | M3 ε | gradient scale | FFP shift mT | M1 at fitted fields "
-          "| M3 at fitted fields | M3 ε per harmonic | measured TF: way, ε | free/measured gain, top/lowest |")
-    print("| --- " * 12 + "|")
+    print("| " + " | ".join(HEADER) + " |")
+    print("| --- " * len(HEADER) + "|")
     for candidate in args.candidates:
         for file, folder in folders.items():
             print(row(file, candidate, run(file, candidate, folder)), flush=True)
