@@ -55,7 +55,7 @@ napoleon_use_rtype = False
 # numpydoc type fields: "optional", "{"a", "b"}" and the like are markup, not classes; the generic
 # words numpydoc uses for types are shown as literals, the rest cross-referenced
 napoleon_preprocess_types = True
-napoleon_type_aliases = {name: f"``{name}``" for name in ("array_like", "callable", "sequence")}
+napoleon_type_aliases = {name: f"``{name}``" for name in ("array_like", "callable", "sequence", "iterable")}
 add_module_names = False
 
 # Every cross-reference must resolve. The build runs offline (no intersphinx), so the third-party
