@@ -94,9 +94,9 @@ class EntrySimulator:
             result = simulate_block(particle, drive, self.axes, grid[i].reshape(-1, 3), self.bins,
                                     rtol=sweep.solver_rtol(particle), max_degree=None,
                                     channels=sweep.scanner.receive_axes, check=False)
-            self.count += 1
             self.seconds += result.wall_time
             parts.append(result.rows.reshape(result.rows.shape[:3] + (-1,)))
+        self.count += 1  # one entry at one set of fields, however many solves
         return np.concatenate(parts, axis=-1)
 
 
@@ -189,6 +189,7 @@ class _Calibration:
         self.r1 = r1
         self.theta = np.ones(len(parameters))
         self.derivatives: dict = {}  # ∂Φ/∂θ of the entries fitted so far
+        self.m1_rows = None  # M1's entry and its rows at the fitted fields, once summarised
         self.iterations = self.passes = 0
 
     def physical(self, e) -> tuple[float, float]:
