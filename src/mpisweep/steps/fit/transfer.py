@@ -2,8 +2,8 @@
 
 M1's entry (at the fitted fields where the field calibration found the stated ones off) is fitted again with
 the file's transfer function (one gain per receive channel and one delay instead of eq. 15's free gain per row),
-for every file channel and both ways of applying it unless the config names them; M1 is then repeated over the
-dictionary (at the stated fields, where its rows are) with the best way. How far the free gains stray
+for every file channel and both ways of applying it unless the config names them; where the stated fields hold,
+M1 is then repeated over the dictionary with the best way. How far the free gains stray
 from the file's, harmonic by harmonic, shows what the receive chain leaves unexplained.
 """
 
@@ -26,8 +26,9 @@ def check_transfer_function(sweep: Sweep, measured, dictionary, bins, rows, r1, 
     """The summary of the check (``{"status": "off"}`` without a file); logs what it finds.
 
     at_fitted: M1's entry and rows at the fitted fields, ((D, value), rows), where the field calibration found
-    the stated fields off: the ways of applying the file are then compared there (M1 over the dictionary stays
-    at the stated fields, where the dictionary is)."""
+    the stated fields off: the ways of applying the file are then compared there, and M1 over the dictionary
+    (whose rows are at the stated fields) is left out: at fields the particles did not see, the file would only
+    measure how far off those are."""
     settings = sweep.fit.transfer_function
     if not settings.path:
         return {"status": "off"}
@@ -51,22 +52,26 @@ def check_transfer_function(sweep: Sweep, measured, dictionary, bins, rows, r1, 
         f"{value:g} {p.unit}), free gains ε_global {free_eps:.4g}")
     for f in fits:
         log(f"  {f.describe()}")
+    entry = {"diameter": py_value(diameter), p.name: py_value(value)}
+    result = {
+        "status": "fitted", "path": str(path), "fields": where,
+        "candidates": [{**entry, **f.to_dict(), "eps_global_free": free_eps} for f in fits],
+        "chosen": {"channels": list(chosen.channels), "applied_to": chosen.applied_to},
+        "free_over_measured": _free_over_measured(free, chosen, table, k, sweep.cycle),
+        "bins": [int(b) for b in k],
+    }
+    if at_fitted is not None:
+        log("M1 over the dictionary with the measured transfer function: left out, the dictionary is at the "
+            "stated fields, which are off")
+        return result
     m1 = fit_m1_measured_transfer(measured, dictionary, bins, sweep.cycle, table, chosen.channels,
                                   chosen.applied_to, rows)
     free_there = float(r1.eps_global[m1.best_index])
     log(f"M1 with the measured transfer function ({chosen.applied_to}): best (D, {p.short}) = "
         f"({m1.best_diameter:g} nm, {m1.best_anisotropy:g} {p.unit}), ε_global = {m1.fit.eps_global:.6g} "
         f"(free gains there {free_there:.4g}), delay {m1.fit.delay * 1e6:+.3f} µs")
-    entry = {"diameter": py_value(diameter), p.name: py_value(value)}
-    return {
-        "status": "fitted", "path": str(path), "fields": where,
-        "candidates": [{**entry, **f.to_dict(), "eps_global_free": free_eps} for f in fits],
-        "chosen": {"channels": list(chosen.channels), "applied_to": chosen.applied_to},
-        "free_over_measured": _free_over_measured(free, chosen, table, k, sweep.cycle),
-        "M1": {"diameter": m1.best_diameter, p.name: m1.best_anisotropy, **m1.fit.to_dict(),
-               "eps_global_free": free_there, "eps_freq": [float(e) for e in m1.fit.eps_freq]},
-        "bins": [int(b) for b in k],
-    }
+    return result | {"M1": {"diameter": m1.best_diameter, p.name: m1.best_anisotropy, **m1.fit.to_dict(),
+                            "eps_global_free": free_there, "eps_freq": [float(e) for e in m1.fit.eps_freq]}}
 
 
 def _free_over_measured(free, chosen, table: TransferTable, bins, period: float) -> list[float]:
@@ -80,7 +85,8 @@ def _free_over_measured(free, chosen, table: TransferTable, bins, period: float)
 
 
 def transfer_rows(check: dict, parameter: str) -> list[dict]:
-    """The rows of fits/transfer_function.csv: each way tried at M1's entry, then M1 over the dictionary."""
+    """The rows of fits/transfer_function.csv: each way tried at M1's entry, then M1 over the dictionary (where the
+    stated fields hold)."""
     if check.get("status") != "fitted":
         return []
 
@@ -91,4 +97,4 @@ def transfer_rows(check: dict, parameter: str) -> list[dict]:
                 "gain_phase_deg": ";".join(f"{g:.2f}" for g in r["gain_phase_deg"]),
                 "eps_global": r["eps_global"], "eps_global_free": r["eps_global_free"]}
 
-    return [row("M1 entry", r) for r in check["candidates"]] + [row("M1", check["M1"])]
+    return [row("M1 entry", r) for r in check["candidates"]] + ([row("M1", check["M1"])] if "M1" in check else [])
