@@ -106,12 +106,12 @@ TINY = {
 }
 
 
-def _fit(tmp_path, **virtual):
-    """The steps of a tiny sweep up to the fit; returns its config, the measurement check, the fit's summary and
-    log lines."""
+def _fit(tmp_path, fit=None, **virtual):
+    """The steps of a tiny sweep up to the fit (`fit`: its fit section, default TINY's); returns its config, the
+    measurement check, the fit's summary and log lines."""
     from mpisweep.steps.fit.fit import run_fit
 
-    config = {**TINY, "output": str(tmp_path / "results")}
+    config = {**TINY, "output": str(tmp_path / "results"), "fit": fit or TINY["fit"]}
     config["measurement"] = {"virtual": {**TINY["measurement"]["virtual"], **virtual}}
     sweep = Sweep.load(config)
     _, report, _ = steps_before_fit(sweep)
@@ -214,3 +214,19 @@ def test_start_scales_stay_within_the_bound_and_are_written_only_when_set(tmp_pa
     sweep.write(tmp_path / "config.json")
     assert Sweep.read(tmp_path / "config.json").fit.fields == sweep.fit.fields
     assert sweep.fit.fields.start_scales == (0.7, 1.0)
+
+
+@pytest.mark.slow
+def test_profiles_fitted_where_the_coils_are_homogeneous_come_back_zero_and_change_no_answer(tmp_path):
+    """The same miscalibrated scanner with drive_profile and sensitivity fitted too: their coefficients stay at 0
+    and the scales, M1 and M3 are those of the fit without them."""
+    fields = {"drive_profile": 2, "sensitivity": 2}
+    with pytest.warns(UserWarning, match="the stated fields are off"):
+        _, _, summary, _ = _fit(tmp_path, fit={**TINY["fit"], "fields": fields},
+                                field_scale={"offsets": [1.06], "drive": [1.0, 0.96], "centre": [0.3]})
+    found = {q["name"]: q["fitted"] for q in summary["fields"]["parameters"]}
+    profiles = {name: value for name, value in found.items() if "slope" in name or "curvature" in name}
+    assert len(profiles) == 4 and all(abs(v) < 2e-3 for v in profiles.values()), profiles
+    assert found["offset x"] == pytest.approx(1.06, abs=2e-3) and found["drive y"] == pytest.approx(0.96, abs=2e-3)
+    assert (summary["fields"]["M1"]["diameter"], summary["fields"]["M1"]["anisotropy"]) == (18.0, 300.0)
+    assert summary["fields"]["M3"]["largest_weights"][0]["weight"] > 0.95
