@@ -230,3 +230,21 @@ def test_profiles_fitted_where_the_coils_are_homogeneous_come_back_zero_and_chan
     assert found["offset x"] == pytest.approx(1.06, abs=2e-3) and found["drive y"] == pytest.approx(0.96, abs=2e-3)
     assert (summary["fields"]["M1"]["diameter"], summary["fields"]["M1"]["anisotropy"]) == (18.0, 300.0)
     assert summary["fields"]["M3"]["largest_weights"][0]["weight"] > 0.95
+
+
+@pytest.mark.slow
+def test_a_drive_and_a_receive_coil_that_vary_over_the_offsets_are_found(tmp_path):
+    """The virtual scanner's drive amplitude × (1 + 0.08 ô − 0.05 ô²) and sensitivity × (1 − 0.1 ô − 0.2 ô²) on top
+    of the miscalibrated fields: fit.fields.drive_profile and sensitivity find them, the scales and the answers."""
+    with pytest.warns(UserWarning, match="the stated fields are off"):
+        _, _, summary, _ = _fit(tmp_path, fit={**TINY["fit"], "fields": {"drive_profile": 2, "sensitivity": 2}},
+                                field_scale={"offsets": [1.06], "drive": [1.0, 0.96], "centre": [0.3],
+                                             "drive_profile": [[0.08, -0.05]], "sensitivity": [[-0.1, -0.2]]})
+    fields = summary["fields"]
+    found = {q["name"]: q["fitted"] for q in fields["parameters"]}
+    truth = {"drive slope x": 0.08, "drive curvature x": -0.05, "sensitivity slope x": -0.1,
+             "sensitivity curvature x": -0.2, "offset x": 1.06, "drive y": 0.96, "centre x": 0.3}
+    for name, value in truth.items():
+        assert found[name] == pytest.approx(value, abs=3e-3), name
+    assert (fields["M1"]["diameter"], fields["M1"]["anisotropy"]) == (18.0, 300.0)
+    assert fields["M3"]["largest_weights"][0]["weight"] > 0.95 and fields["eps_global_fitted"] < 1e-3

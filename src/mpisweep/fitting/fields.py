@@ -99,6 +99,13 @@ def scales(parameters, theta, n_drive: int) -> FieldChange:
                        tuple(map(tuple, profile["drive"])), tuple(map(tuple, profile["sensitivity"])))
 
 
+def normalized_offsets(offsets) -> np.ndarray:
+    """ô: the offsets (..., 3) over each axis's largest |offset| (0 along an axis without offsets)."""
+    offsets = np.asarray(offsets, dtype=float)
+    reach = np.abs(offsets.reshape(-1, 3)).max(axis=0)
+    return np.divide(offsets, reach, out=np.zeros_like(offsets), where=reach > 0)
+
+
 def profile(coefficients, normalized) -> np.ndarray:
     """1 + Σ_axis (slope ô + curvature ô²) at normalized stated offsets ô (..., 3): the relative drive amplitude
     or receive sensitivity there."""

@@ -261,3 +261,32 @@ def _simulate_distribution(distribution: EasyAxisDistribution, particle, excitat
                        max(p.max_periodicity for p in parts), sum(p.steps for p in parts),
                        time.perf_counter() - start, solves=sum(p.solves for p in parts),
                        derived=sum(p.derived for p in parts), mirror=parts[0].mirror)
+
+
+def simulate_varying_drive(particle: AnyParticle, excitation: Excitation, axes, offsets: np.ndarray,
+                           amplitude: np.ndarray, bins: np.ndarray, degree: int | np.ndarray | None = None,
+                           progress: Callable[[int, int, float], None] | None = None, **options) -> BlockResult:
+    """:func:`simulate_block` where the drive amplitude varies over the offsets: `amplitude` (the grid's shape)
+    multiplies every drive channel at each offset, as a drive coil that is not homogeneous over the field of
+    view. A uniform 1 is one block; otherwise each offset is a block of its own (no mirror pairs)."""
+    offsets = np.asarray(offsets, dtype=float)
+    grid = offsets.shape[:-1]
+    amplitude = np.broadcast_to(np.asarray(amplitude, dtype=float), grid)
+    if np.all(amplitude == 1.0):
+        return simulate_block(particle, excitation, axes, offsets, bins, degree=degree, progress=progress, **options)
+    start = time.perf_counter()
+    flat, scale = offsets.reshape(-1, 3), amplitude.ravel()
+    given = None if degree is None else np.broadcast_to(np.asarray(degree, dtype=int), grid).ravel()
+    parts = []
+    for i in range(flat.shape[0]):
+        drive = Excitation(tuple(a * scale[i] for a in excitation.amplitudes), excitation.dividers,
+                           excitation.base_frequency, excitation.phases, excitation.offset, excitation.samples)
+        parts.append(simulate_block(particle, drive, axes, flat[i:i + 1], bins,
+                                    degree=None if given is None else given[i:i + 1], **options))
+        if progress is not None:
+            progress(i + 1, flat.shape[0], time.perf_counter() - start)
+    rows = np.concatenate([p.rows for p in parts], axis=-1)
+    return BlockResult(rows.reshape(rows.shape[:3] + grid), np.concatenate([p.degrees for p in parts]).reshape(grid),
+                       parts[0].rtol, max(p.max_periodicity for p in parts), sum(p.steps for p in parts),
+                       time.perf_counter() - start, solves=sum(p.solves for p in parts),
+                       derived=sum(p.derived for p in parts), mirror=None)

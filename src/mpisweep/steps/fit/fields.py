@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import replace
 
 import numpy as np
 
@@ -23,13 +22,14 @@ from ...fitting.fields import (
     Mixture,
     field_parameters,
     fit_fields,
+    normalized_offsets,
     profile,
     scales,
     single_residual,
 )
 from ...fitting.metrics import epsilon_freq, row_error, transfer_function
 from ...fitting.weighted import weighted_fit
-from ...physics.block import simulate_block
+from ...physics.block import simulate_varying_drive
 from ...sweep.config import Sweep
 from ...sweep.refine import neighbours
 from ...sweep.sections.measurement import FieldScale
@@ -55,8 +55,7 @@ class EntrySimulator:
         self.bins = np.asarray(bins)  # rfft bins k
         self.axes = sweep.simulation_axes()
         self.reach = offset_reach(sweep)
-        scale = np.array([r * MT if r > 0 else np.inf for r in self.reach])
-        self.normalized = np.asarray(sweep.offsets) / scale  # ô: stated offsets over their axis's largest
+        self.normalized = normalized_offsets(sweep.offsets)  # ô: stated offsets over their axis's largest
         self.count = 0
         self.seconds = 0.0
         self._fields: dict = {}  # rows of the fields alone, by (entry, the fields' part of θ)
@@ -81,23 +80,16 @@ class EntrySimulator:
         sweep = self.sweep
         excitation, grid = self.field_scale(theta).apply(sweep.excitation, sweep.offsets)
         particle = sweep.particle(diameter, value)
-        grid = grid.reshape(-1, 3)
-        amplitude = profile(drive_profile, self.normalized).reshape(-1)
+        amplitude = profile(drive_profile, self.normalized)
         if np.any(amplitude <= 0):
             raise ConfigError("config key 'fit.fields.max_change': the drive profile reached its bound, where the "
                               "drive amplitude vanishes at the largest offsets; lower it")
-        uniform = np.all(amplitude == 1.0)
-        parts = []
-        for i in ([slice(None)] if uniform else range(grid.shape[0])):
-            drive = excitation if uniform else replace(
-                excitation, amplitudes=tuple(a * amplitude[i] for a in excitation.amplitudes))
-            result = simulate_block(particle, drive, self.axes, grid[i].reshape(-1, 3), self.bins,
-                                    rtol=sweep.solver_rtol(particle), max_degree=None,
-                                    channels=sweep.scanner.receive_axes, check=False)
-            self.seconds += result.wall_time
-            parts.append(result.rows.reshape(result.rows.shape[:3] + (-1,)))
+        result = simulate_varying_drive(particle, excitation, self.axes, grid, amplitude, self.bins,
+                                        rtol=sweep.solver_rtol(particle), max_degree=None,
+                                        channels=sweep.scanner.receive_axes, check=False)
+        self.seconds += result.wall_time
         self.count += 1  # one entry at one set of fields, however many solves
-        return np.concatenate(parts, axis=-1)
+        return result.rows.reshape(result.rows.shape[:3] + (-1,))
 
 
 def offset_reach(sweep: Sweep) -> tuple[float, ...]:

@@ -35,10 +35,11 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import StoreError
+from ...fitting.fields import normalized_offsets, profile
 from ...io.atomic import atomic_path, write_csv, write_json
 from ...io.mdf import write_system_matrix
 from ...io.receive_chain import receive_chain
-from ...physics.block import simulate_block
+from ...physics.block import simulate_varying_drive
 from ...physics.solver import auto_degree
 from ...sweep.config import Sweep, digest
 from ...sweep.coords import system_matrix_dataset
@@ -87,14 +88,18 @@ def simulate_component(sweep: Sweep, component: dict, output, progress: bool = T
     if sweep.distribution is not None and finer:  # random easy axes: a finer quadrature too
         axes = sweep.distribution.finer(sweep.excitation, sweep.offsets, particle.sigma)
     excitation, offsets = sweep.excitation, sweep.offsets
-    if sweep.virtual.field_scale is not None:  # a miscalibrated scanner: the files state the nominal fields
-        excitation, offsets = sweep.virtual.field_scale.apply(excitation, offsets)
-    res = simulate_block(particle, excitation, axes, offsets, bins, degree=degrees, rtol=rtol,
-                         progress=printer(particle.describe()) if progress else None, max_degree=None,
-                         channels=sweep.scanner.receive_axes)
+    amplitude, sensitivity = 1.0, 1.0
+    if (scale := sweep.virtual.field_scale) is not None:  # a miscalibrated scanner: the files state the nominal fields
+        excitation, offsets = scale.apply(excitation, offsets)
+        drive_profile, sensitivity_profile = scale.profiles()
+        stated = normalized_offsets(sweep.offsets)  # the coils' profiles follow the stated offsets
+        amplitude, sensitivity = profile(drive_profile, stated), profile(sensitivity_profile, stated)
+    res = simulate_varying_drive(particle, excitation, axes, offsets, amplitude, bins, degree=degrees, rtol=rtol,
+                                 progress=printer(particle.describe()) if progress else None, max_degree=None,
+                                 channels=sweep.scanner.receive_axes)
     degrees = res.degrees
     with atomic_path(output, suffix=".npz") as tmp:
-        np.savez(tmp, rows=res.rows, degrees=degrees, rtol=rtol, max_periodicity=res.max_periodicity,
+        np.savez(tmp, rows=res.rows * sensitivity, degrees=degrees, rtol=rtol, max_periodicity=res.max_periodicity,
                  steps=res.steps, wall_time=res.wall_time, spec_hash=digest(component_spec(sweep, component)))
     return {"degree": int(np.max(degrees)), "rtol": rtol, "max_periodicity": res.max_periodicity,
             "wall_time": res.wall_time}

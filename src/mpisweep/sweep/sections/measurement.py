@@ -47,11 +47,24 @@ class VirtualSolver:
 @dataclass(frozen=True, kw_only=True)
 class FieldScale:
     """``measurement.virtual.field_scale``: the fields the particles see, as multiples of the stated ones plus a
-    shift of the offsets (a field-free point elsewhere than the files state)."""
+    shift of the offsets (a field-free point elsewhere than the files state); optionally a drive amplitude and a
+    receive sensitivity that vary over the offsets."""
 
     offsets: tuple[float, ...]  # per axis x, y, z (missing axes 1)
     drive: tuple[float, ...]  # per drive channel (missing channels 1)
     centre: tuple[float, ...] | None = optional()  # mT added to the offsets, per axis x, y, z (None: 0)
+    drive_profile: tuple[tuple[float, float], ...] | None = optional()  # (slope, curvature) per axis (None: 0)
+    sensitivity: tuple[tuple[float, float], ...] | None = optional()  # (slope, curvature) per axis (None: 0)
+
+    def profiles(self) -> tuple[np.ndarray, np.ndarray]:
+        """(3, 2) coefficients of the drive amplitude's and of the receive sensitivity's variation, zeros where
+        the config gives none."""
+        out = []
+        for given in (self.drive_profile, self.sensitivity):
+            c = np.zeros((3, 2))
+            c[: len(given or ())] = np.asarray(given or np.zeros((0, 2)), dtype=float)
+            out.append(c)
+        return out[0], out[1]
 
     def apply(self, excitation: Excitation, offsets: np.ndarray) -> tuple[Excitation, np.ndarray]:
         """The drive and the offset fields (…, 3) in T as the particles see them."""
