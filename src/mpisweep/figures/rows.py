@@ -156,7 +156,8 @@ def plot_rows(models, path, frequencies=None, angles=None, *, channel="x", m2_ra
     ox = np.sort(one_d(models["offset_x"].values).astype(float))
     oy = np.sort(one_d(models["offset_y"].values).astype(float))
     hx = 0.5 * (ox[1] - ox[0]) if ox.size > 1 else 1.0
-    hy = 0.5 * (oy[1] - oy[0]) if oy.size > 1 else 1.0
+    line = oy.size == 1  # a 1D offset grid (a spectrometer, a robot line): a strip a quarter as high as wide
+    hy = 0.5 * (oy[1] - oy[0]) if not line else 0.125 * (ox[-1] - ox[0] + 2 * hx)
     extent = (ox[0] - hx, ox[-1] + hx, oy[0] - hy, oy[-1] + hy)
 
     meas_all = models["measured"].isel(channel=ch, frequency=fpos)
@@ -209,8 +210,9 @@ def plot_rows(models, path, frequencies=None, angles=None, *, channel="x", m2_ra
             if c == 0:
                 ax.set_xlim(extent[:2])
                 ax.set_ylim(extent[2:])
-                ax.set_yticks(yt)
-                ax.set_ylabel(f"{order_label(models, fpos[fi])}, {axis_label(models, apos[ai])}\ny (mT)", fontsize=9)
+                ax.set_yticks([] if line else yt)
+                where = f"y = {oy[0]:g} mT" if line else "y (mT)"
+                ax.set_ylabel(f"{order_label(models, fpos[fi])}, {axis_label(models, apos[ai])}\n{where}", fontsize=9)
             else:
                 ax.set_yticks([])
             if r == nr - 1:
