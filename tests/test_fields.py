@@ -139,6 +139,16 @@ def test_a_scanner_whose_fields_are_off_is_calibrated_and_the_answer_given_at_th
     top = fields["M3"]["largest_weights"][0]
     assert (top["diameter"], top["anisotropy"]) == (18.0, 300.0) and top["weight"] > 0.95
     assert any(line.startswith("warning: field calibration: the stated fields are off") for line in lines)
+    # the models at the fitted fields go to models.zarr beside those of the dictionary (and to the rows figure)
+    import xarray as xr
+
+    models = xr.open_zarr(sweep.layout.models)
+    assert models["model_m3_fields"].dims == models["model_m1"].dims
+    from mpisweep.fitting import epsilon_freq, epsilon_global, row_error
+
+    S = models["measured"].transpose("angle", "channel", "frequency", ...).values.reshape(2, 2, -1, 3)
+    there = models["model_m3_fields"].transpose("angle", "channel", "frequency", ...).values.reshape(S.shape)
+    assert float(epsilon_global(epsilon_freq(row_error(S, there)))) < 0.01 < summary["M1"]["eps_global"]
     table = (sweep.layout.fits / "fields.csv").read_text().splitlines()
     assert table[0] == "parameter,unit,stated,fitted,sigma,status" and len(table) == 1 + len(fields["parameters"])
     # with the calibration off the fit trusts the stated fields and says nothing about them

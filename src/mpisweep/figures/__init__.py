@@ -10,7 +10,8 @@ Input: the ``models`` Dataset of the fit step (results/fits/models.zarr) with va
 offset_x, offset_y (mT), diameter (nm), anisotropy (J/m³), rank (fraction of full rank). Optional,
 drawn when present: ``model_m0a``, ``eps_m0a``, ``eps_global_m0a`` (diameter, anisotropy) and
 ``model_m3``, ``eps_m3``, ``weights_m3``, ``eps_global_m3`` over ``rank_m3`` (M3 is shown at its
-lowest-ε_global rank).
+lowest-ε_global rank), and ``model_m1_fields``, ``model_m3_fields``: M1 and M3 at the field calibration's
+fitted fields (in the rows figure).
 
 All figures are drawn on :class:`matplotlib.figure.Figure` objects (Agg canvas, never pyplot),
 so nothing is registered globally and memory is freed after each save. NaN entries are shown

@@ -10,9 +10,12 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-MODELS = ("m0", "m0a", "m1", "m2", "m3")
-LABEL = {"m0": "M0", "m0a": "M0a", "m1": "M1", "m2": "M2", "m3": "M3"}
-COLOR = {"m0": "#d95f02", "m0a": "#e6ab02", "m1": "#1b9e77", "m2": "#7570b3", "m3": "#e7298a"}
+#: the models, and M1 and M3 at the field calibration's fitted fields (where it found the stated ones off)
+MODELS = ("m0", "m0a", "m1", "m2", "m3", "m1_fields", "m3_fields")
+LABEL = {"m0": "M0", "m0a": "M0a", "m1": "M1", "m2": "M2", "m3": "M3", "m1_fields": "M1 fitted",
+         "m3_fields": "M3 fitted"}
+COLOR = {"m0": "#d95f02", "m0a": "#e6ab02", "m1": "#1b9e77", "m2": "#7570b3", "m3": "#e7298a",
+         "m1_fields": "#66a61e", "m3_fields": "#a6761d"}
 DPI = 130
 STYLE = {
     "font.size": 10,

@@ -118,8 +118,9 @@ def m1_errors(mixture: Mixture, rows: np.ndarray) -> np.ndarray:
 def calibrate_fields(sweep: Sweep, measured, dictionary, bins, rows, r1, r3, log=print,
                      at_fitted: dict | None = None) -> dict:
     """Fit the field scales (``fit.fields``); the summary's ``fields`` entry (status "off" when it is off).
-    When the stated fields are off, ``at_fitted["M1"]`` (if a dict is given) gets M1's entry at the fitted fields:
-    ((diameter, second-axis value), its rows (angle, channel, frequency, offset)).
+    When the stated fields are off, ``at_fitted`` (if a dict is given) gets M1's entry at the fitted fields under
+    "M1", ((diameter, second-axis value), its rows (angle, channel, frequency, offset)), and M1's and M3's model
+    rows there under "models" ({"m1": …, "m3": …}, transfer functions applied).
 
     A common scale of all fields is, to the data, nearly the same as a larger or smaller particle moment
     (ξ ∝ M_s V H, paper eq. 4): on a blind set with offsets × 1.07 and drive × 0.96, the truth's two
@@ -162,7 +163,7 @@ def calibrate_fields(sweep: Sweep, measured, dictionary, bins, rows, r1, r3, log
     best |= {"simulations": simulator.count, "simulation_core_s": simulator.seconds}
     _log(best, sweep.parameter, log)
     if at_fitted is not None and best["status"] == "calibrated":
-        at_fitted["M1"] = calibration.m1_rows
+        at_fitted["M1"], at_fitted["models"] = calibration.m1_rows, calibration.models
     return best
 
 
@@ -182,6 +183,7 @@ class _Calibration:
         self.theta = np.ones(len(parameters))
         self.derivatives: dict = {}  # ∂Φ/∂θ of the entries fitted so far
         self.m1_rows = None  # M1's entry and its rows at the fitted fields, once summarised
+        self.models: dict = {}  # M1's and M3's model rows at the fitted fields, once summarised
         self.iterations = self.passes = 0
 
     def physical(self, e) -> tuple[float, float]:
@@ -275,6 +277,8 @@ class _Calibration:
         best = stacked[int(np.argmin(e1))]
         self.m1_rows = (self.physical(keys[int(np.argmin(e1))]), best)
         w, a = mixture.solve(stacked)
+        self.models = {"m1": transfer_function(mixture.S, best)[..., None] * best,
+                       "m3": a[None, :, :, None] * np.tensordot(w, stacked, axes=1)}
         eps3 = mixture.eps(mixture.residual(stacked, w, a))
         eps_stated = _stated_eps(mixture, r3)
         gain = 1.0 - eps3 / eps_stated if eps_stated > 0 else 0.0
@@ -292,10 +296,10 @@ class _Calibration:
             "min_gain": self.settings.min_gain, "converged": ff.converged, "iterations": self.iterations,
             "M1": entry(keys[int(np.argmin(e1))]) | {
                 "eps_global": float(e1.min()),
-                "eps_freq": _eps_freq(mixture, transfer_function(mixture.S, best)[..., None] * best)},
+                "eps_freq": _eps_freq(mixture, self.models["m1"])},
             "M3": {"eps_global": eps3, "largest_weights": [entry(keys[j]) | {"weight": float(w[j])}
                                                            for j in np.argsort(-w) if w[j] > 0][:5],
-                   "eps_freq": _eps_freq(mixture, a[None, :, :, None] * np.tensordot(w, stacked, axes=1))},
+                   "eps_freq": _eps_freq(mixture, self.models["m3"])},
             "entries_simulated": len(keys),
         }
 

@@ -93,7 +93,7 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
 
     results = (r0, r0a, r1, r2, r3)
     write_tables(sweep, *results, outdir, fields=fields, transfer=transfer)
-    ds = models_dataset(sweep, measured, *results)
+    ds = models_dataset(sweep, measured, *results, fitted_fields=at_fitted.get("models"))
     with atomic_path(outdir / sweep.layout.models.name) as tmp:
         to_zarr(ds, tmp)
     model_files = write_model_mdfs(sweep, ds, outdir)

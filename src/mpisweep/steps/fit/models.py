@@ -23,7 +23,7 @@ def _grid(values: np.ndarray, sweep: Sweep) -> np.ndarray:
     return values.reshape(values.shape[:-1] + sweep.offset_grid.shape)
 
 
-def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3) -> xr.Dataset:
+def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3, fitted_fields=None) -> xr.Dataset:
     """The models Dataset (results/fits/models.zarr) the figures read.
 
     Variables: measured, model_m0, model_m0a, model_m1 (angle, channel, frequency, [offset_z,]
@@ -37,6 +37,9 @@ def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3) ->
     diameter (nm), anisotropy (J/m³), rank and rank_m3 (requested fraction of the full rank of
     M2 and of M3's weight step). Attrs: best_m0_diameter, best_m0a_diameter,
     best_m0a_anisotropy, best_m1_diameter, best_m1_anisotropy, m3_l2.
+
+    Where the field calibration found the stated fields off, `fitted_fields` ({"m1": …, "m3": …}, rows as the
+    models' at the fitted fields) adds model_m1_fields and model_m3_fields.
 
     For the Brownian model (``r0a`` None: with no anisotropy M0a is M0) the second axis is
     hydrodynamic_diameter (nm) instead of anisotropy, and the M0a entries are absent.
@@ -79,6 +82,8 @@ def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3) ->
         "eps_global_m3": (("rank_m3",), np.asarray(r3.eps_global, float)),
         "transfer_m3": (("rank_m3", "channel", "frequency"), np.asarray(r3.transfer, np.complex128)),
     }
+    for key, rows_there in (fitted_fields or {}).items():
+        variables[f"model_{key}_fields"] = (rows, _grid(np.asarray(rows_there), sweep))
     best = {
         "best_m0_diameter": float(r0.best_diameter),
         "best_m0a_diameter": float(r0a.best_diameter) if m0a else None,
@@ -105,6 +110,9 @@ def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3) ->
         if name in ds:
             ds[name].attrs["long_name"] = ("measured system-matrix rows" if name == "measured"
                                            else f"model {MODEL_LABELS[name[6:]]} rows")
+    for name in ("model_m1_fields", "model_m3_fields"):
+        if name in ds:
+            ds[name].attrs["long_name"] = f"model {MODEL_LABELS[name[6:8]]} rows at the fitted fields (fit.fields)"
     ds["transfer_m3"].attrs["long_name"] = "M3 transfer function a_ck shared by all entries and angles (Σw = 1)"
     for name in ("eps_m0", "eps_m0a", "eps_m1", "eps_m2", "eps_m3"):
         if name in ds:
