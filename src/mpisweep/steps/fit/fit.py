@@ -86,7 +86,7 @@ def run_fit(sweep: Sweep, check_report=None, fp=None, m0=None, outdir=None, log=
         log(f"M3: rank {100 * row['rank_fraction']:g} % (s = {row['rank']}), λ = {m3.l2:g}: "
             f"ε_global = {row['eps_global']:.6g} after {row['iterations']} iterations"
             f"{'' if row['converged'] else ' (not converged)'}; largest weights {top}")
-    at_fitted = {}  # M1's entry at the fitted fields, where the stated ones are off
+    at_fitted = {}  # M1's entry and M1's and M3's models at the fitted fields, where the stated ones are off
     fields = calibrate_fields(sweep, measured, dictionary, bins, rows, r1, r3, log, at_fitted)
     transfer = check_transfer_function(sweep, measured, dictionary, bins, rows, r1, log, at_fitted.get("M1"))
     del dictionary
