@@ -132,7 +132,6 @@ def test_the_table_is_read_checked_and_named(tmp_path, table):
     assert Sweep.read(tmp_path / "config.json").fit.transfer_function == on.fit.transfer_function
 
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = yaml.safe_load("""
 grids: {diameters: [16, 18, 20], anisotropies: [300, 900], angles: [0, 60]}
 offsets: {x: {min: -5, max: 5, count: 3}, y: {min: 2, max: 2, count: 1}}
