@@ -149,6 +149,8 @@ def test_a_scanner_whose_fields_are_off_is_calibrated_and_the_answer_given_at_th
     S = models["measured"].transpose("angle", "channel", "frequency", ...).values.reshape(2, 2, -1, 3)
     there = models["model_m3_fields"].transpose("angle", "channel", "frequency", ...).values.reshape(S.shape)
     assert float(epsilon_global(epsilon_freq(row_error(S, there)))) < 0.01 < summary["M1"]["eps_global"]
+    assert sorted(p.name for p in (sweep.layout.fits / "mdf").iterdir()) == ["M0a", "M1", "M1_fitted", "M2", "M3",
+                                                                              "M3_fitted"]
     table = (sweep.layout.fits / "fields.csv").read_text().splitlines()
     assert table[0] == "parameter,unit,stated,fitted,sigma,status" and len(table) == 1 + len(fields["parameters"])
     # with the calibration off the fit trusts the stated fields and says nothing about them
@@ -156,6 +158,7 @@ def test_a_scanner_whose_fields_are_off_is_calibrated_and_the_answer_given_at_th
 
     off = Sweep.load({**config, "fit": {**config["fit"], "fields": {"calibrate": False}}})
     assert run_fit(off, report, log=lambda m: None)["fields"] == {"status": "off"}
+    assert not (sweep.layout.fits / "mdf" / "M1_fitted").exists()  # no stale models of the earlier fields
     assert (sweep.layout.fits / "fields.csv").read_text().splitlines() == [table[0]]
 
 

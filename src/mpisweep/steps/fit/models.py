@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -122,7 +123,8 @@ def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3, fi
 
 def write_model_mdfs(sweep: Sweep, models: xr.Dataset, outdir: Path) -> list[Path]:
     """The fitted M0a, M1, M2 and M3 (M2, M3: rank with the lowest ε_global) system matrices as MDF v2.1,
-    one file per angle.
+    one file per angle; also M1 and M3 at the fitted fields (M1_fitted, M3_fitted) where the field calibration
+    found the stated fields off: the rows the particles give at the positions the files state.
 
     They include the fitted transfer functions, so they can stand in for the measured system
     matrices in MPI reconstruction software (e.g. MPIReco.jl). Only the evaluation bins are
@@ -133,8 +135,13 @@ def write_model_mdfs(sweep: Sweep, models: xr.Dataset, outdir: Path) -> list[Pat
     best_rank = int(np.nanargmin(models["eps_global_m2"].values))
     best_m3 = int(np.nanargmin(models["eps_global_m3"].values))
     chosen = {"M0a": models.get("model_m0a"), "M1": models["model_m1"],
-              "M2": models["model_m2"].isel(rank=best_rank), "M3": models["model_m3"].isel(rank_m3=best_m3)}
-    chosen = {name: model for name, model in chosen.items() if model is not None}  # no M0a for model brown
+              "M2": models["model_m2"].isel(rank=best_rank), "M3": models["model_m3"].isel(rank_m3=best_m3),
+              "M1_fitted": models.get("model_m1_fields"), "M3_fitted": models.get("model_m3_fields")}
+    # no M0a for model brown; M1 and M3 at the fitted fields only where the field calibration found them off
+    chosen = {name: model for name, model in chosen.items() if model is not None}
+    for name in ("M1_fitted", "M3_fitted"):  # an earlier fit's, where the fields were off then
+        if name not in chosen:
+            shutil.rmtree(outdir / "mdf" / name, ignore_errors=True)
     written = []
     for name, model in chosen.items():
         for angle in models["angle"].values:
