@@ -20,8 +20,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from ..io.receive_chain import APPLIED_TO, TransferTable
-from .inputs import CHUNK_BYTES, dictionary_inputs, entry_blocks, row_mask
-from .metrics import epsilon_freq, epsilon_global
+from .inputs import CHUNK_BYTES, dictionary_inputs, entry_blocks, row_mask, row_weights
+from .metrics import epsilon_freq, epsilon_global, row_error
 from .results import py_value
 
 #: delay grid points per period of the highest evaluated harmonic (phase step 2π/32 there)
@@ -53,17 +53,15 @@ class ReceiveFit:
 
 
 def fit_weights(S: np.ndarray, rows=None) -> np.ndarray:
-    """(A, C, F) weights W with Σ W·‖S − model‖² = ε_global² (eqs. 20–22): 1/(N ‖S‖∞²) over the number of
-    rows averaged at the row's frequency and the number of frequencies; 0 for rows left out."""
+    """(A, C, F) weights W with Σ W·‖S − model‖² = ε_global² (eqs. 20–22): 1/(N ‖S‖∞²) (the square of
+    :func:`~mpisweep.fitting.inputs.row_weights`, over N) over the number of rows averaged at the row's frequency
+    and the number of frequencies; 0 for rows left out."""
     a, c, f, n = S.shape
     used = np.ones((c, f), bool) if rows is None else np.asarray(rows, bool)
-    sinf = np.abs(S).max(axis=-1)
-    w = np.zeros_like(sinf)
-    np.divide(1.0, n * sinf**2, out=w, where=sinf > 0)
     per_freq = a * used.sum(axis=0)  # rows averaged at each frequency
     scale = np.zeros(f)
     np.divide(1.0, per_freq * f, out=scale, where=per_freq > 0)
-    return np.where(used, w, 0.0) * scale
+    return row_weights(S, rows) ** 2 / n * scale
 
 
 class _DelaySearch:
@@ -126,11 +124,7 @@ def fit_receive(S, phi, h, bins, period: float, rows=None) -> tuple[float, np.nd
     shift = np.exp(-2j * np.pi * np.asarray(bins, float) * tau / period)
     gain = _ratio(1.0, d) * np.sum(b * np.conj(shift), axis=-1)  # g_c = Σ_k B_c,k e^(2πi f τ) / D_c
     model = (gain[:, None] * h * shift)[None, :, :, None] * phi
-    diff = S - model
-    n = S.shape[-1]
-    sinf = np.abs(S).max(axis=-1)
-    eps = _ratio(np.sqrt(np.vecdot(diff, diff).real), np.sqrt(n) * sinf)
-    return tau, gain, eps
+    return tau, gain, row_error(S, model)
 
 
 def compare_receive(S, phi, table: TransferTable, bins, period: float, rows=None, channels=None,
