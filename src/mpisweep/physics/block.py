@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -279,8 +279,7 @@ def simulate_varying_drive(particle: AnyParticle, excitation: Excitation, axes, 
     given = None if degree is None else np.broadcast_to(np.asarray(degree, dtype=int), grid).ravel()
     parts = []
     for i in range(flat.shape[0]):
-        drive = Excitation(tuple(a * scale[i] for a in excitation.amplitudes), excitation.dividers,
-                           excitation.base_frequency, excitation.phases, excitation.offset, excitation.samples)
+        drive = replace(excitation, amplitudes=tuple(a * scale[i] for a in excitation.amplitudes))
         parts.append(simulate_block(particle, drive, axes, flat[i:i + 1], bins,
                                     degree=None if given is None else given[i:i + 1], **options))
         if progress is not None:

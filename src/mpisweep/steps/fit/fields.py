@@ -18,6 +18,7 @@ import numpy as np
 
 from ...errors import ConfigError
 from ...fitting.fields import (
+    FieldChange,
     FieldParameter,
     Mixture,
     field_parameters,
@@ -60,27 +61,23 @@ class EntrySimulator:
         self.seconds = 0.0
         self._fields: dict = {}  # rows of the fields alone, by (entry, the fields' part of θ)
 
-    def field_scale(self, theta) -> FieldScale:
-        """θ as the virtual scanner's miscalibration: the fields the particles see at θ (without the profiles)."""
-        change = scales(self.parameters, theta, len(self.sweep.excitation.amplitudes))
-        return FieldScale(offsets=change.offsets, drive=change.drive,
-                          centre=tuple(float(c * r) for c, r in zip(change.centre, self.reach)))
-
     def rows(self, diameter: float, value: float, theta) -> np.ndarray:
         change = scales(self.parameters, theta, len(self.sweep.excitation.amplitudes))
         key = (diameter, value, change.offsets, change.drive, change.centre, change.drive_profile)
         if key not in self._fields:
             if len(self._fields) >= CACHED_ROWS:
                 self._fields.pop(next(iter(self._fields)))
-            self._fields[key] = self._simulate(diameter, value, theta, change.drive_profile)
+            self._fields[key] = self._simulate(diameter, value, change)
         sensitivity = profile(change.sensitivity, self.normalized).reshape(-1)
         return self._fields[key] * sensitivity
 
-    def _simulate(self, diameter: float, value: float, theta, drive_profile) -> np.ndarray:
+    def _simulate(self, diameter: float, value: float, change: FieldChange) -> np.ndarray:
         sweep = self.sweep
-        excitation, grid = self.field_scale(theta).apply(sweep.excitation, sweep.offsets)
+        seen = FieldScale(offsets=change.offsets, drive=change.drive,  # as the virtual scanner's miscalibration
+                          centre=tuple(float(c * r) for c, r in zip(change.centre, self.reach)))
+        excitation, grid = seen.apply(sweep.excitation, sweep.offsets)
         particle = sweep.particle(diameter, value)
-        amplitude = profile(drive_profile, self.normalized)
+        amplitude = profile(change.drive_profile, self.normalized)
         if np.any(amplitude <= 0):
             raise ConfigError("config key 'fit.fields.max_change': the drive profile reached its bound, where the "
                               "drive amplitude vanishes at the largest offsets; lower it")
@@ -149,12 +146,13 @@ def calibrate_fields(sweep: Sweep, measured, dictionary, bins, rows, r1, r3, log
             "size to the data, so there is nothing to fit")
         return {"status": "off", "reason": "no scale relative to the drive"}
     fit = weighted_fit(measured, dictionary, bins, [1.0], rows)
+    mixture = Mixture(fit.S, fit.rho, sweep.fit.m3.l2)
     simulator = EntrySimulator(sweep, fit.bins, parameters)
     runs = []
     for scale in settings.start_scales:
         if len(settings.start_scales) > 1:
             log(f"field calibration: starting from the offset scales × {scale:g}")
-        calibration = _Calibration(sweep, fit, r1, parameters, free, log, simulator)
+        calibration = _Calibration(sweep, fit, mixture, r1, parameters, free, log, simulator)
         runs.append((calibration.run(r3, scale), calibration))
     best, calibration = min(runs, key=lambda run: run[0]["eps_global_fitted"])
     if len(runs) > 1:
@@ -171,10 +169,10 @@ class _Calibration:
     """The state of one field calibration: the measured rows, the entries' rows at the current scales, the
     derivatives found so far and the passes run."""
 
-    def __init__(self, sweep: Sweep, fit, r1, parameters, free, log, simulator: EntrySimulator):
+    def __init__(self, sweep: Sweep, fit, mixture: Mixture, r1, parameters, free, log, simulator: EntrySimulator):
         self.sweep, self.fit, self.parameters, self.free, self.log = sweep, fit, parameters, free, log
         self.settings = sweep.fit.fields
-        self.mixture = Mixture(fit.S, fit.rho, sweep.fit.m3.l2)
+        self.mixture = mixture
         self.values = (np.asarray(r1.diameters, float), np.asarray(r1.anisotropies, float))
         self.shape = r1.eps_global.shape
         self.finite = {tuple(int(i) for i in e) for e in np.argwhere(np.isfinite(r1.eps_global))}
@@ -274,8 +272,9 @@ class _Calibration:
         keys = list(simulated)
         stacked = np.stack([simulated[e] for e in keys])
         e1 = m1_errors(mixture, stacked)
-        best = stacked[int(np.argmin(e1))]
-        self.m1_rows = (self.physical(keys[int(np.argmin(e1))]), best)
+        m1 = int(np.argmin(e1))
+        best = stacked[m1]
+        self.m1_rows = (self.physical(keys[m1]), best)
         w, a = mixture.solve(stacked)
         self.models = {"m1": transfer_function(mixture.S, best)[..., None] * best,
                        "m3": a[None, :, :, None] * np.tensordot(w, stacked, axes=1)}
@@ -294,8 +293,8 @@ class _Calibration:
                            for q, t, s, f in zip(self.parameters, self.theta, ff.sigma, self.free)],
             "eps_global_stated": eps_stated, "eps_global_fitted": eps3, "gain": gain,
             "min_gain": self.settings.min_gain, "converged": ff.converged, "iterations": self.iterations,
-            "M1": entry(keys[int(np.argmin(e1))]) | {
-                "eps_global": float(e1.min()),
+            "M1": entry(keys[m1]) | {
+                "eps_global": float(e1[m1]),
                 "eps_freq": _eps_freq(mixture, self.models["m1"])},
             "M3": {"eps_global": eps3, "largest_weights": [entry(keys[j]) | {"weight": float(w[j])}
                                                            for j in np.argsort(-w) if w[j] > 0][:5],

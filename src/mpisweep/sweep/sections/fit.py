@@ -68,12 +68,11 @@ class TransferSettings:
 
     @classmethod
     def from_mapping(cls, t: Mapping, n_receive: int | None = None) -> "TransferSettings":
-        channels = t.get("channels")
+        channels = t["channels"]
         if channels is not None and n_receive is not None and len(channels) != n_receive:
             raise ConfigError(f"config key 'fit.transfer_function.channels': {list(channels)} names "
                               f"{len(channels)} file channels for {n_receive} receive channels")
-        return cls(t.get("path"), None if channels is None else tuple(int(c) for c in channels),
-                   t.get("applied_to", "auto"))
+        return cls(t["path"], None if channels is None else tuple(int(c) for c in channels), t["applied_to"])
 
     def to_json(self) -> dict:
         return {"path": self.path, "channels": None if self.channels is None else list(self.channels),
