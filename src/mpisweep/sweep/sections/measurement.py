@@ -59,11 +59,10 @@ class FieldScale:
     def profiles(self) -> tuple[np.ndarray, np.ndarray]:
         """(3, 2) coefficients of the drive amplitude's and of the receive sensitivity's variation, zeros where
         the config gives none."""
-        out = []
-        for given in (self.drive_profile, self.sensitivity):
-            c = np.zeros((3, 2))
-            c[: len(given or ())] = np.asarray(given or np.zeros((0, 2)), dtype=float)
-            out.append(c)
+        out = [np.zeros((3, 2)), np.zeros((3, 2))]
+        for c, given in zip(out, (self.drive_profile, self.sensitivity)):
+            if given:
+                c[: len(given)] = given
         return out[0], out[1]
 
     def apply(self, excitation: Excitation, offsets: np.ndarray) -> tuple[Excitation, np.ndarray]:
@@ -73,8 +72,7 @@ class FieldScale:
         scale, shift = np.ones(3), np.zeros(3)
         scale[: len(self.offsets)] = self.offsets
         shift[: len(self.centre or ())] = np.asarray(self.centre or (), dtype=float) * MT
-        seen = Excitation(tuple(np.asarray(excitation.amplitudes) * drive), excitation.dividers,
-                          excitation.base_frequency, excitation.phases, excitation.offset, excitation.samples)
+        seen = replace(excitation, amplitudes=tuple(np.asarray(excitation.amplitudes) * drive))
         return seen, np.asarray(offsets) * scale + shift
 
 
