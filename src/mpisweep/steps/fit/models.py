@@ -111,9 +111,10 @@ def models_dataset(sweep: Sweep, measured: xr.DataArray, r0, r0a, r1, r2, r3, fi
         if name in ds:
             ds[name].attrs["long_name"] = ("measured system-matrix rows" if name == "measured"
                                            else f"model {MODEL_LABELS[name[6:]]} rows")
-    for name in ("model_m1_fields", "model_m3_fields"):
-        if name in ds:
-            ds[name].attrs["long_name"] = f"model {MODEL_LABELS[name[6:8]]} rows at the fitted fields (fit.fields)"
+    for key in ("m1", "m3"):
+        if f"model_{key}_fields" in ds:
+            ds[f"model_{key}_fields"].attrs["long_name"] = (f"model {MODEL_LABELS[key]} rows at the fitted fields "
+                                                             "(fit.fields)")
     ds["transfer_m3"].attrs["long_name"] = "M3 transfer function a_ck shared by all entries and angles (Σw = 1)"
     for name in ("eps_m0", "eps_m0a", "eps_m1", "eps_m2", "eps_m3"):
         if name in ds:
