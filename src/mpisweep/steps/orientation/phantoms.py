@@ -7,7 +7,9 @@ amount a at position p with angle θ is a · H_c(f_k) · Σ_j w_j φ_j(θ, o(p))
 with o(p) the offset field of the position (:mod:`mpisweep.sweep.geometry`), φ simulated with the virtual
 scanner's finer discretization and H its transfer function. Every frame adds a fixed background
 spectrum and complex Gaussian noise (σ = 10^(−SNR/20) · RMS signal of all phantoms at the
-evaluation bins); the background frames record background + noise, which the reader subtracts.
+evaluation bins); the background frames record background + noise, which the reader subtracts. With no
+background frames (``background_frames: 0``) the frames are stored background-corrected, as some
+scanners' software writes them, and the noise shows only in the spread of the repeated frames.
 
 Outputs (``<output>/orientation/phantoms/``): ``measurements/<n>.mdf`` (MDF measurement files),
 ``measurements.csv`` with the record's columns ``experimentNumber,easyAxisOrientation,x,y,path``
@@ -142,15 +144,17 @@ def simulate_phantoms(sweep: Sweep, progress: bool = True, workers: int = 1, log
     def noise(shape):
         return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) * (sigma / math.sqrt(2))
 
+    F, E = int(ph.frames), int(ph.background_frames)
     background = (rng.standard_normal(signal.shape[1:]) + 1j * rng.standard_normal(signal.shape[1:])) * (
         float(ph.background) * rms / math.sqrt(2))
+    if E == 0:  # no background frames: the frames are stored background-corrected
+        background[:] = 0.0
     attrs = system_matrix_dataset(sweep, np.zeros((2, signal.shape[2], sweep.offset_grid.ny, sweep.offset_grid.nx)),
                                   None).attrs
-    F, E = int(ph.frames), int(ph.background_frames)
     rows = []
     for p, s in zip(phantoms, signal):
         fg = (s + background)[..., None] + noise(s.shape + (F,))
-        bg = background[..., None] + noise(s.shape + (E,))
+        bg = background[..., None] + noise(s.shape + (E,)) if E else None
         path = lay.phantom_file(p["number"])
         first = p["samples"][0]
         write_measurement(path, fg, bg, attrs,
@@ -163,7 +167,7 @@ def simulate_phantoms(sweep: Sweep, progress: bool = True, workers: int = 1, log
                          "x": repr(first["x"] / 1e3), "y": repr(first["y"] / 1e3), "path": p["file"]})
     write_csv(lay.phantom_index, rows, CSV_COLUMNS)
     truth = {"phantoms": phantoms, "noise_sigma": sigma, "signal_rms": rms, "snr_db": ph.snr_db,
-             "background_rms": float(ph.background) * rms, "frames": F, "background_frames": E,
+             "background_rms": float(ph.background) * rms if E else 0.0, "frames": F, "background_frames": E,
              "seed": int(ph.seed), "components": [dict(c) for _, c in sweep.components],
              "solver": dump(sweep.virtual.solver)}
     write_json(lay.phantom_truth, truth)
