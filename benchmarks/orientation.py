@@ -57,18 +57,15 @@ def report(sweep) -> None:
 
 def timing(sweep, model: str = "measured", repeats: int = 2) -> None:
     """Batched Kaczmarz (double, single precision) for all phantoms vs the numba row-by-row loop (projected)."""
-    from mpisweep.orientation.kaczmarz import kaczmarz, kaczmarz_batch, regularization
-    from mpisweep.orientation.system import select_rows, stack
-    from mpisweep.steps.orientation.phantoms import phantom_index
-    from mpisweep.steps.orientation.reconstruct import measurements, system_matrices
+    from mpisweep.orientation.kaczmarz import kaczmarz, kaczmarz_batch
+    from mpisweep.steps.orientation.reconstruct import Problem, measurements
+    from mpisweep.steps.orientation.settings import chosen
 
     rec = sweep.orientation.reconstruction
-    bins = sweep.bins_above(rec.min_frequency)
-    matrices, angles, _, _, snr = system_matrices(sweep, model, bins)
-    channel, k = select_rows(snr, bins / sweep.cycle, float(rec.min_frequency), rec.snr_threshold)
-    A = stack(matrices, channel, k)
-    lam = regularization(A, float(rec.lambda_rel))
-    U = measurements(sweep, phantom_index(sweep), bins)[:, channel, k].T
+    problem = Problem.load(sweep, model)
+    system = problem.system(chosen(sweep.layout.reconstruction_settings(model))["setting"])
+    A, lam = system.A, system.lam
+    U = system.rows_of(measurements(sweep, problem.phantoms, problem.bins))
     sweeps = int(rec.iterations)
     print(f"\nKaczmarz timing: A {A.shape}, {U.shape[1]} measurements, {sweeps} sweeps (best of {repeats})")
     kaczmarz(A, U[:, 0], lam, 1)  # compile

@@ -239,7 +239,9 @@ def test_measurement_and_orientation_are_typed():
     sweep = Sweep.load(REPO / "config" / "orientation.yaml")
     assert sweep.measurement.virtual.transfer_function.gain == (1.0, 0.8)  # per receive channel, filled
     assert sweep.measurement.mdf.channels == (0, 1)
-    assert sweep.orientation.reconstruction.lambda_rel == pytest.approx(0.01)
+    rec = sweep.orientation.reconstruction
+    assert (rec.lambda_rel, rec.snr_threshold, rec.weighting) == ("auto", "auto", "auto")  # chosen per matrix set
+    assert rec.auto.lambda_rel[0] == pytest.approx(0.001) and rec.auto.snr_threshold == (2, 5, 10, 20)
     assert sweep.orientation.phantoms.source == "virtual"
     with pytest.raises(AttributeError):
         sweep.orientation.reconstruction.lambda_rel = 1.0  # frozen

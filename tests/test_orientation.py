@@ -111,7 +111,7 @@ def test_rows_need_the_snr_in_every_contrast_and_the_minimum_frequency():
     assert np.allclose(np.linalg.norm(A * row_weights(A, "row_norm")[:, None], axis=1), 1.0)
     # whitening: noise σ per row = RMS of the calibration row / its SNR (mean over angles)
     cal = np.ones((2, 2, 6, 4)) * 3.0
-    sigma = noise_sigma(cal, snr, np.array([0, 1]), np.array([2, 3]))
+    sigma = noise_sigma(cal, snr)[[0, 1], [2, 3]]
     assert np.allclose(sigma, [3.0 / 10.0, 3.0 / 10.0]) and np.allclose(row_weights(A[:2], "whitening", sigma), 10 / 3)
     with pytest.raises(MpisweepError, match="weighting"):
         row_weights(A, "bogus")

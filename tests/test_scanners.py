@@ -37,14 +37,14 @@ from mpisweep.sweep.specs import dictionary_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
-# sha256 of the resolved configs, pinned so that a change is deliberate (last: fit.fields, the field
-# calibration), and of their dictionary specs, unchanged since before 1D/3D scanners existed (commit
+# sha256 of the resolved configs, pinned so that a change is deliberate (last: the auto reconstruction
+# settings), and of their dictionary specs, unchanged since before 1D/3D scanners existed (commit
 # 18bc038): every dictionary block these configs identify is reused byte for byte
 PAPER_HASHES = {
-    "config.yaml": "0b09ecb4267b6bb2300458eef9865a126547b356c8c487cf72b02c60068c2140",
-    "paper.yaml": "baff9b25a4f32b1e0bf02094a4d137af97b67207cd02a9b7d25309436938eecf",
-    "fluid.yaml": "c22fbdab11fd07a819a017bc4d810bd6d8032cac59ca9544086b3f7c8453e092",
-    "orientation.yaml": "341c3151044073d3a2ce0dd6f401ffb093e84715a6283e4eb91db49687c1af15",
+    "config.yaml": "50d555a0cc0fdc75d044975ca536b86097c7e6b2a8d9c2ad82005374bb6d2d20",
+    "paper.yaml": "dbd089fa7174ac9497f43efbe78202fcaed5d78025c8b2fa806d17bbe260057c",
+    "fluid.yaml": "337c154b1a302cac80f70741e3650ce56583dd6d40d3204b42eeda166446ea40",
+    "orientation.yaml": "e9db8c303c4a12f04745db488ec2607717f69e710298a6e239ca698237c82d89",
 }
 DICTIONARY_HASHES = {
     "config.yaml": "c5cda3d6db5db46668ffcb4d20d2000b1b362f3d7e61578882a4753b34afc878",

@@ -217,6 +217,13 @@ def test_orientation_finds_the_noise_free_on_grid_phantom(sweep):
     assert (sweep["results"] / "orientation" / "matrices" / "M1" / "90.mdf").exists()
     summary = pd.read_csv(res / "summary.csv")
     assert list(summary["model"]) == ["measured", "M1"]
+    # λ_rel and the weighting chosen per set on held-out calibration scans (the threshold is explicit: null)
+    for model, row in zip(summary["model"], summary.itertuples()):
+        scores = pd.read_csv(res / "settings" / f"{model}.csv")
+        assert scores["chosen"].sum() == 1 and len(scores) > 2 and scores["snr_threshold"].isna().all()
+        best = scores[scores["chosen"]].iloc[0]
+        assert (row.lambda_rel, row.weighting) == (best["lambda_rel"], best["weighting"])
+        assert best["angle_mae_deg"] == scores["angle_mae_deg"].min()
     # a readout setting redoes the reconstruction, never the model matrices
     config = json.loads(json.dumps(TINY))
     config["orientation"]["readout"] = {"radius": 1.5}

@@ -51,12 +51,18 @@ rule model_matrices:
 
 
 rule reconstruct:
-    """All phantoms reconstructed with one system-matrix set (batched Kaczmarz), then read out."""
+    """All phantoms reconstructed with one system-matrix set (batched Kaczmarz), then read out; the settings
+    ("auto") first chosen on held-out calibration scans."""
     input:
         unpack(reconstruct_inputs),
     output:
         store=directory(str(LAYOUT.reconstruction("{model}"))),
         readout=str(LAYOUT.readout("{model}")),
+        settings=report(
+            str(LAYOUT.reconstruction_settings("{model}")),
+            caption="../report/orientation_settings.rst",
+            category="Orientation",
+        ),
     log:
         str(LAYOUT.log("reconstruct", "{model}")),
     benchmark:
@@ -73,6 +79,7 @@ rule orientation_summary:
     """Angle and position errors per system-matrix set; box plot per orientation; orientation maps."""
     input:
         readouts=[str(LAYOUT.readout(m)) for m in ORIENTATION_MODELS],
+        settings=[str(LAYOUT.reconstruction_settings(m)) for m in ORIENTATION_MODELS],
         stores=[str(LAYOUT.reconstruction(m)) for m in ORIENTATION_MODELS],
     output:
         summary=report(

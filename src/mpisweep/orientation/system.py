@@ -74,8 +74,9 @@ def row_weights(A: np.ndarray, weighting: str, noise_sigma: np.ndarray | None = 
     raise MpisweepError(f"orientation.reconstruction.weighting: unknown {weighting!r}; choose one of {WEIGHTINGS}")
 
 
-def noise_sigma(calibration: np.ndarray, snr: np.ndarray, channel: np.ndarray, bins: np.ndarray) -> np.ndarray:
-    """Noise standard deviation per row from the calibration (angle, C, K, P) and its SNR (angle, C, K)."""
-    rms = np.sqrt(np.mean(np.abs(calibration[:, channel, bins, :]) ** 2, axis=(0, 2)))
-    s = np.mean(np.asarray(snr)[:, channel, bins], axis=0)
+def noise_sigma(calibration: np.ndarray, snr: np.ndarray) -> np.ndarray:
+    """Noise standard deviation (C, K) of one calibration scan per row, from the calibration (angle, C, K, P)
+    and its SNR (angle, C, K): RMS over the angles and offsets / the mean SNR over the angles (inf where it is 0)."""
+    rms = np.sqrt(np.mean(np.abs(calibration) ** 2, axis=(0, 3)))
+    s = np.mean(np.asarray(snr), axis=0)
     return np.divide(rms, s, out=np.full_like(rms, np.inf), where=s > 0)

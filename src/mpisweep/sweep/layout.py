@@ -20,6 +20,7 @@ Under ``<output>/`` (``results/`` by default)::
     orientation/phantoms/measurements.csv, measurements/<n>.mdf, truth.json   phantom measurements
     orientation/matrices/<model>.zarr, <model>/<angle>.mdf                   full-band model matrices
     orientation/reconstructions/<model>.zarr, readout/<model>.csv            reconstruction, readout
+    orientation/settings/<model>.csv                                         settings scored on held-out scans
     orientation/summary.csv, summary.json                                    angle and position errors
     figures/*.png
     logs/<rule>[/<name>].log, benchmarks/<rule>/<name>.tsv
@@ -235,6 +236,10 @@ class Layout:
 
     def readout(self, model: str) -> Path:
         return self.orientation / "readout" / f"{model}.csv"
+
+    def reconstruction_settings(self, model: str) -> Path:
+        """Every reconstruction setting scored on held-out calibration scans, the chosen one marked."""
+        return self.orientation / "settings" / f"{model}.csv"
 
     @property
     def orientation_summary(self) -> Path:

@@ -2,8 +2,9 @@
 
 Angle error e = θ̂ − θ wrapped to ±90°: bias mean(e), SD std(e) (ddof 1), mean absolute error,
 95th percentile and maximum of |e|. Position error: distance of the found sample from the true
-position, in pixels of the image it was read from and in mm (mean, 95th percentile, maximum). Written to
-``orientation/summary.csv``.
+position, in pixels of the image it was read from and in mm (mean, 95th percentile, maximum). Beside
+them, the reconstruction setting each set used and its held-out calibration score
+(:mod:`.settings`). Written to ``orientation/summary.csv``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import numpy as np
 
 from ...io.atomic import write_csv
 from ...sweep.config import Sweep
+from .settings import chosen
 
 SUMMARY_COLUMNS = ["model", "measurements", "angle_bias_deg", "angle_sd_deg", "angle_mae_deg", "angle_p95_deg",
                    "angle_max_deg", "position_mean_px", "position_p95_px", "position_max_px", "position_mean_mm",
-                   "position_p95_mm", "position_max_mm"]
+                   "position_p95_mm", "position_max_mm", "lambda_rel", "snr_threshold", "weighting",
+                   "heldout_angle_mae_deg", "heldout_angle_p95_deg"]
 
 
 def read_readout(path) -> list[dict]:
@@ -44,12 +47,18 @@ def summarize(sweep: Sweep, log=print) -> list[dict]:
     """One row of scores per model in orientation.models → summary.csv."""
     table = []
     for model in sweep.orientation.models:
-        row = {"model": model} | scores(read_readout(sweep.layout.readout(model)))
+        used = chosen(sweep.layout.reconstruction_settings(model))
+        setting = used["setting"]
+        row = {"model": model} | scores(read_readout(sweep.layout.readout(model))) | {
+            "lambda_rel": setting.lambda_rel, "snr_threshold": "" if setting.snr_threshold is None else
+            setting.snr_threshold, "weighting": setting.weighting, "heldout_angle_mae_deg": used["angle_mae_deg"],
+            "heldout_angle_p95_deg": used["angle_p95_deg"]}
         table.append(row)
         log(f"{model:>8}: angle MAE {row['angle_mae_deg']:.2f}°, p95 {row['angle_p95_deg']:.2f}°, bias "
             f"{row['angle_bias_deg']:+.2f}°, SD {row['angle_sd_deg']:.2f}°, max {row['angle_max_deg']:.2f}°; "
             f"position {row['position_mean_px']:.2f} px = {row['position_mean_mm']:.2f} mm "
-            f"(max {row['position_max_mm']:.2f} mm)")
+            f"(max {row['position_max_mm']:.2f} mm); {setting.describe()} (held-out MAE "
+            f"{used['angle_mae_deg']:.2f}°)")
     write_csv(sweep.layout.orientation_summary, table, SUMMARY_COLUMNS)
     return table
 

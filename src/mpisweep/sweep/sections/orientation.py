@@ -52,16 +52,29 @@ class Phantoms:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Reconstruction:
-    """``orientation.reconstruction``: the Kaczmarz reconstruction's settings and row selection."""
+class AutoCandidates:
+    """``orientation.reconstruction.auto``: the candidates of the auto settings and the held-out scans."""
 
-    lambda_rel: float
+    lambda_rel: tuple[float, ...]
+    snr_threshold: tuple[float | None, ...]
+    weighting: tuple[str, ...]
+    scans: int  # per calibration angle
+    seed: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reconstruction:
+    """``orientation.reconstruction``: the Kaczmarz reconstruction's settings and row selection ("auto": chosen
+    from held-out calibration scans, :mod:`mpisweep.steps.orientation.settings`)."""
+
+    lambda_rel: float | str
     iterations: int
     min_frequency: float  # Hz
-    snr_threshold: float | None
+    snr_threshold: float | None | str
     snr_source: str
     weighting: str
     single_precision: bool
+    auto: AutoCandidates
 
 
 @dataclass(frozen=True, kw_only=True)
