@@ -99,7 +99,8 @@ def main(argv=None) -> int:
         print(f"workflow: {run_workflow(args.cores):.0f} s")
     # the config as Snakemake resolved it (config/config.yaml with config/orientation.yaml on top)
     output = REPO / Sweep.load(CONFIG).output
-    resolved = max((output / ".resolved").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    resolved = max((p for p in (output / ".resolved").glob("*.json") if not p.name.endswith(".jobs.json")),
+                   key=lambda p: p.stat().st_mtime)
     sweep = Sweep.read(resolved)
     report(sweep)
     if args.timing:

@@ -368,3 +368,34 @@ def test_phantoms_without_background_frames_take_their_noise_from_the_repeated_f
     write_measurement(single, frames[..., :1], None, attrs)
     with pytest.raises(MeasurementError, match="single.mdf: neither background frames"):
         phantom_noise([single], np.arange(50, 250), [0, 1])
+
+
+def test_phantoms_without_background_frames_are_stored_corrected_and_give_their_noise_by_repeats(tmp_path,
+                                                                                                  monkeypatch):
+    from mpisweep.io.mdf import read_system_matrix
+    from mpisweep.steps.orientation import phantoms
+    from mpisweep.steps.orientation.noise import phantom_noise
+    from mpisweep.steps.orientation.phantoms import noise_free_signals, simulate_phantoms
+
+    monkeypatch.setattr(phantoms, "calibration_map", configured_map)  # no calibration files: the configured map
+
+    sweep = Sweep.load({"output": str(tmp_path), "grids": {"diameters": [20], "anisotropies": [500], "angles": [0]},
+                        "offsets": {"x": {"min": -10, "max": 10, "count": 3}, "y": {"min": -10, "max": 10, "count": 3}},
+                        "orientation": {"enabled": True, "field_of_view": [30, 30],
+                                        "phantoms": {"orientations": [10, 80], "positions": [[0, 0], [4, -3]],
+                                                     "maps": [], "frames": 8, "background_frames": 0,
+                                                     "snr_db": 30}}})
+    truth = simulate_phantoms(sweep, progress=False, log=lambda m: None)
+    assert truth["background_frames"] == 0 and truth["background_rms"] == 0.0
+    files = [sweep.layout.phantom_file(p["number"]) for p in truth["phantoms"]]
+    ds = read_system_matrix(files[0], subtract_background=False, calibration=False)
+    assert "background" not in ds and ds.sizes["offset"] == 8
+    # the spectrum is the signal (no background to subtract), within the noise of 8 frames
+    bins = sweep.bin_indices
+    clean = noise_free_signals(sweep, truth["phantoms"], configured_map(sweep), progress=False)[:, :, bins]
+    u = np.stack([read_measurement(f, frequencies=bins).values[[0, 1]] for f in files])
+    sigma = truth["noise_sigma"]
+    assert np.sqrt(np.mean(np.abs(u - clean) ** 2)) == pytest.approx(sigma / np.sqrt(8), rel=0.25)
+    # and the phantoms' own noise comes from their repeated frames: σ_u = σ / √F
+    _, sigma_u = phantom_noise(files, bins, [0, 1])
+    assert np.sqrt(np.mean(sigma_u ** 2)) == pytest.approx(sigma / np.sqrt(8), rel=0.2)
