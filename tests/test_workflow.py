@@ -55,7 +55,7 @@ TINY = {
         "matrices": {"offsets": {"x": {"min": -14.35, "max": 14.35, "count": 5},
                                  "y": {"min": -14.71, "max": 14.71, "count": 5}}},
         "phantoms": {"orientations": [90], "positions": [[-10, 0]], "maps": [], "snr_db": None},
-        "reconstruction": {"iterations": 300, "snr_threshold": None},
+        "reconstruction": {"iterations": 300, "snr_threshold": None, "lambda_rel": 0.01},  # weighting: auto
     },
 }
 MIXTURE = {
@@ -217,12 +217,13 @@ def test_orientation_finds_the_noise_free_on_grid_phantom(sweep):
     assert (sweep["results"] / "orientation" / "matrices" / "M1" / "90.mdf").exists()
     summary = pd.read_csv(res / "summary.csv")
     assert list(summary["model"]) == ["measured", "M1"]
-    # λ_rel and the weighting chosen per set on held-out calibration scans (the threshold is explicit: null)
+    # the weighting chosen per set on held-out calibration scans; the explicit λ_rel and threshold held
     for model, row in zip(summary["model"], summary.itertuples()):
         scores = pd.read_csv(res / "settings" / f"{model}.csv")
-        assert scores["chosen"].sum() == 1 and len(scores) > 2 and scores["snr_threshold"].isna().all()
+        assert scores["chosen"].sum() == 1 and set(scores["weighting"]) == {"none", "row_norm"}  # no noise
+        assert (scores["lambda_rel"] == 0.01).all() and scores["snr_threshold"].isna().all()
         best = scores[scores["chosen"]].iloc[0]
-        assert (row.lambda_rel, row.weighting) == (best["lambda_rel"], best["weighting"])
+        assert (row.lambda_rel, row.weighting) == (0.01, best["weighting"])
         assert best["angle_mae_deg"] == scores["angle_mae_deg"].min()
     # a readout setting redoes the reconstruction, never the model matrices
     config = json.loads(json.dumps(TINY))

@@ -145,14 +145,20 @@ def _written_snr(signal: np.ndarray, sigma: float, grid_axes, definition: str):
     return level / sigma
 
 
-def virtual_scanner(sweep: Sweep, component_files=None) -> dict:
-    """Combine the simulated components into MDF files + calibrations.csv + truth.json; return the truth."""
-    virt = sweep.virtual
+def noise_free_calibration(sweep: Sweep, component_files=None) -> tuple[np.ndarray, list[dict]]:
+    """The virtual scanner's calibration before noise: H · Σ_j w_j φ_j, (angle, channel, bin, offsets…) on every
+    rfft bin, and what each component was simulated with."""
     files = component_files or [sweep.layout.component(name) for name, _ in sweep.components]
     total, details = _mixture(sweep, files)
     freqs = np.arange(total.shape[2]) / sweep.cycle
-    H = receive_chain(dump(virt.transfer_function), freqs, len(sweep.channels))  # (channel, K)
-    signal = total * H.reshape(H.shape + (1,) * len(sweep.offset_grid.shape))
+    H = receive_chain(dump(sweep.virtual.transfer_function), freqs, len(sweep.channels))  # (channel, K)
+    return total * H.reshape(H.shape + (1,) * len(sweep.offset_grid.shape)), details
+
+
+def virtual_scanner(sweep: Sweep, component_files=None) -> dict:
+    """Combine the simulated components into MDF files + calibrations.csv + truth.json; return the truth."""
+    virt = sweep.virtual
+    signal, details = noise_free_calibration(sweep, component_files)
     rms = float(np.sqrt(np.mean(np.abs(signal[:, :, sweep.bin_indices]) ** 2)))
     rng = np.random.default_rng(int(virt.seed))
     if virt.snr_db is None:

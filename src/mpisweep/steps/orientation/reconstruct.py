@@ -213,7 +213,7 @@ def solve_phantoms(problem: Problem, setting: Setting, log=None,
             log(f"  {model}: sweep {done}/{total}, {el:.1f} s, eta {el / done * (total - done):.0f} s")
 
     C = kaczmarz_parallel(system.A, U, system.lam, sweeps, single=bool(rec.single_precision), workers=workers,
-                          progress=progress)
+                          progress=progress if log else None)
     images = C.T.reshape(len(problem.phantoms), len(problem.angles), ny, nx)
     return images, system, time.perf_counter() - start
 

@@ -21,8 +21,9 @@ The search is coordinate-wise over the candidates of ``auto``, from the middle �
 no weighting: every λ_rel, then every threshold, then every weighting, each at the best of the others,
 and once more while a pass changes something (at most three passes; every setting is reconstructed
 once). An explicit value is held fixed. The best setting has the lowest angle mean absolute error of
-the scans (then the lowest 95th percentile, then the lowest position error) among those whose mean
-position error is at most 0.5 pixel, where any is.
+the scans (then the lowest 95th percentile, then the lowest position error; angles compared to 0.01°,
+where a tie keeps the current value) among those whose mean position error is at most 0.5 pixel,
+where any is.
 """
 
 from __future__ import annotations
@@ -154,8 +155,10 @@ class Score:
     note: str = ""
 
     def key(self) -> tuple:
-        return (not self.position_mean_px <= POSITION_LIMIT_PX, self.angle_mae_deg, self.angle_p95_deg,
-                self.position_mean_px)
+        """Sort key, best first; angles to 0.01° and positions to 0.01 px, so that a difference the scans cannot
+        resolve is a tie."""
+        return (not self.position_mean_px <= POSITION_LIMIT_PX, round(self.angle_mae_deg, 2),
+                round(self.angle_p95_deg, 2), round(self.position_mean_px, 2))
 
     def describe(self) -> str:
         if self.note:
@@ -255,13 +258,13 @@ def search(options: dict, score, log=print) -> tuple[Setting, list[Score]]:
         for key in KEYS:
             if len(options[key]) < 2:
                 continue
-            trials = [evaluate(Setting(**(current | {key: v}))) for v in options[key]]
-            best = min(trials, key=Score.key)
+            values = [current[key]] + [v for v in options[key] if v != current[key]]  # a tie keeps the current
+            best = min((evaluate(Setting(**(current | {key: v}))) for v in values), key=Score.key)
             if getattr(best.setting, key) != current[key]:
                 current[key], changed = getattr(best.setting, key), True
         if not changed:
             break
-    best = min(done.values(), key=Score.key)
+    best = min([done[Setting(**current)], *done.values()], key=Score.key)  # a tie keeps the search's answer
     if not math.isfinite(best.angle_mae_deg):
         raise MpisweepError("orientation.reconstruction auto: no candidate setting could be used: "
                             + "; ".join(s.describe() for s in done.values()))
