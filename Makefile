@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LOCK := envs/constraints.txt
 
-.PHONY: env test test-quick sweep docs bench bench-grid bench-orientation bench-calibration bench-fit clean
+.PHONY: env test test-quick sweep docs bench bench-grid bench-orientation bench-orientation-variants bench-calibration bench-fit clean
 
 env: $(STAMP)
 
@@ -51,6 +51,10 @@ bench-fit: $(STAMP)
 # angle and position errors with measured and model-based system matrices.
 bench-orientation: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python benchmarks/orientation.py --timing
+
+# Orientation imaging on three record variants unlike the project's own files (~30 min each on 2 cores).
+bench-orientation-variants: $(STAMP)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python benchmarks/orientation_variants.py --compare --matrices $(BENCH_ARGS)
 
 # Calibration effort vs accuracy: config/calibration/*.yaml (full, then 3, 2, 1 angles on 6 × 6), one table.
 bench-calibration: $(STAMP)

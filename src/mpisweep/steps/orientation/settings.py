@@ -28,6 +28,7 @@ where any is.
 
 from __future__ import annotations
 
+import csv
 import math
 import time
 from dataclasses import dataclass
@@ -284,8 +285,6 @@ def write_scores(path, scores: list[Score], chosen: Setting) -> None:
 
 def read_scores(path) -> list[dict]:
     """The rows of a table written by :func:`write_scores`, with typed values ("setting": a :class:`Setting`)."""
-    import csv
-
     out = []
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
