@@ -94,13 +94,15 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     sys.path.insert(0, str(REPO / "src"))
     from mpisweep.sweep import Sweep
+    from mpisweep.sweep.layout import Layout
 
     if not args.no_run:
         print(f"workflow: {run_workflow(args.cores):.0f} s")
     # the config as Snakemake resolved it (config/config.yaml with config/orientation.yaml on top)
     output = REPO / Sweep.load(CONFIG).output
-    resolved = max((p for p in (output / ".resolved").glob("*.json") if not p.name.endswith(".jobs.json")),
-                   key=lambda p: p.stat().st_mtime)
+    resolved = Layout(str(output)).newest_resolved_config()
+    if resolved is None:
+        raise SystemExit(f"{output}: no resolved config (run the workflow first)")
     sweep = Sweep.read(resolved)
     report(sweep)
     if args.timing:

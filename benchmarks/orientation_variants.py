@@ -50,12 +50,13 @@ def resolved_sweep(variant: Path):
     import yaml
 
     from mpisweep.sweep import Sweep
+    from mpisweep.sweep.layout import Layout
 
     output = REPO / yaml.safe_load(variant.read_text())["output"]
-    configs = [p for p in (output / ".resolved").glob("*.json") if not p.name.endswith(".jobs.json")]
-    if not configs:
+    config = Layout(str(output)).newest_resolved_config()
+    if config is None:
         raise SystemExit(f"{output}: no resolved config (run the variant first)")
-    return Sweep.read(max(configs, key=lambda p: p.stat().st_mtime))
+    return Sweep.read(config)
 
 
 def describe(lam, threshold, weighting) -> str:

@@ -37,15 +37,15 @@ from mpisweep.steps.refine.rounds import refine_round  # noqa: E402
 from mpisweep.steps.refine.screening import FilledScreening, read_screened, screened_names  # noqa: E402
 from mpisweep.sweep import Sweep  # noqa: E402
 from mpisweep.sweep.fidelity import screening_sweep  # noqa: E402
+from mpisweep.sweep.layout import Layout  # noqa: E402
 
 
 def resolved(run: Path) -> Sweep:
     """The run's resolved config (the newest under .resolved)."""
-    configs = sorted((p for p in (run / ".resolved").glob("*.json") if not p.name.endswith(".jobs.json")),
-                     key=lambda p: p.stat().st_mtime)
-    if not configs:
+    config = Layout(str(run)).newest_resolved_config()
+    if config is None:
         raise SystemExit(f"{run}: no resolved config under .resolved/ (not a finished run's folder)")
-    return Sweep.read(configs[-1])
+    return Sweep.read(config)
 
 
 def fill_error(sweep: Sweep, every: int) -> None:

@@ -65,6 +65,11 @@ class Layout:
     def resolved_config(self, config_hash: str) -> Path:
         return self.root / ".resolved" / f"{config_hash}.json"
 
+    def newest_resolved_config(self) -> Path | None:
+        """The resolved config written last (the one the latest run used), None before any run."""
+        configs = [p for p in (self.root / ".resolved").glob("*.json") if not p.name.endswith(".jobs.json")]
+        return max(configs, key=lambda p: p.stat().st_mtime, default=None)
+
     def job_plan(self, config_hash: str) -> Path:
         """The simulate jobs planned for one resolved config (cost.job_plan), written once beside it."""
         return self.root / ".resolved" / f"{config_hash}.jobs.json"
