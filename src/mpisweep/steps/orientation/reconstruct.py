@@ -158,7 +158,8 @@ def choose_settings(problem: Problem, log=print, workers: int = 1) -> tuple[Sett
     rng = np.random.default_rng(int(rec.auto.seed))
     cal_grid = ImageGrid.of_sweep(sweep)
     held = held_out_scans(problem.cal, cal_grid.shape, int(rec.auto.scans), rng)
-    kappa = phantom_noise_factor(problem.snr, problem.phantom_snr(), problem.freqs_hz, float(rec.min_frequency))
+    kappa = 1.0 if problem.snr is None else phantom_noise_factor(  # no calibration noise: nothing to match
+        problem.snr, problem.phantom_snr(), problem.freqs_hz, float(rec.min_frequency))
     if kappa > 1.0:
         held = add_noise(held, noise_sigma(problem.cal, problem.snr), kappa, rng)  # κ > 1 needs the calibration's SNR
     scorer = HeldOutScorer(
