@@ -12,8 +12,10 @@ code runs), then this prints the calibration table:
 * M3's ε_global at the stated and the fitted fields;
 * cost: the calibration's simulations and core-seconds against the dictionary's blocks.
 
-Run: nice -n 5 .venv/bin/python benchmarks/field_calibration.py [nominal a b] (about 10 minutes per set on 2
-shared cores; the dictionary of a set is simulated once and kept under results/fields-<set>/).
+Run: nice -n 5 .venv/bin/python benchmarks/field_calibration.py [nominal a b c p] [--rows A,O | all] (about 10
+minutes per set on 2 shared cores, set p about an hour the first time; the dictionary of a set is simulated once and
+kept under results/fields-<set>/). --rows fits the scales on A angles × O offsets per axis (fit.fields.angles,
+offsets), or on all rows.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -30,15 +33,23 @@ ROOT = Path(__file__).resolve().parents[1]
 SETS = ROOT / "benchmarks" / "fields"
 
 
-def run(name: str) -> Path:
-    """Snakemake up to the fits of one set, the fit always rerun; its output folder."""
+def run(name: str, rows: str | None = None) -> Path:
+    """Snakemake up to the fits of one set, the fit always rerun (with fit.fields.angles and offsets from `rows`,
+    "A,O" or "all", where given); its output folder."""
     overlay = SETS / f"{name}.yaml"
     output = ROOT / yaml.safe_load(overlay.read_text())["output"]
     target = output / "fits" / "summary.json"
-    print(f"running {name} (Snakemake, up to {target.relative_to(ROOT)})", file=sys.stderr, flush=True)
-    subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/config.yaml",
-                    str(overlay.relative_to(ROOT)), "--forcerun", "fit", "--", str(target.relative_to(ROOT))],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    configs = ["config/config.yaml", str(overlay.relative_to(ROOT))]
+    with tempfile.TemporaryDirectory() as tmp:
+        if rows is not None:
+            angles, offsets = (None, None) if rows == "all" else (int(v) for v in rows.split(","))
+            check = Path(tmp) / "rows.yaml"
+            check.write_text(yaml.safe_dump({"fit": {"fields": {"angles": angles, "offsets": offsets}}}))
+            configs.append(str(check))
+        print(f"running {name} (Snakemake, up to {target.relative_to(ROOT)})", file=sys.stderr, flush=True)
+        subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", *configs,
+                        "--forcerun", "fit", "--", str(target.relative_to(ROOT))],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return output
 
 
@@ -74,7 +85,9 @@ def row(name: str, output: Path) -> str:
         m1_text = f"({m1['best_diameter']:g}, {m1['best_anisotropy']:g}) → {entry(fields['M1'])}"
     else:
         m1_text = f"({m1['best_diameter']:g}, {m1['best_anisotropy']:g})"
-    return (f"| {name} | {found} | {fields['status']} | {m1_text} | {text_m3} | "
+    share = fields.get("rows", {"angles": "all", "offsets": ["all"], "rows_share": 1.0})
+    rows = f"{share['angles']} × {' × '.join(map(str, share['offsets']))} ({100 * share['rows_share']:.0f} %)"
+    return (f"| {name} | {rows} | {found} | {fields['status']} | {m1_text} | {text_m3} | "
             f"{fields['eps_global_stated']:.4f} / {fields['eps_global_fitted']:.4f} | {fields['simulations']} | "
             f"{fields['simulation_core_s']:.0f} / {blocks:.0f} |")
 
@@ -83,12 +96,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sets", nargs="*", default=["nominal", "a", "b", "c"])
     parser.add_argument("--no-run", action="store_true", help="only print the table of finished runs")
+    parser.add_argument("--rows", help="fit.fields.angles,offsets for the fit (e.g. 2,3), or 'all'; default: "
+                                       "the schema's")
     args = parser.parse_args()
-    print("| set | scales found ± σ (the particles saw) | status | M1 | M3 | M3 ε_global stated / fitted | "
-          "simulations | core-s calibration / dictionary |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| set | check rows: angles × offsets (share) | scales found ± σ (the particles saw) | status | M1 | M3 | "
+          "M3 ε_global stated / fitted | simulations | core-s calibration / dictionary |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in args.sets:
-        output = (ROOT / yaml.safe_load((SETS / f"{name}.yaml").read_text())["output"]) if args.no_run else run(name)
+        output = (ROOT / yaml.safe_load((SETS / f"{name}.yaml").read_text())["output"] if args.no_run
+                  else run(name, args.rows))
         print(row(name, output), flush=True)
 
 

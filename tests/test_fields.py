@@ -17,6 +17,7 @@ from mpisweep.errors import ConfigError
 from mpisweep.fitting.fields import FieldParameter, Mixture, field_parameters, fit_fields, profile, scales
 from mpisweep.fitting.inputs import row_weights
 from mpisweep.sweep import Sweep
+from mpisweep.sweep.sections.fit import FieldSettings
 
 REPO = Path(__file__).resolve().parents[1]
 X = np.linspace(-1.0, 1.0, 9)  # offsets
@@ -122,13 +123,16 @@ def _fit(tmp_path, fit=None, **virtual):
 @pytest.mark.slow
 def test_a_scanner_whose_fields_are_off_is_calibrated_and_the_answer_given_at_the_fitted_fields(tmp_path):
     """Offsets × 1.06, drive y × 0.96 and the field-free point 0.3 mT off what the files state: the scales
-    relative to drive x and the centre come back."""
+    relative to drive x and the centre come back, fitted on the offset grid's edges (2 of its 3 offsets), and the
+    answers at the fitted fields are given on all rows."""
     with pytest.warns(UserWarning, match="field calibration: the stated fields are off"):
-        config, report, summary, lines = _fit(tmp_path, field_scale={"offsets": [1.06], "drive": [1.0, 0.96],
-                                                                     "centre": [0.3]})
+        config, report, summary, lines = _fit(tmp_path, fit={**TINY["fit"], "fields": {"offsets": 2}},
+                                              field_scale={"offsets": [1.06], "drive": [1.0, 0.96], "centre": [0.3]})
     sweep = Sweep.load(config)
     fields = summary["fields"]
     assert fields["status"] == "calibrated" and fields["gain"] > 0.5
+    assert fields["rows"] == {"angles": 2, "offsets": [2, 1], "rows_share": pytest.approx(2 / 3)}
+    assert any("on 2 of 2 angles × 2 × 1 of 3 × 1 offsets" in line for line in lines)
     found = {q["name"]: q["fitted"] for q in fields["parameters"]}
     held = [q for q in fields["parameters"] if q["held"]]
     assert [q["name"] for q in held] == ["drive x"] and held[0]["sigma"] is None  # the common scale: a particle size
@@ -156,10 +160,37 @@ def test_a_scanner_whose_fields_are_off_is_calibrated_and_the_answer_given_at_th
     # with the calibration off the fit trusts the stated fields and says nothing about them
     from mpisweep.steps.fit.fit import run_fit
 
-    off = Sweep.load({**config, "fit": {**config["fit"], "fields": {"calibrate": False}}})
+    off = Sweep.load({**config, "fit": {**TINY["fit"], "fields": {"calibrate": False}}})
     assert run_fit(off, report, log=lambda m: None)["fields"] == {"status": "off"}
     assert not (sweep.layout.fits / "mdf" / "M1_fitted").exists()  # no stale models of the earlier fields
     assert (sweep.layout.fits / "fields.csv").read_text().splitlines() == [table[0]]
+
+
+def test_the_scales_are_fitted_on_spread_angles_and_an_offset_subgrid_with_its_edges():
+    """fit.fields.angles and offsets: 4 of the paper's 12 angles on 5 × 5 of its 11 × 11 offsets (7 % of the rows);
+    a grid they cover keeps all rows, and a config resolved before the keys existed fitted on all rows."""
+    from mpisweep.steps.fit.fields import CheckRows, spread
+
+    assert spread(11, 5).tolist() == [0, 2, 5, 8, 10] and spread(11, 2).tolist() == [0, 10]
+    assert spread(5, 5).tolist() == spread(5, None).tolist() == [0, 1, 2, 3, 4] and spread(1, 5).tolist() == [0]
+    paper = Sweep.load({"grids": {**TINY["grids"], "angles": list(range(0, 180, 15))},
+                        "offsets": {"x": {"min": -14.35, "max": 14.35, "count": 11},
+                                    "y": {"min": -14.71, "max": 14.71, "count": 11}}})
+    check = CheckRows.of(paper, 12)
+    assert check.angles.tolist() == [0, 3, 6, 9] and not check.full
+    assert check.share == pytest.approx(4 * 25 / (12 * 121))
+    rows = np.arange(12 * 2 * 3 * 121).reshape(12, 2, 3, 121)
+    taken = check.take(rows)
+    assert taken.shape == (4, 2, 3, 25) and check.take(rows[..., 0]).shape == (4, 2, 3)
+    picked = paper.offsets.reshape(-1, 3)[check.offsets] * 1e3  # mT, x fastest
+    assert picked[:5, 0] == pytest.approx([-14.35, -8.61, 0, 8.61, 14.35], abs=1e-9)
+    assert picked[::5, 1] == pytest.approx([-14.71, -8.826, 0, 8.826, 14.71], abs=1e-9)
+    assert taken[1, 0, 0, 6] == rows[3, 0, 0, 2 * 11 + 2]
+    tiny = Sweep.load({"grids": TINY["grids"], "offsets": TINY["offsets"]})
+    assert CheckRows.of(tiny, 2).full and CheckRows.of(tiny, 2).take(rows) is rows
+    old = FieldSettings.from_mapping({k: v for k, v in tiny.fit.fields.to_json().items()
+                                      if k not in ("angles", "offsets")})
+    assert (old.angles, old.offsets) == (None, None) and (tiny.fit.fields.angles, tiny.fit.fields.offsets) == (4, 5)
 
 
 @pytest.mark.slow
@@ -221,7 +252,7 @@ def test_start_scales_stay_within_the_bound_and_are_written_only_when_set(tmp_pa
     with pytest.raises(ConfigError, match=r"fit.fields.start_scales': 1.4 is outside 1 ± fit.fields.max_change"):
         Sweep.load({**grids, "fit": {"fields": {"start_scales": [1.0, 1.4]}}})
     assert set(Sweep.load(grids).to_dict()["fit"]["fields"]) == {"calibrate", "candidates", "min_weight",
-                                                                 "min_gain", "max_change"}
+                                                                 "min_gain", "max_change", "angles", "offsets"}
     sweep = Sweep.load({**grids, "fit": {"fields": {"max_change": 0.5, "start_scales": [0.7, 1.0],
                                                     "drive_profile": 1, "sensitivity": 2}}})
     sweep.write(tmp_path / "config.json")

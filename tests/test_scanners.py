@@ -37,14 +37,14 @@ from mpisweep.sweep.specs import dictionary_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
-# sha256 of the resolved configs, pinned so that a change is deliberate (last: the auto reconstruction
-# settings), and of their dictionary specs, unchanged since before 1D/3D scanners existed (commit
-# 18bc038): every dictionary block these configs identify is reused byte for byte
+# sha256 of the resolved configs, pinned so that a change is deliberate (last: the field calibration's
+# check rows, fit.fields.angles and offsets), and of their dictionary specs, unchanged since before 1D/3D
+# scanners existed (commit 18bc038): every dictionary block these configs identify is reused byte for byte
 PAPER_HASHES = {
-    "config.yaml": "50d555a0cc0fdc75d044975ca536b86097c7e6b2a8d9c2ad82005374bb6d2d20",
-    "paper.yaml": "dbd089fa7174ac9497f43efbe78202fcaed5d78025c8b2fa806d17bbe260057c",
-    "fluid.yaml": "337c154b1a302cac80f70741e3650ce56583dd6d40d3204b42eeda166446ea40",
-    "orientation.yaml": "e9db8c303c4a12f04745db488ec2607717f69e710298a6e239ca698237c82d89",
+    "config.yaml": "057a507db88c4d7d21257d28fca7f368371c72bd40abcf65f318f5354b58dece",
+    "paper.yaml": "867ecc7649a499624fee2ffc861a5f297a17523be8c543368e0854a5cecf04f7",
+    "fluid.yaml": "cb4484e2a43cef749abe7f5e100cb63646620463a756a3ffffa8281207af7392",
+    "orientation.yaml": "63f6638c5bc3236d128fd1db26531f2837572e7c72592a0cd01c2b74848441c2",
 }
 DICTIONARY_HASHES = {
     "config.yaml": "c5cda3d6db5db46668ffcb4d20d2000b1b362f3d7e61578882a4753b34afc878",

@@ -3,16 +3,19 @@
 After the fits at the stated fields, the scales of the offset axes and drive channels relative to the first
 drive channel, and the centres of the offset axes (where the field-free point is), are fitted jointly with M3
 on a few entries, each simulated at trial fields (:func:`mpisweep.fitting.fields.fit_fields`), moving to better
-entries between passes. When the fitted
+entries between passes. The scales are fitted on some of the rows (:class:`CheckRows`: ``fit.fields.angles``
+evenly spread angles on an offset subgrid of ``fit.fields.offsets`` points per axis), since every trial field is a
+simulation of those rows and the scales are the same for all of them. When the fitted
 fields lower M3's ε_global by at least ``fit.fields.min_gain``, the stated fields are declared off: the
 neighbours of M1's and M3's entries are simulated at the fitted fields until those entries settle, and M1
-and M3 are given again there. Otherwise the stated fields are consistent, and the answers stand.
+and M3 are given again there, on all rows. Otherwise the stated fields are consistent, and the answers stand.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,6 +35,7 @@ from ...fitting.metrics import epsilon_freq, row_error, transfer_function
 from ...fitting.weighted import weighted_fit
 from ...physics.block import simulate_varying_drive
 from ...sweep.config import Sweep
+from ...sweep.fidelity import angle_indices
 from ...sweep.refine import neighbours
 from ...sweep.sections.measurement import FieldScale
 from ...units import MT
@@ -44,19 +48,76 @@ CACHED_ROWS = 64  # entries × fields whose rows are kept for a change of the re
 MIN_CHANGE = 0.005  # stated fields within this of the fitted ones are consistent, whatever ε does (noise-free data)
 
 
+def spread(n: int, count: int | None) -> np.ndarray:
+    """`count` of the indices 0 … n − 1 evenly spread, both ends included (all of them for None or count ≥ n)."""
+    if count is None or count >= n:
+        return np.arange(n)
+    if count == 1:
+        return np.array([0])
+    return np.array(sorted({round(i * (n - 1) / (count - 1)) for i in range(count)}))
+
+
+@dataclass(frozen=True)
+class CheckRows:
+    """The rows the field scales are fitted on: ``fit.fields.angles`` of the angle axis (evenly spread, the first
+    included, as the screening's) and, per offset axis, ``fit.fields.offsets`` points evenly spread with the
+    edges (which hold most of a scale: the field there changes most with it)."""
+
+    angles: np.ndarray  # indices on the angle axis
+    grid: tuple[np.ndarray, ...]  # indices per offset grid dimension ((z,) y, x)
+    shape: tuple[int, ...]  # the offset grid's shape
+    n_angles: int
+
+    @classmethod
+    def of(cls, sweep: Sweep, n_angles: int) -> "CheckRows":
+        settings = sweep.fit.fields
+        shape = sweep.offsets.shape[:-1]
+        angles = np.arange(n_angles) if settings.angles is None else np.array(angle_indices(n_angles, settings.angles))
+        return cls(angles, tuple(spread(n, settings.offsets) for n in shape), shape, n_angles)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Flat offset indices (the order of the grid's reshape(-1))."""
+        return np.ravel_multi_index(np.ix_(*self.grid), self.shape).ravel()
+
+    @property
+    def full(self) -> bool:
+        return self.angles.size == self.n_angles and self.offsets.size == int(np.prod(self.shape))
+
+    @property
+    def share(self) -> float:
+        """These rows as a share of all (angle, offset) rows."""
+        return self.angles.size * self.offsets.size / (self.n_angles * int(np.prod(self.shape)))
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """Rows (angle, channel, frequency, offset), or weights (angle, channel, frequency), at these rows."""
+        if self.full:
+            return rows
+        rows = np.asarray(rows)[self.angles]
+        return rows if rows.ndim == 3 else rows[..., self.offsets]
+
+    def describe(self) -> dict:
+        return {"angles": int(self.angles.size), "offsets": [int(g.size) for g in reversed(self.grid)],
+                "rows_share": self.share}
+
+
 class EntrySimulator:
     """Rows (angle, channel, frequency, offset) of one entry at the fitted bins and scaled fields, simulated as
-    the dictionary's blocks are (automatic degree, the sweep's tolerance).
+    the dictionary's blocks are (automatic degree, the sweep's tolerance), at the rows `check` names (default
+    all).
 
     A drive amplitude that varies over the offsets makes every offset its own solve; a receive sensitivity that
     varies multiplies the rows, so the rows of the fields alone are kept and reused when only it changes."""
 
-    def __init__(self, sweep: Sweep, bins: np.ndarray, parameters: tuple[FieldParameter, ...]):
+    def __init__(self, sweep: Sweep, bins: np.ndarray, parameters: tuple[FieldParameter, ...],
+                 check: CheckRows | None = None):
         self.sweep, self.parameters = sweep, parameters
         self.bins = np.asarray(bins)  # rfft bins k
-        self.axes = sweep.simulation_axes()
+        grid = np.ix_(*check.grid) if check is not None else ...
+        self.axes = sweep.simulation_axes(None if check is None else check.angles)
+        self.offsets = sweep.offsets[grid]
         self.reach = offset_reach(sweep)
-        self.normalized = normalized_offsets(sweep.offsets)  # ô: stated offsets over their axis's largest
+        self.normalized = normalized_offsets(sweep.offsets)[grid]  # ô: stated offsets over their axis's largest
         self.count = 0
         self.seconds = 0.0
         self._fields: dict = {}  # rows of the fields alone, by (entry, the fields' part of θ)
@@ -75,7 +136,7 @@ class EntrySimulator:
         sweep = self.sweep
         seen = FieldScale(offsets=change.offsets, drive=change.drive,  # as the virtual scanner's miscalibration
                           centre=tuple(float(c * r) for c, r in zip(change.centre, self.reach)))
-        excitation, grid = seen.apply(sweep.excitation, sweep.offsets)
+        excitation, grid = seen.apply(sweep.excitation, self.offsets)
         particle = sweep.particle(diameter, value)
         amplitude = profile(change.drive_profile, self.normalized)
         if np.any(amplitude <= 0):
@@ -146,19 +207,28 @@ def calibrate_fields(sweep: Sweep, measured, dictionary, bins, rows, r1, r3, log
             "size to the data, so there is nothing to fit")
         return {"status": "off", "reason": "no scale relative to the drive"}
     fit = weighted_fit(measured, dictionary, bins, [1.0], rows)
-    mixture = Mixture(fit.S, fit.rho, sweep.fit.m3.l2)
-    simulator = EntrySimulator(sweep, fit.bins, parameters)
+    check = CheckRows.of(sweep, fit.S.shape[0])
+    mixture = Mixture(check.take(fit.S), check.take(fit.rho), sweep.fit.m3.l2)
+    simulators = [EntrySimulator(sweep, fit.bins, parameters, check)]
+    if not check.full:
+        simulators.append(EntrySimulator(sweep, fit.bins, parameters))
+        d = check.describe()
+        log(f"field calibration: the scales are fitted on {d['angles']} of {check.n_angles} angles × "
+            f"{' × '.join(map(str, d['offsets']))} of {' × '.join(map(str, reversed(check.shape)))} offsets "
+            f"({100 * check.share:.1f} % of the rows; fit.fields.angles, offsets)")
+    everywhere = None if check.full else (Mixture(fit.S, fit.rho, sweep.fit.m3.l2), simulators[-1])
     runs = []
     for scale in settings.start_scales:
         if len(settings.start_scales) > 1:
             log(f"field calibration: starting from the offset scales × {scale:g}")
-        calibration = _Calibration(sweep, fit, mixture, r1, parameters, free, log, simulator)
+        calibration = _Calibration(sweep, fit, mixture, r1, parameters, free, log, simulators[0], check, everywhere)
         runs.append((calibration.run(r3, scale), calibration))
     best, calibration = min(runs, key=lambda run: run[0]["eps_global_fitted"])
     if len(runs) > 1:
         best["starts"] = [{"offset_scale": scale, "eps_global_fitted": r["eps_global_fitted"]}
                           for scale, (r, _) in zip(settings.start_scales, runs)]
-    best |= {"simulations": simulator.count, "simulation_core_s": simulator.seconds}
+    best |= {"rows": check.describe(), "simulations": sum(s.count for s in simulators),
+             "simulation_core_s": sum(s.seconds for s in simulators)}
     _log(best, sweep.parameter, log)
     if at_fitted is not None and best["status"] == "calibrated":
         at_fitted["M1"], at_fitted["models"] = calibration.m1_rows, calibration.models
@@ -167,10 +237,13 @@ def calibrate_fields(sweep: Sweep, measured, dictionary, bins, rows, r1, r3, log
 
 class _Calibration:
     """The state of one field calibration: the measured rows, the entries' rows at the current scales, the
-    derivatives found so far and the passes run."""
+    derivatives found so far and the passes run. `mixture` and `simulator` hold the check's rows; `everywhere`
+    (mixture, simulator) all rows, where the check holds fewer (None: it holds all)."""
 
-    def __init__(self, sweep: Sweep, fit, mixture: Mixture, r1, parameters, free, log, simulator: EntrySimulator):
+    def __init__(self, sweep: Sweep, fit, mixture: Mixture, r1, parameters, free, log, simulator: EntrySimulator,
+                 check: CheckRows, everywhere: tuple[Mixture, EntrySimulator] | None = None):
         self.sweep, self.fit, self.parameters, self.free, self.log = sweep, fit, parameters, free, log
+        self.check, self.everywhere = check, everywhere
         self.settings = sweep.fit.fields
         self.mixture = mixture
         self.values = (np.asarray(r1.diameters, float), np.asarray(r1.anisotropies, float))
@@ -188,8 +261,8 @@ class _Calibration:
         return float(self.values[0][e[0]]), float(self.values[1][e[1]])
 
     def stated(self, e) -> np.ndarray:
-        """An entry's dictionary rows (at the stated fields)."""
-        return self.fit.dic.read(diameter=e[0], anisotropy=e[1], frequency=self.fit.pos)
+        """An entry's dictionary rows (at the stated fields) on the check's rows."""
+        return self.check.take(self.fit.dic.read(diameter=e[0], anisotropy=e[1], frequency=self.fit.pos))
 
     def picks(self, rows: dict) -> list:
         return sorted(_picks(self.mixture, rows, self.settings.min_weight))
@@ -231,7 +304,8 @@ class _Calibration:
         entries = candidate_entries(self.r1, r3, self.settings.candidates, self.settings.min_weight)
         if start == 1.0:
             ff, exact = self.fit_pass(entries, {e: self.stated(e) for e in entries})
-            looks_off = ff.eps_fitted <= (1 - self.settings.min_gain) * ff.eps_start
+            looks_off = (ff.eps_fitted <= (1 - self.settings.min_gain) * ff.eps_start
+                         and np.abs(self.theta - 1).max() >= MIN_CHANGE)
         else:
             self.theta = np.array([start if q.kind == "offset" else 1.0 for q in self.parameters])
             lines = sorted({(d, e[1]) for e in entries for d in range(self.shape[0])} & self.finite)
@@ -239,7 +313,7 @@ class _Calibration:
             there = {e: self.simulator.rows(*self.physical(e), self.theta) for e in lines}
             entries = self.picks(there)
             ff, exact = self.fit_pass(entries, there)
-            looks_off = ff.eps_fitted <= (1 - self.settings.min_gain) * _stated_eps(self.mixture, r3)
+            looks_off = ff.eps_fitted <= (1 - self.settings.min_gain) * _stated_eps(self.mixture, r3, self.check)
         while looks_off and self.passes < MAX_PASSES:
             # which entries fit best at these scales? neighbours predicted from the nearest fitted entry's change
             def predict(e, exact=exact):
@@ -267,21 +341,30 @@ class _Calibration:
         return self.summary(simulated, ff, r3) | {"neighbour_rounds": rounds, "wall_time_s": time.perf_counter() - t0}
 
     def summary(self, simulated: dict, ff, r3) -> dict:
-        """The decision, the scales, and M1 and M3 on the entries simulated at the fitted fields."""
+        """The decision (on the check's rows), the scales, and M1 and M3 on the entries simulated at the fitted
+        fields (on all rows: where the check holds fewer, M1's and M3's entries are simulated there)."""
         mixture, p = self.mixture, self.sweep.parameter
         keys = list(simulated)
         stacked = np.stack([simulated[e] for e in keys])
+        w, a = mixture.solve(stacked)
+        eps3 = mixture.eps(mixture.residual(stacked, w, a))
+        eps_stated = _stated_eps(mixture, r3, self.check)
+        gain = 1.0 - eps3 / eps_stated if eps_stated > 0 else 0.0
+        applied = gain >= self.settings.min_gain and np.abs(self.theta - 1).max() >= MIN_CHANGE
+        if applied and self.everywhere is not None:
+            picks = self.picks(simulated)
+            self.log(f"field calibration: M1's and M3's {len(picks)} entries simulated on all rows at the fitted "
+                     "fields")
+            mixture, simulator = self.everywhere
+            keys = picks
+            stacked = np.stack([simulator.rows(*self.physical(e), self.theta) for e in keys])
+            w, a = mixture.solve(stacked)
         e1 = m1_errors(mixture, stacked)
         m1 = int(np.argmin(e1))
         best = stacked[m1]
         self.m1_rows = (self.physical(keys[m1]), best)
-        w, a = mixture.solve(stacked)
         self.models = {"m1": transfer_function(mixture.S, best)[..., None] * best,
                        "m3": a[None, :, :, None] * np.tensordot(w, stacked, axes=1)}
-        eps3 = mixture.eps(mixture.residual(stacked, w, a))
-        eps_stated = _stated_eps(mixture, r3)
-        gain = 1.0 - eps3 / eps_stated if eps_stated > 0 else 0.0
-        applied = gain >= self.settings.min_gain and np.abs(self.theta - 1).max() >= MIN_CHANGE
 
         def entry(e):
             d, v = self.physical(e)
@@ -296,16 +379,17 @@ class _Calibration:
             "M1": entry(keys[m1]) | {
                 "eps_global": float(e1[m1]),
                 "eps_freq": _eps_freq(mixture, self.models["m1"])},
-            "M3": {"eps_global": eps3, "largest_weights": [entry(keys[j]) | {"weight": float(w[j])}
+            "M3": {"eps_global": mixture.eps(mixture.residual(stacked, w, a)),
+                   "largest_weights": [entry(keys[j]) | {"weight": float(w[j])}
                                                            for j in np.argsort(-w) if w[j] > 0][:5],
                    "eps_freq": _eps_freq(mixture, self.models["m3"])},
-            "entries_simulated": len(keys),
+            "entries_simulated": len(simulated),
         }
 
 
-def _stated_eps(mixture: Mixture, r3) -> float:
-    """M3's ε_global at the stated fields (its best rank, the whole dictionary)."""
-    return mixture.eps(mixture.weighted(np.asarray(r3.model)[int(np.nanargmin(r3.eps_global))]))
+def _stated_eps(mixture: Mixture, r3, check: CheckRows) -> float:
+    """M3's ε_global at the stated fields (its best rank, the whole dictionary) on the check's rows."""
+    return mixture.eps(mixture.weighted(check.take(np.asarray(r3.model)[int(np.nanargmin(r3.eps_global))])))
 
 
 def _eps_freq(mixture: Mixture, model: np.ndarray) -> list[float]:

@@ -37,12 +37,16 @@ class FieldSettings:
     drive_profile: int = 0  # degree of the drive amplitude's variation over each offset axis (0: homogeneous)
     sensitivity: int = 0  # degree of the receive sensitivity's variation over each offset axis (0: homogeneous)
     start_scales: tuple[float, ...] = (1.0,)  # offset scales the calibration starts from
+    angles: int | None = None  # calibration angles the scales are fitted on (None: all)
+    offsets: int | None = None  # points per offset axis the scales are fitted on (None: all)
 
     @classmethod
     def from_mapping(cls, f: Mapping) -> "FieldSettings":
+        # a config resolved before angles and offsets existed fitted the scales on all rows
         settings = cls(bool(f["calibrate"]), int(f["candidates"]), float(f["min_weight"]), float(f["min_gain"]),
                        float(f["max_change"]), int(f.get("drive_profile", 0)), int(f.get("sensitivity", 0)),
-                       tuple(float(v) for v in f.get("start_scales", (1.0,))))
+                       tuple(float(v) for v in f.get("start_scales", (1.0,))), _count(f.get("angles")),
+                       _count(f.get("offsets")))
         outside = [v for v in settings.start_scales if abs(v - 1) > settings.max_change]
         if outside:
             raise ConfigError(f"config key 'fit.fields.start_scales': {outside[0]:g} is outside 1 ± "
@@ -55,7 +59,12 @@ class FieldSettings:
                                                ("sensitivity", self.sensitivity, 0),
                                                ("start_scales", list(self.start_scales), [1.0])) if v != off}
         return {"calibrate": self.calibrate, "candidates": self.candidates, "min_weight": self.min_weight,
-                "min_gain": self.min_gain, "max_change": self.max_change} | profiles
+                "min_gain": self.min_gain, "max_change": self.max_change, "angles": self.angles,
+                "offsets": self.offsets} | profiles
+
+
+def _count(value) -> int | None:
+    return None if value is None else int(value)
 
 
 @dataclass(frozen=True)
