@@ -151,6 +151,20 @@ def test_sweep_round_trips_through_its_resolved_json(tmp_path):
         sweep.output = "elsewhere"  # frozen
 
 
+def test_a_config_resolved_before_newer_keys_reads_them_at_their_defaults_and_keeps_its_own(tmp_path):
+    """The resolved config of an earlier run (no orientation.reconstruction.auto, explicit λ and threshold, no
+    fit.fields.angles or offsets) reads back with its own values, the new keys at what those runs did."""
+    d = Sweep.load(REPO / "config" / "config.yaml").to_dict()
+    recon = d["orientation"]["reconstruction"]
+    del recon["auto"], d["fit"]["fields"]["angles"], d["fit"]["fields"]["offsets"]
+    recon.update(lambda_rel=0.01, snr_threshold=5, weighting="none")
+    (tmp_path / "old.json").write_text(json.dumps(d))
+    old = Sweep.read(tmp_path / "old.json")
+    r = old.orientation.reconstruction
+    assert (r.lambda_rel, r.snr_threshold, r.weighting) == (0.01, 5, "none") and r.auto.scans == 6
+    assert (old.fit.fields.angles, old.fit.fields.offsets) == (None, None)  # those fits used all rows
+
+
 @pytest.mark.workflow
 @pytest.mark.parametrize("patch,key", [
     ({"grids": {"diameters": [20, 22], "anisotropies": [500], "angles": [0]}, "particle": {"temprature": 300}},

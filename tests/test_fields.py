@@ -292,3 +292,38 @@ def test_a_drive_and_a_receive_coil_that_vary_over_the_offsets_are_found(tmp_pat
         assert found[name] == pytest.approx(value, abs=3e-3), name
     assert (fields["M1"]["diameter"], fields["M1"]["anisotropy"]) == (18.0, 300.0)
     assert fields["M3"]["largest_weights"][0]["weight"] > 0.95 and fields["eps_global_fitted"] < 1e-3
+
+
+#: an FFP scanner with one drive channel along x and a 2D grid of positions in x-y, stated as the offsets the
+#: nominal gradient gives them: the field across the drive (y) is part of the selection field's geometry
+FFP_1D_DRIVE = {
+    "scanner": {"dividers": [100], "drive": [12], "phases": [0], "samples": None, "receive": ["x"]},
+    "offsets": {"x": {"min": -8, "max": 8, "count": 5}, "y": {"min": -6, "max": 6, "count": 3}},
+    "grids": {"diameters": [18, 20, 22], "anisotropies": [500, 1500], "angles": [0, 60]},
+    "frequencies": {"mx": 12},
+    "fit": {"ranks": ["100%"], "snr_threshold": None},
+    "orientation": {"enabled": False, "field_of_view": None},
+    "measurement": {"virtual": {
+        "components": [{"diameter": 20, "anisotropy": 1500, "weight": 1.0}], "snr_db": None,
+        "transfer_function": {"gain": [1.0], "phase": [0.0]}, "solver": {"degree_offset": 0, "rtol_factor": 1},
+        "field_scale": {"offsets": [1.04, 0.9], "centre": [0.3, -0.5]}}},
+}
+
+
+@pytest.mark.slow
+def test_the_across_drive_gradient_and_field_free_point_of_a_2d_position_grid_are_fitted(tmp_path):
+    """One drive channel along x and a receive coil along x, positions on a 5 × 3 grid in x-y: the gradient
+    along y (across the drive, 10 % weaker than stated) and the field-free point's y come back with those along
+    x, from the x signal alone."""
+    from mpisweep.steps.fit.fit import run_fit
+
+    sweep = Sweep.load({**FFP_1D_DRIVE, "output": str(tmp_path / "results")})
+    _, report, _ = steps_before_fit(sweep)
+    with pytest.warns(UserWarning, match="the stated fields are off"):
+        summary = run_fit(sweep, report, log=lambda m: None)
+    found = {q["name"]: q["fitted"] for q in summary["fields"]["parameters"]}
+    assert set(found) == {"offset x", "offset y", "drive x", "centre x", "centre y"}
+    assert found["offset x"] == pytest.approx(1.04, abs=2e-3) and found["offset y"] == pytest.approx(0.9, abs=2e-3)
+    assert found["centre x"] == pytest.approx(0.3, abs=0.01) and found["centre y"] == pytest.approx(-0.5, abs=0.01)
+    m3 = summary["fields"]["M3"]["largest_weights"][0]
+    assert (m3["diameter"], m3["anisotropy"], summary["fields"]["M1"]["diameter"]) == (20.0, 1500.0, 20.0)

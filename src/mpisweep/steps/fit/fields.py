@@ -227,6 +227,8 @@ def calibrate_fields(sweep: Sweep, measured, dictionary, bins, rows, r1, r3, log
     if len(runs) > 1:
         best["starts"] = [{"offset_scale": scale, "eps_global_fitted": r["eps_global_fitted"]}
                           for scale, (r, _) in zip(settings.start_scales, runs)]
+    if best["status"] == "calibrated" and everywhere is not None:
+        best |= calibration.on_all_rows(everywhere)
     best |= {"rows": check.describe(), "simulations": sum(s.count for s in simulators),
              "simulation_core_s": sum(s.seconds for s in simulators)}
     _log(best, sweep.parameter, log)
@@ -255,6 +257,7 @@ class _Calibration:
         self.derivatives: dict = {}  # ∂Φ/∂θ of the entries fitted so far
         self.m1_rows = None  # M1's entry and its rows at the fitted fields, once summarised
         self.models: dict = {}  # M1's and M3's model rows at the fitted fields, once summarised
+        self.simulated: dict = {}  # the entries' rows on the check's rows at the fitted fields, once summarised
         self.iterations = self.passes = 0
 
     def physical(self, e) -> tuple[float, float]:
@@ -341,9 +344,10 @@ class _Calibration:
         return self.summary(simulated, ff, r3) | {"neighbour_rounds": rounds, "wall_time_s": time.perf_counter() - t0}
 
     def summary(self, simulated: dict, ff, r3) -> dict:
-        """The decision (on the check's rows), the scales, and M1 and M3 on the entries simulated at the fitted
-        fields (on all rows: where the check holds fewer, M1's and M3's entries are simulated there)."""
-        mixture, p = self.mixture, self.sweep.parameter
+        """The decision, the scales, and M1 and M3 on the entries simulated at the fitted fields (all on the
+        check's rows; :meth:`on_all_rows` gives the answers on all rows)."""
+        mixture = self.mixture
+        self.simulated = simulated
         keys = list(simulated)
         stacked = np.stack([simulated[e] for e in keys])
         w, a = mixture.solve(stacked)
@@ -351,17 +355,32 @@ class _Calibration:
         eps_stated = _stated_eps(mixture, r3, self.check)
         gain = 1.0 - eps3 / eps_stated if eps_stated > 0 else 0.0
         applied = gain >= self.settings.min_gain and np.abs(self.theta - 1).max() >= MIN_CHANGE
-        if applied and self.everywhere is not None:
-            picks = self.picks(simulated)
-            self.log(f"field calibration: M1's and M3's {len(picks)} entries simulated on all rows at the fitted "
-                     "fields")
-            mixture, simulator = self.everywhere
-            keys = picks
-            stacked = np.stack([simulator.rows(*self.physical(e), self.theta) for e in keys])
-            w, a = mixture.solve(stacked)
+        return {
+            "status": "calibrated" if applied else "consistent",
+            "parameters": [_reported(q, t, s if f else None, self.simulator.reach)
+                           for q, t, s, f in zip(self.parameters, self.theta, ff.sigma, self.free)],
+            "eps_global_stated": eps_stated, "eps_global_fitted": eps3, "gain": gain,
+            "min_gain": self.settings.min_gain, "converged": ff.converged, "iterations": self.iterations,
+            **self.answers(mixture, keys, stacked),
+            "entries_simulated": len(simulated),
+        }
+
+    def on_all_rows(self, everywhere: tuple[Mixture, EntrySimulator]) -> dict:
+        """M1 and M3 on all rows, where the check holds fewer: M1's and M3's entries on the check's rows
+        simulated again on all rows at the fitted fields."""
+        picks = self.picks(self.simulated)
+        self.log(f"field calibration: M1's and M3's {len(picks)} entries simulated on all rows at the fitted fields")
+        mixture, simulator = everywhere
+        return self.answers(mixture, picks, np.stack([simulator.rows(*self.physical(e), self.theta) for e in picks]))
+
+    def answers(self, mixture: Mixture, keys: list, stacked: np.ndarray) -> dict:
+        """M1 and M3 (the summary's entries) among the entries `keys` with rows `stacked`; their model rows go to
+        ``models`` and M1's rows to ``m1_rows``."""
+        p = self.sweep.parameter
         e1 = m1_errors(mixture, stacked)
         m1 = int(np.argmin(e1))
         best = stacked[m1]
+        w, a = mixture.solve(stacked)
         self.m1_rows = (self.physical(keys[m1]), best)
         self.models = {"m1": transfer_function(mixture.S, best)[..., None] * best,
                        "m3": a[None, :, :, None] * np.tensordot(w, stacked, axes=1)}
@@ -370,21 +389,12 @@ class _Calibration:
             d, v = self.physical(e)
             return {"diameter": d, p.name: v}
 
-        return {
-            "status": "calibrated" if applied else "consistent",
-            "parameters": [_reported(q, t, s if f else None, self.simulator.reach)
-                           for q, t, s, f in zip(self.parameters, self.theta, ff.sigma, self.free)],
-            "eps_global_stated": eps_stated, "eps_global_fitted": eps3, "gain": gain,
-            "min_gain": self.settings.min_gain, "converged": ff.converged, "iterations": self.iterations,
-            "M1": entry(keys[m1]) | {
-                "eps_global": float(e1[m1]),
-                "eps_freq": _eps_freq(mixture, self.models["m1"])},
-            "M3": {"eps_global": mixture.eps(mixture.residual(stacked, w, a)),
-                   "largest_weights": [entry(keys[j]) | {"weight": float(w[j])}
-                                                           for j in np.argsort(-w) if w[j] > 0][:5],
-                   "eps_freq": _eps_freq(mixture, self.models["m3"])},
-            "entries_simulated": len(simulated),
-        }
+        return {"M1": entry(keys[m1]) | {"eps_global": float(e1[m1]),
+                                         "eps_freq": _eps_freq(mixture, self.models["m1"])},
+                "M3": {"eps_global": mixture.eps(mixture.residual(stacked, w, a)),
+                       "largest_weights": [entry(keys[j]) | {"weight": float(w[j])}
+                                           for j in np.argsort(-w) if w[j] > 0][:5],
+                       "eps_freq": _eps_freq(mixture, self.models["m3"])}}
 
 
 def _stated_eps(mixture: Mixture, r3, check: CheckRows) -> float:

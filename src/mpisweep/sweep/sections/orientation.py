@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ConfigError
+from ..schema import schema_default
 from .base import build, dump, optional
 from .grids import expand_grid
 
@@ -112,7 +113,8 @@ class Orientation:
 
     @classmethod
     def from_json(cls, d: Mapping) -> "Orientation":
-        return build(cls, d, "orientation")
+        # a config resolved before a key existed reads it at the schema's default (its own values stand)
+        return build(cls, _under(schema_default("orientation"), d), "orientation")
 
     def to_json(self) -> dict:
         return dump(self)
@@ -121,3 +123,10 @@ class Orientation:
     def geometry(self) -> dict:
         """The position map as configured: {gradient, field_of_view} (None where not given)."""
         return {"gradient": self.gradient, "field_of_view": self.field_of_view}
+
+
+def _under(defaults, data):
+    """`data` with the keys it lacks taken from `defaults`, at every level of nesting."""
+    if not (isinstance(defaults, Mapping) and isinstance(data, Mapping)):
+        return data
+    return {**defaults, **{k: _under(defaults.get(k), v) for k, v in data.items()}}
