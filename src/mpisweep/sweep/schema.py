@@ -202,9 +202,15 @@ def validate(cfg, schema=None) -> dict:
 
 def schema_default(*keys):
     """The schema's default at a key path, e.g. schema_default("scanner", "drive") → [12.59, 13.55]."""
+    return with_defaults(None, *keys)
+
+
+def with_defaults(value, *keys):
+    """A copy of `value`, the config at a key path (None: the schema's default there), with every key it lacks at
+    the schema's default, at every level (e.g. a section of a config resolved before those keys existed)."""
     root = node = load_schema()
     for key in keys:
         node = node["properties"][key]
-    value = copy.deepcopy(node["default"])
+    value = copy.deepcopy(node["default"] if value is None else value)
     _fill_defaults(value, node, root)  # an object's default ({}) gets its keys' defaults
     return value

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ConfigError
-from ..schema import schema_default
+from ..schema import with_defaults
 from .base import build, dump, optional
 from .grids import expand_grid
 
@@ -114,7 +114,7 @@ class Orientation:
     @classmethod
     def from_json(cls, d: Mapping) -> "Orientation":
         # a config resolved before a key existed reads it at the schema's default (its own values stand)
-        return build(cls, _under(schema_default("orientation"), d), "orientation")
+        return build(cls, with_defaults(dict(d), "orientation"), "orientation")
 
     def to_json(self) -> dict:
         return dump(self)
@@ -124,9 +124,3 @@ class Orientation:
         """The position map as configured: {gradient, field_of_view} (None where not given)."""
         return {"gradient": self.gradient, "field_of_view": self.field_of_view}
 
-
-def _under(defaults, data):
-    """`data` with the keys it lacks taken from `defaults`, at every level of nesting."""
-    if not (isinstance(defaults, Mapping) and isinstance(data, Mapping)):
-        return data
-    return {**defaults, **{k: _under(defaults.get(k), v) for k, v in data.items()}}
