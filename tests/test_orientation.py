@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+import mpisweep.orientation.kaczmarz as kaczmarz_module
 from mpisweep.errors import ConfigError, MeasurementError, MpisweepError
 from mpisweep.io.mdf.measurement import read_measurement, write_measurement
 from mpisweep.orientation.kaczmarz import (
@@ -51,8 +52,11 @@ def test_batched_kaczmarz_is_the_row_by_row_iteration():
     assert np.max(np.abs(kaczmarz_batch(A, U, lam, 300) - rows)) < 1e-12 * np.max(rows)
     assert np.max(np.abs(kaczmarz_batch(A, U, lam, 300, single=True) - rows)) < 1e-5 * np.max(rows)
     assert rows.min() >= 0
-    # split over two worker processes: the same iteration per column
+    # split over two worker processes: the same iteration per column, and the processes kept for the next call
     assert np.max(np.abs(kaczmarz_parallel(A, U, lam, 300, workers=2) - rows)) < 1e-12 * np.max(rows)
+    pool = kaczmarz_module._POOLS[2]
+    assert np.max(np.abs(kaczmarz_parallel(A, U[:, ::-1], lam, 300, workers=2) - rows[:, ::-1])) < 1e-12 * np.max(rows)
+    assert kaczmarz_module._POOLS[2] is pool
 
 
 @pytest.mark.parametrize("real", [True, False])

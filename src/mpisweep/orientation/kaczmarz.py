@@ -20,6 +20,7 @@ that :func:`reference_solution` computes (tests bound the difference).
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 from collections.abc import Callable
@@ -170,28 +171,53 @@ def _print_progress(done: int, total: int) -> None:
         print(f"  sweep {done}/{total} (first of the parallel batches)", file=sys.stderr, flush=True)
 
 
+_POOLS: dict = {}  # workers → the process pool kept between calls
+
+
+def _pool(workers: int):
+    """A pool of `workers` spawned processes, kept for the next call: spawning them costs about a second,
+    as much as reconstructing a few scans, and a settings search reconstructs hundreds of times."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if not _POOLS:
+        atexit.register(_shut_pools)
+    if workers not in _POOLS:
+        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return _POOLS[workers]
+
+
+def _shut_pools() -> None:
+    """Stop the kept processes (at exit, before the interpreter tears down the modules they use)."""
+    while _POOLS:
+        _POOLS.popitem()[1].shutdown(wait=True)
+
+
 def kaczmarz_parallel(A: np.ndarray, U: np.ndarray, lam: float, sweeps: int, single: bool = False,
                       workers: int = 1, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """:func:`kaczmarz_batch` with the measurements split over `workers` processes, each with one BLAS thread.
 
     The columns are independent, so this is the same iteration; measured on 2 cores it is ~2× faster
-    than one process with 2 BLAS threads (whose threads idle between the many small products).
+    than one process with 2 BLAS threads (whose threads idle between the many small products). The
+    processes are spawned once and reused by later calls.
     """
+    from concurrent.futures.process import BrokenProcessPool
+
     U = np.asarray(U).reshape(np.shape(A)[0], -1)
     if workers <= 1 or U.shape[1] < 2 * workers:
         return kaczmarz_batch(A, U, lam, sweeps, single, progress)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     chunks = np.array_split(np.arange(U.shape[1]), workers)
     saved = {v: os.environ.get(v) for v in BLAS_THREAD_VARIABLES}
-    os.environ.update({v: "1" for v in BLAS_THREAD_VARIABLES})  # read by the spawned workers' BLAS
+    os.environ.update({v: "1" for v in BLAS_THREAD_VARIABLES})  # read by the workers' BLAS when they spawn
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(kaczmarz_batch, A, U[:, c], lam, sweeps, single,
-                                   _print_progress if i == 0 and progress is not None else None)
-                       for i, c in enumerate(chunks)]
-            return np.concatenate([f.result() for f in futures], axis=1)
+        pool = _pool(workers)
+        futures = [pool.submit(kaczmarz_batch, A, U[:, c], lam, sweeps, single,
+                               _print_progress if i == 0 and progress is not None else None)
+                   for i, c in enumerate(chunks)]
+        return np.concatenate([f.result() for f in futures], axis=1)
+    except BrokenProcessPool:
+        _POOLS.pop(workers, None).shutdown(wait=False)  # a worker died: the next call spawns a new pool
+        raise
     finally:
         for v, value in saved.items():
             if value is None:
