@@ -11,7 +11,9 @@ far the phantoms spread; every variant runs with the default (auto) reconstructi
 
 Printed per variant and system-matrix set: the setting chosen on held-out calibration scans, its
 held-out angle MAE, and the phantoms' angle MAE / p95 and mean position error against the targets
-(MAE ≤ 2.0°, p95 ≤ 4.5°, position ≤ 0.5 px, M3 no worse than M1). With --compare, every setting the
+(MAE ≤ 2.0°, p95 ≤ 4.5°, position ≤ 0.5 px, M3 no worse than M1). The MAE, the p95 and M3 − M1 (paired
+over the same phantoms) carry 95 % bootstrap intervals over the phantoms: how far another draw of as
+many phantoms could move them. With --compare, every setting the
 search scored is also reconstructed on the phantoms: held-out against phantom MAE, their Spearman
 rank correlation, the phantom MAE of the chosen setting against the best scored one, and the paper's
 fixed setting (λ_rel 0.01, SNR ≥ 5, no weighting) for comparison.
@@ -63,19 +65,39 @@ def describe(lam, threshold, weighting) -> str:
     return f"{float(lam):g} / {'all' if threshold in ('', None) else f'{float(threshold):g}'} / {weighting}"
 
 
+def angle_errors(sweep, model: str) -> np.ndarray:
+    """|angle error| in degrees of every phantom of one set's readout table."""
+    with open(sweep.layout.readout(model), newline="") as f:
+        return np.array([abs(float(r["angle_error_deg"])) for r in csv.DictReader(f)])
+
+
+def interval(values: np.ndarray, statistic, draws: int = 20000, seed: int = 0) -> tuple[float, float]:
+    """95 % bootstrap interval of statistic(values) over the phantoms (rows of values resampled)."""
+    idx = np.random.default_rng(seed).integers(0, len(values), (draws, len(values)))
+    return tuple(np.percentile(statistic(values[idx]), [2.5, 97.5]))
+
+
 def report(variant: Path, sweep) -> list[dict]:
+    """The variant's rows of the table, each phantom statistic with its 95 % bootstrap interval over the phantoms
+    (what another draw of as many phantoms could give), and M3 − M1 paired over the same phantoms."""
     rows = list(csv.DictReader(open(sweep.layout.orientation_summary)))
+    errors = {r["model"]: angle_errors(sweep, r["model"]) for r in rows}
     for r in rows:
         v = {k: float(r[k]) for k in TARGETS}
+        e = errors[r["model"]]
+        mae_ci = interval(e, lambda x: x.mean(axis=-1))
+        p95_ci = interval(e, lambda x: np.percentile(x, 95, axis=-1))
         r["met"] = "met" if all(v[k] <= t for k, t in TARGETS.items()) else "missed: " + ", ".join(
             f"{k.replace('_deg', '').replace('_px', '')} {v[k]:.2f}" for k, t in TARGETS.items() if v[k] > t)
         print(f"| {variant.stem} | {r['model']} | {describe(r['lambda_rel'], r['snr_threshold'], r['weighting'])} "
               f"| {float(r['heldout_angle_mae_deg']):.2f} | {float(r['angle_mae_deg']):.2f} "
-              f"| {float(r['angle_p95_deg']):.2f} | {float(r['position_mean_px']):.2f} | {r['met']} |")
-    mae = {r["model"]: float(r["angle_mae_deg"]) for r in rows}
-    if "M1" in mae and "M3" in mae:
-        print(f"|  | M3 − M1 | | | {mae['M3'] - mae['M1']:+.2f} | | | "
-              f"{'M3 no worse' if mae['M3'] <= mae['M1'] else 'M3 worse'} |")
+              f"({mae_ci[0]:.2f}–{mae_ci[1]:.2f}) | {float(r['angle_p95_deg']):.2f} ({p95_ci[0]:.2f}–{p95_ci[1]:.2f}) "
+              f"| {float(r['position_mean_px']):.2f} | {r['met']} |")
+    if "M1" in errors and "M3" in errors:
+        d = errors["M3"] - errors["M1"]
+        lo, hi = interval(d, lambda x: x.mean(axis=-1))
+        print(f"|  | M3 − M1 | | | {d.mean():+.2f} ({lo:+.2f} to {hi:+.2f}) | | | "
+              f"{'M3 no worse' if d.mean() <= 0 else 'M3 worse'} |")
     return rows
 
 
@@ -167,8 +189,8 @@ def main(argv=None) -> int:
     if not args.no_run:
         for v in chosen:
             print(f"{v.stem}: workflow {run_workflow(v, args.cores):.0f} s", flush=True)
-    print("\n| variant | matrices | chosen λ_rel / threshold / weighting | held-out MAE (°) | MAE (°) | p95 (°) "
-          "| position (px) | targets |")
+    print("\n| variant | matrices | chosen λ_rel / threshold / weighting | held-out MAE (°) | MAE (°) (95 % interval) "
+          "| p95 (°) (95 % interval) | position (px) | targets |")
     print("|---|---|---|---|---|---|---|---|")
     sweeps = {v: resolved_sweep(v) for v in chosen}
     for v in chosen:
