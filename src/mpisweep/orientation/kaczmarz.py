@@ -180,8 +180,6 @@ def _pool(workers: int):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    if not _POOLS:
-        atexit.register(_shut_pools)
     if workers not in _POOLS:
         _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     return _POOLS[workers]
@@ -191,6 +189,9 @@ def _shut_pools() -> None:
     """Stop the kept processes (at exit, before the interpreter tears down the modules they use)."""
     while _POOLS:
         _POOLS.popitem()[1].shutdown(wait=True)
+
+
+atexit.register(_shut_pools)
 
 
 def kaczmarz_parallel(A: np.ndarray, U: np.ndarray, lam: float, sweeps: int, single: bool = False,
@@ -216,7 +217,7 @@ def kaczmarz_parallel(A: np.ndarray, U: np.ndarray, lam: float, sweeps: int, sin
                    for i, c in enumerate(chunks)]
         return np.concatenate([f.result() for f in futures], axis=1)
     except BrokenProcessPool:
-        _POOLS.pop(workers, None).shutdown(wait=False)  # a worker died: the next call spawns a new pool
+        _POOLS.pop(workers).shutdown(wait=False)  # a worker died: the next call spawns a new pool
         raise
     finally:
         for v, value in saved.items():

@@ -349,9 +349,8 @@ class _Calibration:
         mixture = self.mixture
         self.simulated = simulated
         keys = list(simulated)
-        stacked = np.stack([simulated[e] for e in keys])
-        w, a = mixture.solve(stacked)
-        eps3 = mixture.eps(mixture.residual(stacked, w, a))
+        answers = self.answers(mixture, keys, np.stack([simulated[e] for e in keys]))
+        eps3 = answers["M3"]["eps_global"]
         eps_stated = _stated_eps(mixture, r3, self.check)
         gain = 1.0 - eps3 / eps_stated if eps_stated > 0 else 0.0
         applied = gain >= self.settings.min_gain and np.abs(self.theta - 1).max() >= MIN_CHANGE
@@ -361,7 +360,7 @@ class _Calibration:
                            for q, t, s, f in zip(self.parameters, self.theta, ff.sigma, self.free)],
             "eps_global_stated": eps_stated, "eps_global_fitted": eps3, "gain": gain,
             "min_gain": self.settings.min_gain, "converged": ff.converged, "iterations": self.iterations,
-            **self.answers(mixture, keys, stacked),
+            **answers,
             "entries_simulated": len(simulated),
         }
 

@@ -123,4 +123,3 @@ class Orientation:
     def geometry(self) -> dict:
         """The position map as configured: {gradient, field_of_view} (None where not given)."""
         return {"gradient": self.gradient, "field_of_view": self.field_of_view}
-
