@@ -59,6 +59,25 @@ def test_batched_kaczmarz_is_the_row_by_row_iteration():
     assert kaczmarz_module._POOLS[2] is pool
 
 
+def test_kaczmarz_in_this_process_uses_one_blas_thread(monkeypatch):
+    # more BLAS threads only wait on each other over the small products (18x slower measured on 2 cores)
+    from threadpoolctl import threadpool_info
+
+    seen = []
+
+    def batch(*args):
+        seen.append([pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"])
+        return kaczmarz_batch(*args)
+
+    monkeypatch.setattr(kaczmarz_module, "kaczmarz_batch", batch)
+    A, rng = random_system(20, 30)
+    U = rng.standard_normal((20, 3)) + 1j * rng.standard_normal((20, 3))
+    lam = regularization(A, 1e-2)
+    direct = kaczmarz_module.kaczmarz_parallel(A, U, lam, 50, workers=1)
+    assert np.array_equal(direct, kaczmarz_batch(A, U, lam, 50))
+    assert len(seen) == 1 and seen[0] and all(threads == 1 for threads in seen[0])
+
+
 @pytest.mark.parametrize("real", [True, False])
 def test_kaczmarz_converges_to_the_tikhonov_solution_where_no_constraint_is_active(real):
     A, rng = random_system(80, 30)
