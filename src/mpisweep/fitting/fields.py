@@ -9,12 +9,12 @@ objective (paper eq. 16 with the shared transfer function of :func:`~mpisweep.fi
     min_{θ, a, w ≥ 0, Σw = 1}  Σ_{ϑck} ρ²_ϑck ‖S_ϑck − a_ck Σ_j w_j Φ_j,ϑck(θ)‖².
 
 Every Φ_j(θ) costs a simulation, so θ is found by a quasi-Newton (chord) iteration on the rows:
-forward differences give ∂Φ_j/∂θ_p once (one simulation per entry and scale; or the caller supplies
-them, e.g. from a neighbouring entry's last fit); each iteration fits θ on the linearisation
-Φ_j(θ_k) + Σ_p ∂Φ_j/∂θ_p (θ_p − θ_k,p), with a and w solved for every trial θ (variable projection),
-simulates the entries at the new θ (one simulation per entry) and corrects the derivatives with
-Broyden's secant update. The simulations are supplied
-by the caller, so this module knows nothing of the solver.
+forward differences give ∂Φ_j/∂θ_p once (one simulation per entry and scale, one for an offset axis's
+scale and centre together; or the caller supplies them, e.g. from a neighbouring entry's last fit); each
+iteration fits θ on the linearisation Φ_j(θ_k) + Σ_p ∂Φ_j/∂θ_p (θ_p − θ_k,p), with a and w solved for
+every trial θ (variable projection), simulates the entries at the new θ (one simulation per entry) and
+corrects the derivatives with Broyden's secant update, until the scales or ε_global stop moving. The
+simulations are supplied by the caller, so this module knows nothing of the solver.
 """
 
 from __future__ import annotations
@@ -175,16 +175,20 @@ class FieldFit:
 
 
 def fit_fields(mixture: Mixture, rows, simulate: Callable[[int, np.ndarray], np.ndarray], parameters, *,
-               start=None, free=None, deriv=None, step: float = 0.01, bound: float = 0.25, max_iter: int = 8,
-               tol: float = 2e-4, log=None) -> FieldFit:
+               start=None, free=None, deriv=None, derived=None, step: float = 0.01, bound: float = 0.25,
+               max_iter: int = 8, tol: float = 2e-4, min_descent: float = 1e-3, log=None) -> FieldFit:
     """Fit the scales θ of `parameters` jointly with M3's weights over the candidate entries.
 
     mixture: the measured rows and their weights; rows (J, angle, channel, frequency, offset): the
     candidates' rows at the scales `start` (default 1, the stated fields); simulate(j, θ): candidate j's
     rows at scales θ; free (P,) bool: the scales fitted (default all; the others keep their `start`);
     deriv (J, P_free, …): starting derivatives ∂Φ_j/∂θ_p of the free scales (default: forward differences
-    of step `step`, one simulation per entry and free scale). The scales stay within 1 ± `bound`; the
-    iteration stops when no scale moves by more than `tol`, or after `max_iter` iterations.
+    of step `step`, one simulation per entry and free scale, except where `derived` {p: (q, factor)} says
+    ∂Φ/∂θ_p = factor · ∂Φ/∂θ_q over the rows' last (offset) axis, as an offset axis's scale and centre both
+    move the field the particles see along that axis). The scales stay within 1 ± `bound`. The iteration
+    stops when no scale moves by more than `tol`, when an iterate lowers ε_global by less than `min_descent`
+    (a fraction of the lowest so far: on noisy data the steps then only wander along the noise), or after
+    `max_iter` iterations; the iterate with the lowest ε_global is returned.
     """
     phi = np.array(rows, dtype=np.complex128)
     J, P = phi.shape[0], len(parameters)
@@ -205,15 +209,23 @@ def fit_fields(mixture: Mixture, rows, simulate: Callable[[int, np.ndarray], np.
     eps0, w = true_eps(phi)
     if deriv is None:
         deriv = np.empty((J, index.size) + phi.shape[1:], dtype=np.complex128)
-        for n, p in enumerate(index):
+        column = {int(p): n for n, p in enumerate(index)}
+        copied = {p: (column[q], factor) for p, (q, factor) in (derived or {}).items()
+                  if p in column and q in column and q not in (derived or {})}
+        for p, n in column.items():
+            if p in copied:
+                continue
             trial = theta.copy()
             trial[p] += step
             for j in range(J):
                 deriv[j, n] = (simulate(j, trial) - phi[j]) / step
                 sims += 1
+        for p, (m, factor) in copied.items():
+            deriv[:, column[p]] = deriv[:, m] * np.asarray(factor)
     else:
         deriv = np.array(deriv, dtype=np.complex128)
     eps, history, converged, fit = eps0, [], False, None
+    best, best_fit = (eps0, theta.copy(), phi, w), None
     history.append({"iteration": 0, "theta": theta.tolist(), "eps_global": eps0})
     for it in range(1, max_iter + 1):
         anchor, at = phi, theta[index]
@@ -237,9 +249,14 @@ def fit_fields(mixture: Mixture, rows, simulate: Callable[[int, np.ndarray], np.
             log(f"field calibration, iteration {it}: "
                 + ", ".join(f"{p.name} {v - 1:+.4f}" if p.shift else f"{p.name} {v:.4f}"
                             for p, v in zip(parameters, theta)) + f"; ε_global {eps:.5g}")
-        if np.abs(du).max() <= tol:
+        descended = eps < (1 - min_descent) * best[0]
+        if eps < best[0]:
+            best, best_fit = (eps, theta.copy(), phi, w), fit
+        if np.abs(du).max() <= tol or not descended:
             converged = True
             break
+    eps, theta, phi, w = best
+    fit = best_fit or fit  # the linearisation the returned scales came from (the first one where none descended)
     sigma = np.full(P, np.nan)
     if fit is not None:
         jac = np.asarray(fit.jac)

@@ -150,6 +150,16 @@ class EntrySimulator:
         return result.rows.reshape(result.rows.shape[:3] + (-1,))
 
 
+def shared_derivatives(parameters, normalized) -> dict[int, tuple[int, np.ndarray]]:
+    """{offset scale: (centre, ô)} per offset axis with both: the scale moves the field the particles see by
+    ô × the shift that the centre moves it by (ô the stated offset over the axis's largest, `normalized` (…, 3)
+    at the rows' offsets), so ∂Φ/∂scale = ô · ∂Φ/∂centre and one simulation gives both derivatives."""
+    index = {(q.kind, q.axis): n for n, q in enumerate(parameters)}
+    flat = np.asarray(normalized).reshape(-1, 3)
+    return {index["offset", a]: (index["centre", a], flat[:, a]) for a in range(3)
+            if ("offset", a) in index and ("centre", a) in index}
+
+
 def offset_reach(sweep: Sweep) -> tuple[float, ...]:
     """The largest stated offset along x, y, z in mT: the unit of a centre's θ (a shift of (θ − 1) × this)."""
     return tuple(float(v) for v in np.abs(sweep.offsets.reshape(-1, 3)).max(axis=0) / MT)
@@ -292,7 +302,8 @@ class _Calibration:
                  else None)
         ff = fit_fields(self.mixture, np.stack([anchors[e] for e in entries]),
                         lambda j, th: self.simulator.rows(*self.physical(entries[j]), th), self.parameters,
-                        start=self.theta, free=self.free, deriv=deriv, bound=self.settings.max_change, tol=TOL,
+                        start=self.theta, free=self.free, deriv=deriv, derived=shared_derivatives(
+                            self.parameters, self.simulator.normalized), bound=self.settings.max_change, tol=TOL,
                         max_iter=MAX_ITER, log=self.log)
         self.derivatives.update(zip(entries, ff.derivatives))
         self.iterations += len(ff.history) - 1
