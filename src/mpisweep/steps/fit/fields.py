@@ -262,6 +262,7 @@ class _Calibration:
         self.shape = r1.eps_global.shape
         self.finite = {tuple(int(i) for i in e) for e in np.argwhere(np.isfinite(r1.eps_global))}
         self.simulator = simulator
+        self.shared = shared_derivatives(parameters, simulator.normalized)  # derivatives that share a simulation
         self.r1 = r1
         self.theta = np.ones(len(parameters))
         self.derivatives: dict = {}  # ∂Φ/∂θ of the entries fitted so far
@@ -302,9 +303,8 @@ class _Calibration:
                  else None)
         ff = fit_fields(self.mixture, np.stack([anchors[e] for e in entries]),
                         lambda j, th: self.simulator.rows(*self.physical(entries[j]), th), self.parameters,
-                        start=self.theta, free=self.free, deriv=deriv, derived=shared_derivatives(
-                            self.parameters, self.simulator.normalized), bound=self.settings.max_change, tol=TOL,
-                        max_iter=MAX_ITER, log=self.log)
+                        start=self.theta, free=self.free, deriv=deriv, derived=self.shared,
+                        bound=self.settings.max_change, tol=TOL, max_iter=MAX_ITER, log=self.log)
         self.derivatives.update(zip(entries, ff.derivatives))
         self.iterations += len(ff.history) - 1
         self.passes += 1
