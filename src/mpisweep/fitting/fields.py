@@ -256,7 +256,7 @@ def fit_fields(mixture: Mixture, rows, simulate: Callable[[int, np.ndarray], np.
             converged = True
             break
     eps, theta, phi, w = best
-    fit = best_fit or fit  # the linearisation the returned scales came from (the first one where none descended)
+    fit = best_fit if best_fit is not None else fit  # the linearisation the returned scales came from
     sigma = np.full(P, np.nan)
     if fit is not None:
         jac = np.asarray(fit.jac)
