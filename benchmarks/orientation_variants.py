@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import bootstrap
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = REPO / "config" / "orientation.yaml"
@@ -72,9 +73,9 @@ def angle_errors(sweep, model: str) -> np.ndarray:
 
 
 def interval(values: np.ndarray, statistic, draws: int = 20000, seed: int = 0) -> tuple[float, float]:
-    """95 % bootstrap interval of statistic(values) over the phantoms (rows of values resampled)."""
-    idx = np.random.default_rng(seed).integers(0, len(values), (draws, len(values)))
-    return tuple(np.percentile(statistic(values[idx]), [2.5, 97.5]))
+    """95 % percentile-bootstrap interval of statistic(values, axis=-1) over the phantoms."""
+    ci = bootstrap((values,), statistic, n_resamples=draws, method="percentile", rng=np.random.default_rng(seed))
+    return float(ci.confidence_interval.low), float(ci.confidence_interval.high)
 
 
 def report(variant: Path, sweep) -> list[dict]:
@@ -85,8 +86,8 @@ def report(variant: Path, sweep) -> list[dict]:
     for r in rows:
         v = {k: float(r[k]) for k in TARGETS}
         e = errors[r["model"]]
-        mae_ci = interval(e, lambda x: x.mean(axis=-1))
-        p95_ci = interval(e, lambda x: np.percentile(x, 95, axis=-1))
+        mae_ci = interval(e, np.mean)
+        p95_ci = interval(e, lambda x, axis: np.percentile(x, 95, axis=axis))
         r["met"] = "met" if all(v[k] <= t for k, t in TARGETS.items()) else "missed: " + ", ".join(
             f"{k.replace('_deg', '').replace('_px', '')} {v[k]:.2f}" for k, t in TARGETS.items() if v[k] > t)
         print(f"| {variant.stem} | {r['model']} | {describe(r['lambda_rel'], r['snr_threshold'], r['weighting'])} "
@@ -95,7 +96,7 @@ def report(variant: Path, sweep) -> list[dict]:
               f"| {float(r['position_mean_px']):.2f} | {r['met']} |")
     if "M1" in errors and "M3" in errors:
         d = errors["M3"] - errors["M1"]
-        lo, hi = interval(d, lambda x: x.mean(axis=-1))
+        lo, hi = interval(d, np.mean)
         print(f"|  | M3 − M1 | | | {d.mean():+.2f} ({lo:+.2f} to {hi:+.2f}) | | | "
               f"{'M3 no worse' if d.mean() <= 0 else 'M3 worse'} |")
     return rows

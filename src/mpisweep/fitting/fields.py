@@ -209,9 +209,10 @@ def fit_fields(mixture: Mixture, rows, simulate: Callable[[int, np.ndarray], np.
     eps0, w = true_eps(phi)
     if deriv is None:
         deriv = np.empty((J, index.size) + phi.shape[1:], dtype=np.complex128)
+        derived = derived or {}
         column = {int(p): n for n, p in enumerate(index)}
-        copied = {p: (column[q], factor) for p, (q, factor) in (derived or {}).items()
-                  if p in column and q in column and q not in (derived or {})}
+        copied = {p: (column[q], factor) for p, (q, factor) in derived.items()
+                  if p in column and q in column and q not in derived}
         for p, n in column.items():
             if p in copied:
                 continue
@@ -224,7 +225,7 @@ def fit_fields(mixture: Mixture, rows, simulate: Callable[[int, np.ndarray], np.
             deriv[:, column[p]] = deriv[:, m] * np.asarray(factor)
     else:
         deriv = np.array(deriv, dtype=np.complex128)
-    eps, history, converged, fit = eps0, [], False, None
+    history, converged, fit = [], False, None
     best, best_fit = (eps0, theta.copy(), phi, w), None
     history.append({"iteration": 0, "theta": theta.tolist(), "eps_global": eps0})
     for it in range(1, max_iter + 1):

@@ -21,7 +21,6 @@ that :func:`reference_solution` computes (tests bound the difference).
 from __future__ import annotations
 
 import atexit
-import os
 import sys
 from collections.abc import Callable
 
@@ -164,12 +163,16 @@ def kaczmarz_batch(A: np.ndarray, U: np.ndarray, lam: float, sweeps: int, single
     return C
 
 
-BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
 def _print_progress(done: int, total: int) -> None:
     if done % max(1, total // 10) == 0:
         print(f"  sweep {done}/{total} (first of the parallel batches)", file=sys.stderr, flush=True)
+
+
+def _batch_one_thread(*args) -> np.ndarray:
+    """:func:`kaczmarz_batch` with one BLAS thread (in this process or a worker): the products are small, and
+    more threads only wait on each other."""
+    with threadpool_limits(1, user_api="blas"):
+        return kaczmarz_batch(*args)
 
 
 _POOLS: dict = {}  # workers → the process pool kept between calls
@@ -209,26 +212,17 @@ def kaczmarz_parallel(A: np.ndarray, U: np.ndarray, lam: float, sweeps: int, sin
 
     U = np.asarray(U).reshape(np.shape(A)[0], -1)
     if workers <= 1 or U.shape[1] < 2 * workers:
-        with threadpool_limits(1, user_api="blas"):
-            return kaczmarz_batch(A, U, lam, sweeps, single, progress)
+        return _batch_one_thread(A, U, lam, sweeps, single, progress)
     chunks = np.array_split(np.arange(U.shape[1]), workers)
-    saved = {v: os.environ.get(v) for v in BLAS_THREAD_VARIABLES}
-    os.environ.update({v: "1" for v in BLAS_THREAD_VARIABLES})  # read by the workers' BLAS when they spawn
     try:
         pool = _pool(workers)
-        futures = [pool.submit(kaczmarz_batch, A, U[:, c], lam, sweeps, single,
+        futures = [pool.submit(_batch_one_thread, A, U[:, c], lam, sweeps, single,
                                _print_progress if i == 0 and progress is not None else None)
                    for i, c in enumerate(chunks)]
         return np.concatenate([f.result() for f in futures], axis=1)
     except BrokenProcessPool:
         _POOLS.pop(workers).shutdown(wait=False)  # a worker died: the next call spawns a new pool
         raise
-    finally:
-        for v, value in saved.items():
-            if value is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = value
 
 
 def reference_solution(A: np.ndarray, u: np.ndarray, lam: float) -> np.ndarray:
